@@ -1,0 +1,158 @@
+# coio front door. CMake is the build system; this file only names the common runs.
+# Every build directory lives under build/.
+#
+#   make / make build   configure + build build/release (RelWithDebInfo, -Werror)
+#   make run            build and run examples/countasync
+#   make test           deps, then release, ASan+UBSan, ucontext, install-check, TSan stages
+#   make memcheck       every test case under valgrind (build/memcheck)
+#   make bench          build release and run bench/run.sh
+#   make install        cmake --install into PREFIX (default /usr/local)
+#   make install-check  install into build/install-check and build a program against it
+#   make deps           check (and, as root, apt-get install) what the build needs
+#   make fuzz           libFuzzer targets in tests/fuzz (none yet)
+#   make clean          rm -rf build
+
+MAKEFLAGS += --no-print-directory
+
+PREFIX ?= /usr/local
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_JOBS ?= 2
+CMAKE ?= cmake
+CTEST ?= ctest
+# Extra arguments for every cmake configure, e.g. CMAKE_ARGS=-DCMAKE_C_COMPILER=clang
+CMAKE_ARGS ?=
+# Extra ctest arguments, e.g. CTEST_ARGS='-R sleep'
+CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+
+CTEST_RUN = $(CTEST) --output-on-failure --no-tests=error -j$(CTEST_JOBS) $(CTEST_ARGS)
+VALGRIND = valgrind;--error-exitcode=99;--leak-check=full;--errors-for-leak-kinds=definite;--track-fds=no;-q
+
+# Configure (always: cheap, and picks up changed options) and build a tree.
+# $(call build_tree,<dir>,<cmake -D options>)
+define build_tree
+	$(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOIO_WERROR=ON $(2) $(CMAKE_ARGS) >$(1).configure.log 2>&1 \
+		|| { cat $(1).configure.log; exit 1; }
+	@grep -h '^-- coio ' $(1).configure.log || true
+	$(CMAKE) --build $(1) --parallel $(JOBS)
+endef
+
+BANNER = @printf '\n==== %s ====\n'
+
+# Stages of `make test` must run in order even under make -j.
+.NOTPARALLEL:
+.PHONY: all build run deps test test-release test-asan test-ucontext test-tsan memcheck \
+	bench install install-check fuzz clean
+
+all: build
+
+build:
+	@mkdir -p build
+	$(call build_tree,build/release,)
+
+run: build
+	@test -x build/release/examples/countasync || { echo "no examples/countasync.c yet"; exit 1; }
+	build/release/examples/countasync
+
+# ---------------------------------------------------------------------------------------
+# Dependencies (Debian/Ubuntu). Quick when nothing is missing: one dpkg -s per package.
+# ---------------------------------------------------------------------------------------
+DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd clang
+
+deps:
+	@missing=""; \
+	for p in $(DEPS_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "deps: installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y --no-install-recommends $$missing || exit 1; \
+	else \
+		echo "deps: missing:$$missing"; \
+		echo "deps: run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing"; \
+		command -v cmake >/dev/null || { echo "deps: cmake is required"; exit 1; }; \
+		command -v pkg-config >/dev/null || { echo "deps: pkg-config is required"; exit 1; }; \
+		pkg-config --exists cmocka || { echo "deps: libcmocka-dev is required"; exit 1; }; \
+		echo "deps: continuing without the optional ones"; \
+	fi
+
+# ---------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------
+test: deps test-release test-asan test-ucontext install-check test-tsan
+	$(BANNER) "all test stages passed"
+
+test-release:
+	$(BANNER) "release: build (-Werror) and test, both backends"
+	@mkdir -p build
+	$(call build_tree,build/release,)
+	cd build/release && $(CTEST_RUN)
+
+test-asan:
+	$(BANNER) "asan: ASan+UBSan build and test"
+	@mkdir -p build
+	$(call build_tree,build/asan,-DCOIO_SANITIZE=address)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(CTEST_RUN)
+
+test-ucontext:
+	$(BANNER) "ucontext: COIO_CONTEXT=ucontext, non-I/O tests"
+	@mkdir -p build
+	$(call build_tree,build/ucontext,-DCOIO_CONTEXT=ucontext)
+	cd build/ucontext && $(CTEST_RUN) -E '^(epoll|io_uring)\.'
+
+# Runs only when some test carries the label tsan (/* coio-test: tsan */).
+test-tsan: build
+	$(BANNER) "tsan: ThreadSanitizer build, tests labelled tsan"
+	@n=$$(cd build/release && $(CTEST) -N -L tsan | sed -n 's/^Total Tests: *//p'); \
+	if [ "$${n:-0}" = 0 ]; then echo "no test is labelled tsan: skipped"; exit 0; fi; \
+	mkdir -p build; \
+	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOIO_WERROR=ON \
+		-DCOIO_SANITIZE=thread $(CMAKE_ARGS) >build/tsan.configure.log 2>&1 \
+		|| { cat build/tsan.configure.log; exit 1; }; \
+	$(CMAKE) --build build/tsan --parallel $(JOBS) && \
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST_RUN) -L tsan
+
+# Every case under valgrind: COIO_TEST_WRAPPER puts valgrind in front of each test
+# command and multiplies the timeouts by 5. Valgrind's exit code 99 fails the case.
+memcheck:
+	$(BANNER) "memcheck: every test case under valgrind"
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed (make deps)"; exit 1; }
+	@mkdir -p build
+	$(call build_tree,build/memcheck,'-DCOIO_TEST_WRAPPER=$(VALGRIND)')
+	cd build/memcheck && $(CTEST_RUN)
+
+# ---------------------------------------------------------------------------------------
+# Benchmarks, install, fuzzing
+# ---------------------------------------------------------------------------------------
+bench: build
+	@if [ -f bench/run.sh ]; then \
+		COIO_BUILD_DIR=$(CURDIR)/build/release bash bench/run.sh; \
+	else \
+		echo "no bench/run.sh yet: nothing to run"; \
+	fi
+
+install: build
+	$(CMAKE) --install build/release --prefix $(PREFIX)
+
+install-check: build
+	$(BANNER) "install-check: outside programs against an installed coio"
+	tests/install/check.sh build/release
+
+fuzz:
+	@if [ ! -d tests/fuzz ]; then echo "no fuzz targets yet"; exit 0; fi; \
+	mkdir -p build; \
+	$(CMAKE) -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCOIO_SANITIZE=address -DCOIO_FUZZ=ON $(CMAKE_ARGS) >build/fuzz.configure.log 2>&1 \
+		|| { cat build/fuzz.configure.log; exit 1; }; \
+	$(CMAKE) --build build/fuzz --parallel $(JOBS) || exit 1; \
+	for f in build/fuzz/tests/fuzz/fuzz_*; do \
+		[ -x "$$f" ] || continue; \
+		echo "== $$f ($(FUZZ_SECONDS)s)"; \
+		"$$f" -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+clean:
+	rm -rf build

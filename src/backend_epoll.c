@@ -1,0 +1,259 @@
+/*
+ * epoll backend: an operation is tried at once (non-blocking); if it would block, the
+ * task waits for readiness and the loop retries the system call for it.
+ *
+ * Each fd is registered once, edge-triggered, for both directions (EPOLLIN | EPOLLOUT |
+ * EPOLLRDHUP | EPOLLET), the first time an operation on it would block. No EPOLL_CTL_MOD
+ * ever follows, so a connection costs one epoll_ctl in its life. Edge triggering is safe
+ * here because every operation first tries its system call: readiness that arrived
+ * while nobody waited is found by that first try, and an operation only waits after
+ * seeing EAGAIN, after which the kernel reports the next edge.
+ */
+#include "internal.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define WAKE_TAG UINT64_MAX
+#define MAX_EVENTS 256
+#define FD_BLOCK 256
+
+typedef struct fd_state {
+    coio__list readers; /* ops waiting for EPOLLIN */
+    coio__list writers; /* ops waiting for EPOLLOUT */
+    bool registered;
+} fd_state;
+
+typedef struct epoll_backend {
+    int epfd;
+    int evfd;
+    fd_state **blocks;
+    size_t nblocks;
+    bool have_pwait2;
+    struct epoll_event events[MAX_EVENTS];
+} epoll_backend;
+
+static int ep_init(coio__loop *L)
+{
+    epoll_backend *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->have_pwait2 = true;
+    b->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (b->epfd < 0) {
+        int e = -errno;
+        free(b);
+        return e;
+    }
+    b->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+    if (b->evfd < 0 || epoll_ctl(b->epfd, EPOLL_CTL_ADD, b->evfd, &ev) < 0) {
+        int e = -errno;
+        if (b->evfd >= 0)
+            close(b->evfd);
+        close(b->epfd);
+        free(b);
+        return e;
+    }
+    L->backend_data = b;
+    L->wake_fd = b->evfd;
+    return 0;
+}
+
+static void ep_destroy(coio__loop *L)
+{
+    epoll_backend *b = L->backend_data;
+    close(b->evfd);
+    close(b->epfd);
+    for (size_t i = 0; i < b->nblocks; i++)
+        free(b->blocks[i]);
+    free(b->blocks);
+    free(b);
+    L->backend_data = NULL;
+}
+
+/* fd states live in blocks that never move (lists point into them); only the table of
+ * blocks grows. */
+static fd_state *get_fd(epoll_backend *b, int fd)
+{
+    size_t blk = (size_t)fd / FD_BLOCK;
+    if (blk >= b->nblocks) {
+        size_t n = b->nblocks ? b->nblocks : 4;
+        while (n <= blk)
+            n *= 2;
+        fd_state **p = realloc(b->blocks, n * sizeof *p);
+        if (!p)
+            return NULL;
+        memset(p + b->nblocks, 0, (n - b->nblocks) * sizeof *p);
+        b->blocks = p;
+        b->nblocks = n;
+    }
+    if (!b->blocks[blk]) {
+        fd_state *st = malloc(FD_BLOCK * sizeof *st);
+        if (!st)
+            return NULL;
+        for (size_t i = 0; i < FD_BLOCK; i++) {
+            coio__list_init(&st[i].readers);
+            coio__list_init(&st[i].writers);
+            st[i].registered = false;
+        }
+        b->blocks[blk] = st;
+    }
+    return &b->blocks[blk][(size_t)fd % FD_BLOCK];
+}
+
+static fd_state *find_fd(epoll_backend *b, int fd)
+{
+    size_t blk = (size_t)fd / FD_BLOCK;
+    return blk < b->nblocks && b->blocks[blk] ? &b->blocks[blk][(size_t)fd % FD_BLOCK] : NULL;
+}
+
+static bool is_reader(const coio__op *op)
+{
+    switch (op->code) {
+    case COIO__OP_READ:
+    case COIO__OP_READV:
+    case COIO__OP_RECV:
+    case COIO__OP_RECVMSG:
+    case COIO__OP_ACCEPT:
+        return true;
+    case COIO__OP_POLL:
+        return (op->flags & COIO_READABLE) != 0;
+    default:
+        return false;
+    }
+}
+
+static int ep_submit(coio__loop *L, coio__op *op)
+{
+    epoll_backend *b = L->backend_data;
+    ssize_t r = coio__op_syscall(op);
+    if (r != -EAGAIN) {
+        op->res = r;
+        return 1;
+    }
+    fd_state *fs = get_fd(b, op->fd);
+    if (!fs)
+        return -ENOMEM;
+    if (!fs->registered) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                 .data.u64 = (uint64_t)op->fd};
+        if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, op->fd, &ev) < 0 && errno != EEXIST)
+            return -errno;
+        fs->registered = true;
+    }
+    coio__list_push_back(is_reader(op) ? &fs->readers : &fs->writers, &op->link);
+    return 0;
+}
+
+static int ep_cancel(coio__loop *L, coio__op *op)
+{
+    (void)L;
+    coio__list_unlink(&op->link);
+    return 1;
+}
+
+/* Retries every op in list; completes those that no longer block. */
+static void retry(coio__loop *L, coio__list *list)
+{
+    coio__list *n, *tmp;
+    coio__list_for_each_safe(n, tmp, list)
+    {
+        coio__op *op = coio__container_of(n, coio__op, link);
+        ssize_t r = coio__op_syscall(op);
+        if (r == -EAGAIN)
+            continue;
+        coio__list_unlink(&op->link);
+        coio__op_complete(L, op, r);
+    }
+}
+
+static int ep_poll(coio__loop *L, int64_t timeout_ns)
+{
+    epoll_backend *b = L->backend_data;
+    int n;
+    if (timeout_ns == 0) {
+        n = epoll_wait(b->epfd, b->events, MAX_EVENTS, 0);
+    } else if (timeout_ns == COIO__NEVER) {
+        n = epoll_wait(b->epfd, b->events, MAX_EVENTS, -1);
+    } else {
+        n = -1;
+        errno = ENOSYS;
+        /* The kernel lets epoll sleep up to 0.1% past the timeout (timer slack): ask for
+         * that much less, so a 1 s sleep ends after 1.000 s, not 1.001 s. Waking a few
+         * microseconds early costs one more short wait. */
+        timeout_ns -= timeout_ns / 1000;
+        if (b->have_pwait2) {
+            struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                                  .tv_nsec = timeout_ns % 1000000000};
+            n = epoll_pwait2(b->epfd, b->events, MAX_EVENTS, &ts, NULL);
+            if (n < 0 && errno == ENOSYS)
+                b->have_pwait2 = false; /* kernel < 5.11 */
+        }
+        if (n < 0 && errno == ENOSYS) {
+            int64_t ms = (timeout_ns + 999999) / 1000000; /* round up: never wake early */
+            n = epoll_wait(b->epfd, b->events, MAX_EVENTS, ms > INT32_MAX ? INT32_MAX : (int)ms);
+        }
+    }
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        struct epoll_event *e = &b->events[i];
+        if (e->data.u64 == WAKE_TAG) {
+            uint64_t v;
+            while (read(b->evfd, &v, sizeof v) > 0) {
+            }
+            coio__loop_drain_ext(L);
+            continue;
+        }
+        int fd = (int)e->data.u64;
+        fd_state *fs = find_fd(b, fd);
+        if (!fs)
+            continue;
+        if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+            retry(L, &fs->readers);
+        if (e->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            retry(L, &fs->writers);
+    }
+    return n;
+}
+
+static void ep_wake(coio__loop *L)
+{
+    epoll_backend *b = L->backend_data;
+    uint64_t one = 1;
+    ssize_t r = write(b->evfd, &one, sizeof one);
+    (void)r; /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+}
+
+static void ep_forget_fd(coio__loop *L, int fd)
+{
+    epoll_backend *b = L->backend_data;
+    fd_state *fs = find_fd(b, fd);
+    if (!fs)
+        return;
+    coio__list *lists[2] = {&fs->readers, &fs->writers};
+    for (int k = 0; k < 2; k++) {
+        coio__list *n;
+        while ((n = coio__list_pop_front(lists[k])) != NULL)
+            coio__op_complete(L, coio__container_of(n, coio__op, link), -EBADF);
+    }
+    /* close() removes the registration unless the file is still open through a dup;
+     * then an event may still arrive for fd and finds no waiter, which is harmless. */
+    fs->registered = false;
+}
+
+const coio__backend coio__backend_epoll = {
+    .name = "epoll",
+    .init = ep_init,
+    .destroy = ep_destroy,
+    .submit = ep_submit,
+    .cancel = ep_cancel,
+    .poll = ep_poll,
+    .wake = ep_wake,
+    .forget_fd = ep_forget_fd,
+};

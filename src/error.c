@@ -1,0 +1,52 @@
+/* Error names and descriptions, generated from COIO_ERRNO_MAP; library version. */
+#include "internal.h"
+
+#include <string.h>
+
+#define COIO__STR(x) #x
+#define COIO__XSTR(x) COIO__STR(x)
+
+unsigned coio_version(void)
+{
+    return COIO_VERSION_HEX;
+}
+
+const char *coio_version_string(void)
+{
+    return COIO__XSTR(COIO_VERSION_MAJOR) "." COIO__XSTR(COIO_VERSION_MINOR) "." COIO__XSTR(
+        COIO_VERSION_PATCH);
+}
+
+const char *coio_strerror(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+#define X(name, text)                                                                        \
+    case name:                                                                               \
+        return text;
+        COIO_ERRNO_MAP(X)
+#undef X
+    default:
+        break;
+    }
+    /* strerror's buffer is per thread in glibc; unknown values get "Unknown error N". */
+    return strerror(err);
+}
+
+const char *coio_err_name(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+#define X(name, text)                                                                        \
+    case name:                                                                               \
+        return #name;
+        COIO_ERRNO_MAP(X)
+#undef X
+    default:
+        break;
+    }
+    const char *n = strerrorname_np(err);
+    return n ? n : "E?";
+}

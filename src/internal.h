@@ -1,0 +1,362 @@
+/* Internal interfaces shared by the files of libcoio. Names here are coio__ (internal,
+ * not exported); everything file-local is static. */
+#ifndef COIO_INTERNAL_H
+#define COIO_INTERNAL_H
+
+#include "coio.h"
+#include "context.h"
+#include "list.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* ---------------------------------------------------------------------------- sanitizers */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COIO__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COIO__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define COIO__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define COIO__TSAN 1
+#endif
+#endif
+
+#define COIO__NEVER INT64_MAX /* a deadline that never comes */
+
+typedef struct coio__loop coio__loop;
+
+/* ---------------------------------------------------------------------------- timers */
+
+/* A timer is armed with a deadline (ns on CLOCK_MONOTONIC) and fires once. The heap keeps
+ * (deadline, seq) keys in its own array, so sifting never touches timer memory; seq is
+ * unique per arming and orders equal deadlines FIFO. Disarming only clears timer->seq:
+ * the stale heap entry is skipped when it surfaces (or dropped by a compaction). */
+typedef struct coio__timer {
+    uint64_t seq; /* 0: not armed */
+    void (*fire)(coio__loop *L, struct coio__timer *t);
+} coio__timer;
+
+typedef struct coio__heap_entry {
+    int64_t when;
+    uint64_t seq;
+    coio__timer *timer;
+} coio__heap_entry;
+
+typedef struct coio__timers {
+    coio__heap_entry *heap;
+    size_t len, cap;
+    size_t live; /* armed timers; len - live entries are stale */
+    uint64_t next_seq;
+} coio__timers;
+
+int coio__timer_arm(coio__loop *L, coio__timer *t, int64_t when);
+void coio__timer_disarm(coio__loop *L, coio__timer *t);
+/* Deadline of the earliest armed timer, or COIO__NEVER. */
+int64_t coio__timers_next(coio__loop *L);
+/* Fires every timer due at `now`, in (deadline, arming) order. Returns how many fired. */
+int coio__timers_run(coio__loop *L, int64_t now);
+void coio__timers_free(coio__timers *T);
+
+int64_t coio__clock_ns(void);
+
+/* ---------------------------------------------------------------------------- stacks */
+
+/* Stack memory layout (addresses grow upwards):
+ *
+ *   lo - guard                 lo                                     lo + size
+ *   | guard page (no access)   | usable stack, grows down  <-- sp     | (top)
+ *
+ * Default-size stacks are carved from slabs of COIO__SLAB_STACKS stacks mapped at once
+ * and recycled LIFO (a reused stack's pages are already resident). Task structs live
+ * elsewhere (task.c), so a task that never ran owns no stack. */
+typedef struct coio__stack {
+    char *lo;    /* lowest usable byte */
+    size_t size; /* usable bytes */
+} coio__stack;
+
+typedef struct coio__stacks {
+    size_t default_size;   /* usable bytes of a default stack */
+    size_t page;
+    coio__stack *free;     /* LIFO of free default-size stacks */
+    size_t nfree, capfree;
+    char *slab_next;       /* next uncarved stack in the current slab */
+    size_t slab_left;      /* stacks left in it */
+    size_t slab_guarded;   /* of those, how many already have their guard */
+    size_t guard_batch;    /* guards to install next time (grows to a slab) */
+    void **slabs;          /* every slab, for unmapping at loop end */
+    size_t nslabs, capslabs;
+    size_t live;           /* stacks handed out */
+} coio__stacks;
+
+int coio__stacks_init(coio__stacks *S);
+void coio__stacks_destroy(coio__stacks *S);
+int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out);
+/* Returns a stack to the pool. Safe to call while running on that stack: the pool only
+ * records the address; nothing reuses it before the caller switches away. A stack of a
+ * non-default size is unmapped, which is not safe from on it: see task.c. */
+void coio__stack_put(coio__stacks *S, coio__stack *st);
+/* Installs the SIGSEGV handler that names the task whose stack overflowed. */
+void coio__stack_overflow_handler_init(void);
+/* Gives the calling thread an alternate signal stack (once per thread). */
+void coio__stack_altstack_init(void);
+
+/* ---------------------------------------------------------------------------- tasks */
+
+enum coio__state {
+    COIO__NEW,     /* spawned, never ran, owns no stack */
+    COIO__READY,   /* in the ready queue */
+    COIO__RUNNING,
+    COIO__WAITING, /* parked; some object will wake it */
+    COIO__DONE,
+};
+
+enum {
+    COIO__F_CANCELLED = 1u << 0, /* cancellation requested */
+    COIO__F_DETACHED = 1u << 1,  /* handle released by coio_detach */
+    COIO__F_CLAIMED = 1u << 2,   /* handle given to await/gather: nobody else may */
+    COIO__F_MAIN = 1u << 3,
+    COIO__F_OWN_STACK = 1u << 4, /* non-default stack size */
+};
+
+/* Collects completions of several tasks for await/gather/wait. */
+typedef struct coio__joinset {
+    coio_task *waiter;   /* task parked on the set, if any */
+    size_t pending;      /* members not yet finished */
+    int first_err;       /* first negative result, in completion order */
+    bool wake_on_any;    /* wake the waiter at every completion */
+} coio__joinset;
+
+/* The internal shape of coio_scope (public storage, checked by a static assert). */
+typedef struct coio__scope {
+    struct coio__scope *parent;
+    coio_task *task;
+    int64_t deadline;     /* this scope's own deadline */
+    int64_t eff_deadline; /* the one in force inside it */
+    uint32_t flags;       /* COIO__S_* */
+    uint32_t magic;
+} coio__scope;
+enum { COIO__S_SHIELD = 1, COIO__S_FIRED = 2, COIO__S_SHIELDED = 4 };
+
+struct coio_task {
+    coio__ctx ctx;          /* first: the entry trampoline receives &ctx as the task */
+    coio__list link;        /* the wait queue of what it waits on, if any */
+    int (*fn)(void *);
+    void *arg;
+    coio__stack stack;
+    int result;
+    uint8_t state;
+    uint8_t flags;
+    uint8_t wait_interruptible; /* cancel / deadline may end the current wait */
+    int wake_result;        /* what coio__park returns */
+    const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
+    void *wait_obj;
+    void (*unwait)(coio_task *t); /* unlinks t from wait_obj when its wait is interrupted */
+    coio__timer timer;
+    uint8_t timer_is_scope; /* the armed timer is the scope deadline, not the op's own */
+    coio__joinset *joiner;  /* completion is reported there */
+    coio__scope *scope;     /* innermost deadline/shield scope */
+    coio__list all;         /* the loop's list of every task */
+    uint64_t id;
+    char *name;
+    int64_t step_start;     /* COIO_DEBUG: when the current step began */
+#ifdef COIO__ASAN
+    void *asan_fake;        /* AddressSanitizer's fake stack of a suspended task */
+#endif
+#ifdef COIO__TSAN
+    void *tsan_fiber;
+#endif
+};
+
+coio_task *coio__task_alloc(coio__loop *L);
+void coio__task_free(coio__loop *L, coio_task *t);
+_Noreturn void coio__task_main(coio_task *t);
+/* Called for a task leaving the NEW state when it is dispatched: gives it a stack. */
+int coio__task_prepare(coio__loop *L, coio_task *t);
+/* Marks t done with `result` and reports to its joiner (no stack work). */
+void coio__task_finish(coio__loop *L, coio_task *t, int result);
+
+/* ---------------------------------------------------------------------------- I/O ops */
+
+enum coio__opcode {
+    COIO__OP_POLL, /* wait for readiness: events in op->events, revents in op->res */
+    COIO__OP_READ,
+    COIO__OP_WRITE,
+    COIO__OP_READV,
+    COIO__OP_WRITEV,
+    COIO__OP_RECV,
+    COIO__OP_SEND,
+    COIO__OP_RECVMSG,
+    COIO__OP_SENDMSG,
+    COIO__OP_ACCEPT,
+    COIO__OP_CONNECT,
+};
+
+/* One operation performed for a task. Lives on the task's stack for its duration. */
+typedef struct coio__op {
+    uint8_t code;
+    uint8_t done;     /* completed: res is final */
+    uint8_t stopping; /* cancellation asked of the backend */
+    uint8_t removed;  /* the backend dropped it without completing it */
+    int fd;
+    int flags; /* send/recv/accept4 flags; poll events */
+    void *buf;
+    size_t len;
+    union {
+        const struct iovec *iov; /* READV/WRITEV: iovcnt in len */
+        struct msghdr *msg;
+        struct {
+            struct sockaddr *addr;
+            socklen_t *addrlen; /* ACCEPT */
+            socklen_t alen;     /* CONNECT */
+        } sa;
+    } u;
+    ssize_t res;
+    coio_task *task;
+    coio__list link; /* backend's list of ops waiting on the fd */
+} coio__op;
+
+/* An I/O backend. Operation-based: submit asks it to perform an operation for the
+ * current task; it either completes it at once (returns 1, op->res set) or later calls
+ * coio__op_complete() from poll(). epoll implements this as readiness-then-syscall,
+ * io_uring as a submission and its completion. */
+typedef struct coio__backend {
+    const char *name;
+    int (*init)(coio__loop *L);
+    void (*destroy)(coio__loop *L);
+    int (*submit)(coio__loop *L, coio__op *op);
+    /* Stops a pending op. Returns 1 if it was dropped at once (never completes), 0 if
+     * it will still complete through coio__op_complete (with -ECANCELED or its real
+     * result, which the caller must wait for: the op may still use its buffer). */
+    int (*cancel)(coio__loop *L, coio__op *op);
+    /* Waits up to timeout_ns (0: don't block; COIO__NEVER: forever) and completes ops.
+     * Returns >= 0 or a negative errno. */
+    int (*poll)(coio__loop *L, int64_t timeout_ns);
+    /* Wakes a poll() blocked in another thread. Async-signal-safe and thread-safe. */
+    void (*wake)(coio__loop *L);
+    /* fd is about to be closed: complete its pending ops with -EBADF, drop its state. */
+    void (*forget_fd)(coio__loop *L, int fd);
+} coio__backend;
+
+extern const coio__backend coio__backend_epoll;
+#ifdef COIO_HAVE_LIBURING
+extern const coio__backend coio__backend_uring;
+/* 0 if io_uring can be used here, else the negative errno saying why not. */
+int coio__uring_probe(void);
+#endif
+
+/* Runs op for the current task, suspending it until done. Returns op->res, or
+ * -ECANCELED/-ETIMEDOUT when interrupted before the op had any effect. */
+ssize_t coio__op_run(coio__op *op);
+void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
+/* Performs op's system call once, non-blocking. Returns the result or -errno. */
+ssize_t coio__op_syscall(coio__op *op);
+
+/* ---------------------------------------------------------------------------- loop */
+
+struct coio__loop {
+    coio__ctx ctx;       /* the loop's own context, on the thread's stack */
+    coio__ctx dead_ctx;  /* scratch: where a finishing task "saves" its last context */
+    coio_task *current;
+    /* Ready queue: a ring of task pointers, never full: spawn keeps its capacity above
+     * the number of live tasks, and a task is in it at most once. */
+    coio_task **ready;
+    size_t ready_mask;   /* capacity - 1 (a power of two) */
+    size_t ready_head;   /* next to pop */
+    size_t nready;
+    unsigned budget;     /* dispatches before the loop must look at timers and I/O */
+    coio__timers timers;
+    const coio__backend *backend;
+    void *backend_data;
+    size_t io_pending;   /* ops submitted and not completed */
+    size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
+    coio__stacks stacks;
+    coio_task *task_free; /* recycled task structs, linked through ->arg */
+    coio_task *task_chunk_next; /* uncarved part of the newest chunk */
+    size_t task_chunk_left;
+    void **task_chunks;
+    size_t ntask_chunks, captask_chunks;
+    coio__list all;      /* every task not yet freed */
+    size_t ntasks;
+    size_t nalive;       /* tasks not yet DONE */
+    coio_task *dead;     /* finished task whose stack the loop must release */
+    uint64_t next_id;
+    coio_task *main;
+    coio__stack dead_stack; /* non-default stack of a finished task, unmapped by the loop */
+    bool debug;          /* COIO_DEBUG=1 */
+    bool stopping;       /* main has returned: cleanup phase */
+    int wake_fd;         /* eventfd for cross-thread wake-ups (-1 until needed) */
+    /* Cross-thread completions (thread pool), guarded by ext_lock. */
+    pthread_mutex_t ext_lock;
+    coio__list ext_done;
+#if defined(COIO_CONTEXT_UCONTEXT)
+    ucontext_t uc_loop, uc_dead;
+#endif
+    /* Sanitizer bookkeeping for the thread's own stack. */
+    const void *main_stack_bottom;
+    size_t main_stack_size;
+    void *main_fake_stack;
+    void *main_tsan_fiber;
+};
+
+/* This thread's loop (NULL outside coio_run). initial-exec TLS: no __tls_get_addr call
+ * on the hot path; fine for a library linked at program start. */
+extern __thread coio__loop *coio__tls_loop __attribute__((tls_model("initial-exec")));
+
+static inline coio__loop *coio__loop_get(void)
+{
+    return coio__tls_loop;
+}
+
+/* Parks the current task t until coio__wake(t, r); returns r. `what` and `obj` say what
+ * it waits on (coio_dump_tasks); `unwait` unlinks it from obj if cancellation or a
+ * deadline ends the wait first (then -ECANCELED / -ETIMEDOUT is returned).
+ * `deadline` (ns) is the wait's own end: reaching it wakes t with 0 (sleep).
+ * interruptible=false ignores cancellation and scopes (internal cleanup waits).
+ * Returns at once with -ECANCELED / -ETIMEDOUT if those already hold. */
+int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
+               void (*unwait)(coio_task *), int64_t deadline, bool interruptible);
+/* Makes a parked task ready with park's return value r. Ignored unless t is WAITING. */
+void coio__wake(coio__loop *L, coio_task *t, int r);
+/* Puts t at the back of the ready queue. */
+static inline void coio__ready_push(coio__loop *L, coio_task *t)
+{
+    L->ready[(L->ready_head + L->nready++) & L->ready_mask] = t;
+}
+/* Makes room in the ready queue for one more live task. 0 or -ENOMEM. */
+int coio__ready_reserve(coio__loop *L);
+/* Switches away from the current task (state already set); returns when resumed. */
+void coio__schedule(coio__loop *L, coio_task *self);
+/* Final switch of a finished task; never returns. */
+_Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self);
+/* -EPERM outside a task, -ECANCELED / -ETIMEDOUT if those hold for t now, else 0. */
+int coio__check(coio__loop *L, coio_task *t);
+/* Effective deadline of t's scope chain, honouring shields. */
+int64_t coio__scope_deadline(coio_task *t);
+/* True if t's cancellation is visible now (cancelled and not shielded). */
+bool coio__cancel_visible(const coio_task *t);
+/* Marks the scope that a deadline expiry belongs to and returns -ETIMEDOUT. */
+int coio__scope_fire(coio_task *t, int64_t now);
+/* Cross-thread wake-up of L's poll. */
+int coio__loop_wake_init(coio__loop *L);
+void coio__loop_wake(coio__loop *L);
+/* Drains L->ext_done (called by backends when wake_fd becomes readable). */
+void coio__loop_drain_ext(coio__loop *L);
+
+/* ---------------------------------------------------------------------------- debug */
+
+void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *coio__state_name(int state);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * Running I/O operations for tasks on top of the backend interface, and the low-level
+ * fd calls (coio_read, coio_write, coio_wait_fd, coio_close).
+ */
+#include "internal.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+ssize_t coio__op_syscall(coio__op *op)
+{
+    ssize_t r;
+    switch (op->code) {
+    case COIO__OP_READ:
+        r = read(op->fd, op->buf, op->len);
+        break;
+    case COIO__OP_WRITE:
+        r = write(op->fd, op->buf, op->len);
+        break;
+    case COIO__OP_READV:
+        r = readv(op->fd, op->u.iov, (int)op->len);
+        break;
+    case COIO__OP_WRITEV:
+        r = writev(op->fd, op->u.iov, (int)op->len);
+        break;
+    case COIO__OP_RECV:
+        r = recv(op->fd, op->buf, op->len, op->flags);
+        break;
+    case COIO__OP_SEND: /* MSG_NOSIGNAL: a reset peer is -EPIPE, never SIGPIPE */
+        r = send(op->fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);
+        break;
+    case COIO__OP_RECVMSG:
+        r = recvmsg(op->fd, op->u.msg, op->flags);
+        break;
+    case COIO__OP_SENDMSG:
+        r = sendmsg(op->fd, op->u.msg, op->flags | MSG_NOSIGNAL);
+        break;
+    case COIO__OP_ACCEPT:
+        r = accept4(op->fd, op->u.sa.addr, op->u.sa.addrlen, op->flags);
+        break;
+    case COIO__OP_CONNECT:
+        if (!op->len) { /* first attempt; len marks "connect started" afterwards */
+            op->len = 1;
+            r = connect(op->fd, op->u.sa.addr, op->u.sa.alen);
+            if (r < 0 && errno == EINPROGRESS)
+                return -EAGAIN;
+        } else {
+            int err = 0;
+            socklen_t l = sizeof err;
+            r = getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+            if (r == 0 && err)
+                return err == EINPROGRESS ? -EAGAIN : -err;
+        }
+        break;
+    case COIO__OP_POLL: {
+        struct pollfd p = {.fd = op->fd, .events = (short)op->flags};
+        r = poll(&p, 1, 0);
+        if (r == 0)
+            return -EAGAIN;
+        if (r > 0)
+            return (p.revents & POLLNVAL) ? -EBADF : p.revents;
+        break;
+    }
+    default:
+        return -EINVAL;
+    }
+    if (r < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return r;
+}
+
+void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res)
+{
+    op->res = res;
+    op->done = 1;
+    L->io_pending--;
+    if (op->task->wait_obj == op)
+        coio__wake(L, op->task, 0);
+}
+
+/* Asks the backend to drop op (once). */
+static void op_stop(coio__loop *L, coio__op *op)
+{
+    if (op->stopping)
+        return;
+    op->stopping = 1;
+    if (L->backend->cancel(L, op)) {
+        op->removed = 1;
+        L->io_pending--;
+    }
+}
+
+static void op_unwait(coio_task *t)
+{
+    op_stop(coio__loop_get(), t->wait_obj);
+}
+
+static const char *op_what(const coio__op *op)
+{
+    static const char *const names[] = {
+        [COIO__OP_POLL] = "poll fd",       [COIO__OP_READ] = "read fd",
+        [COIO__OP_WRITE] = "write fd",     [COIO__OP_READV] = "readv fd",
+        [COIO__OP_WRITEV] = "writev fd",   [COIO__OP_RECV] = "recv fd",
+        [COIO__OP_SEND] = "send fd",       [COIO__OP_RECVMSG] = "recvmsg fd",
+        [COIO__OP_SENDMSG] = "sendmsg fd", [COIO__OP_ACCEPT] = "accept fd",
+        [COIO__OP_CONNECT] = "connect fd",
+    };
+    return names[op->code];
+}
+
+ssize_t coio__op_run(coio__op *op)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    int r = coio__check(L, t);
+    if (r < 0)
+        return r;
+    op->task = t;
+    op->done = op->removed = op->stopping = 0;
+    r = L->backend->submit(L, op);
+    if (r != 0)
+        return r < 0 ? r : op->res;
+    L->io_pending++;
+    r = coio__park(L, t, op_what(op), op, op_unwait, COIO__NEVER, true);
+    if (!op->done) {
+        /* Interrupted. A backend that can't drop the op at once (io_uring) still owns
+         * the buffer: wait for the op's completion before returning. */
+        op_stop(L, op);
+        while (!op->done && !op->removed)
+            coio__park(L, t, op_what(op), op, NULL, COIO__NEVER, false);
+    }
+    /* An op that completed with data despite an interruption returns its data: nothing
+     * read or written is lost; the next suspending call reports the interruption. */
+    if (op->done && (r == 0 || (op->res >= 0 && op->code != COIO__OP_POLL)))
+        return op->res;
+    return r < 0 ? r : -ECANCELED;
+}
+
+/* ------------------------------------------------------------------ public fd calls */
+
+ssize_t coio_read(int fd, void *buf, size_t n)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!buf && n)
+        return -EINVAL;
+    coio__op op = {.code = COIO__OP_READ, .fd = fd, .buf = buf, .len = n};
+    return coio__op_run(&op);
+}
+
+ssize_t coio_write(int fd, const void *buf, size_t n)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!buf && n)
+        return -EINVAL;
+    coio__op op = {.code = COIO__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = n};
+    return coio__op_run(&op);
+}
+
+ssize_t coio_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    size_t done = 0;
+    if (!buf && n)
+        return -EINVAL;
+    do {
+        ssize_t w = coio_write(fd, p + done, n - done);
+        if (w < 0)
+            return w;
+        done += (size_t)w;
+    } while (done < n);
+    return (ssize_t)n;
+}
+
+int coio_wait_fd(int fd, int events)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (!events || (events & ~(COIO_READABLE | COIO_WRITABLE)))
+        return -EINVAL;
+    coio__op op = {.code = COIO__OP_POLL, .fd = fd, .flags = events};
+    ssize_t r = coio__op_run(&op);
+    return (int)r;
+}
+
+int coio_close(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    coio__loop *L = coio__loop_get();
+    if (L)
+        L->backend->forget_fd(L, fd);
+    return close(fd) == 0 ? 0 : -errno;
+}

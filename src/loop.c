@@ -1,0 +1,488 @@
+/*
+ * The event loop and scheduler.
+ *
+ * coio_run() turns the calling thread's stack into the loop's context and repeats, until
+ * main's task and then every other task have finished:
+ *
+ *   1. dispatch: ready tasks run in FIFO order. A task that suspends hands the CPU
+ *      straight to the next ready task (one switch, not two through the loop) until the
+ *      turn's budget is spent or nothing is ready;
+ *   2. I/O: the backend is polled — without blocking when tasks are ready, and not at all
+ *      when no operation is pending, so pure task switching makes no system call;
+ *   3. timers: every due timer fires, in (deadline, arming) order.
+ *
+ * The budget is the number of tasks ready when the turn starts, but at least
+ * COIO__MIN_TURN, so that two tasks yielding to each other don't poll after every switch
+ * (reading the clock and epoll_wait cost 10 to 300 times a switch). A yielding task still
+ * goes to the back of the queue: every ready task runs once before it runs again.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#ifdef COIO__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef COIO__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define COIO__MIN_TURN 64
+
+__thread coio__loop *coio__tls_loop __attribute__((tls_model("initial-exec")));
+
+/* ------------------------------------------------------------------ switching */
+
+/* Switches from the running context `from` (task ft, or the loop when NULL) to `to`
+ * (task tt, or the loop). L->current must already name tt. dying: `from` is never
+ * resumed, so AddressSanitizer may drop its fake stack. */
+static inline void switch_ctx(coio__loop *L, coio__ctx *from, coio_task *ft, coio__ctx *to,
+                              coio_task *tt, bool dying)
+{
+#ifdef COIO__ASAN
+    void **save = dying ? NULL : ft ? &ft->asan_fake : &L->main_fake_stack;
+    if (tt)
+        __sanitizer_start_switch_fiber(save, tt->stack.lo, tt->stack.size);
+    else
+        __sanitizer_start_switch_fiber(save, L->main_stack_bottom, L->main_stack_size);
+#endif
+#ifdef COIO__TSAN
+    __tsan_switch_to_fiber(tt ? tt->tsan_fiber : L->main_tsan_fiber, 0);
+#endif
+    (void)L;
+    (void)ft;
+    (void)tt;
+    (void)dying;
+    coio__ctx_switch(from, to);
+#ifdef COIO__ASAN
+    /* Resumed: the switcher set `current` to us. */
+    coio__loop *L2 = coio__tls_loop;
+    coio_task *me = L2->current;
+    __sanitizer_finish_switch_fiber(me ? me->asan_fake : L2->main_fake_stack, NULL, NULL);
+#endif
+}
+
+int coio__ready_reserve(coio__loop *L)
+{
+    size_t cap = L->ready ? L->ready_mask + 1 : 0;
+    if (L->nalive < cap)
+        return 0;
+    size_t nc = cap ? cap * 2 : 256;
+    coio_task **r = malloc(nc * sizeof *r);
+    if (!r)
+        return -ENOMEM;
+    for (size_t i = 0; i < L->nready; i++)
+        r[i] = L->ready[(L->ready_head + i) & L->ready_mask];
+    free(L->ready);
+    L->ready = r;
+    L->ready_mask = nc - 1;
+    L->ready_head = 0;
+    return 0;
+}
+
+/* Next task to run, or NULL when the budget is spent or nothing is ready. Tasks that
+ * never ran get their stack here (or finish at once if cancelled or out of memory). */
+static inline __attribute__((always_inline)) coio_task *pick_next(coio__loop *L)
+{
+    while (__builtin_expect(L->budget && L->nready, 1)) {
+        coio_task *t = L->ready[L->ready_head++ & L->ready_mask];
+        L->nready--;
+        L->budget--;
+        if (__builtin_expect(t->state == COIO__NEW, 0) && coio__task_prepare(L, t) < 0)
+            continue;
+        t->state = COIO__RUNNING;
+        return t;
+    }
+    return NULL;
+}
+
+static void debug_step_end(coio__loop *L, coio_task *t)
+{
+    int64_t now = coio__clock_ns();
+    if (t->step_start && now - t->step_start > 100000000)
+        coio__debug_warn(L, "task %llu \"%s\" ran %.0f ms without suspending",
+                         (unsigned long long)t->id, t->name ? t->name : "",
+                         (double)(now - t->step_start) / 1e6);
+}
+
+void coio__schedule(coio__loop *L, coio_task *self)
+{
+    if (__builtin_expect(L->debug, 0))
+        debug_step_end(L, self);
+    coio_task *next = pick_next(L);
+    if (next == self) {
+        L->current = self;
+    } else if (next) {
+        L->current = next;
+        switch_ctx(L, &self->ctx, self, &next->ctx, next, false);
+    } else {
+        L->current = NULL;
+        switch_ctx(L, &self->ctx, self, &L->ctx, NULL, false);
+    }
+    if (__builtin_expect(L->debug, 0))
+        self->step_start = coio__clock_ns();
+}
+
+_Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self)
+{
+    if (L->debug)
+        debug_step_end(L, self);
+    /* Always through the loop: it releases what can't be released from this stack. */
+    L->current = NULL;
+#if defined(COIO_CONTEXT_UCONTEXT)
+    L->dead_ctx.uc = &L->uc_dead;
+#endif
+    switch_ctx(L, &L->dead_ctx, self, &L->ctx, NULL, true);
+    abort(); /* not reached */
+}
+
+/* ------------------------------------------------------------------ parking */
+
+bool coio__cancel_visible(const coio_task *t)
+{
+    return (t->flags & COIO__F_CANCELLED) && !(t->scope && (t->scope->flags & COIO__S_SHIELDED));
+}
+
+int64_t coio__scope_deadline(coio_task *t)
+{
+    return t->scope ? t->scope->eff_deadline : COIO__NEVER;
+}
+
+int coio__check(coio__loop *L, coio_task *t)
+{
+    if (!L || !t)
+        return -EPERM;
+    if (coio__cancel_visible(t))
+        return -ECANCELED;
+    if (t->scope && t->scope->eff_deadline != COIO__NEVER) {
+        int64_t now = coio__clock_ns();
+        if (now >= t->scope->eff_deadline)
+            return coio__scope_fire(t, now);
+    }
+    return 0;
+}
+
+static void task_timer_fire(coio__loop *L, coio__timer *tm)
+{
+    coio_task *t = coio__container_of(tm, coio_task, timer);
+    if (t->state != COIO__WAITING)
+        return;
+    int r = 0;
+    if (t->timer_is_scope) {
+        r = coio__scope_fire(t, coio__clock_ns());
+        if (t->unwait)
+            t->unwait(t);
+    }
+    coio__wake(L, t, r);
+}
+
+int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
+               void (*unwait)(coio_task *), int64_t deadline, bool interruptible)
+{
+    int64_t when = deadline;
+    bool is_scope = false;
+    if (interruptible) {
+        int r = coio__check(L, t);
+        if (r < 0)
+            return r;
+        int64_t sd = coio__scope_deadline(t);
+        if (sd < when) {
+            when = sd;
+            is_scope = true;
+        }
+    }
+    if (when != COIO__NEVER) {
+        t->timer.fire = task_timer_fire;
+        if (coio__timer_arm(L, &t->timer, when) < 0)
+            return -ENOMEM;
+        t->timer_is_scope = is_scope;
+    }
+    t->wait_what = what;
+    t->wait_obj = obj;
+    t->unwait = unwait;
+    t->wait_interruptible = interruptible;
+    t->wake_result = 0;
+    t->state = COIO__WAITING;
+    coio__schedule(L, t);
+    coio__timer_disarm(L, &t->timer);
+    t->wait_what = NULL;
+    t->wait_obj = NULL;
+    t->unwait = NULL;
+    return t->wake_result;
+}
+
+void coio__wake(coio__loop *L, coio_task *t, int r)
+{
+    if (t->state != COIO__WAITING)
+        return;
+    t->wake_result = r;
+    t->state = COIO__READY;
+    coio__ready_push(L, t);
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+static const coio__backend *choose_backend(int *err)
+{
+    const char *want = getenv("COIO_BACKEND");
+    *err = 0;
+    if (want && *want && strcmp(want, "epoll") != 0) {
+#ifdef COIO_HAVE_LIBURING
+        if (strcmp(want, "io_uring") == 0) {
+            int r = coio__uring_probe();
+            if (r < 0) {
+                *err = r;
+                return NULL;
+            }
+            return &coio__backend_uring;
+        }
+#else
+        if (strcmp(want, "io_uring") == 0) {
+            *err = -ENOSYS; /* built without liburing */
+            return NULL;
+        }
+#endif
+        *err = -EINVAL;
+        return NULL;
+    }
+    /* Default: epoll. io_uring is used when asked for (COIO_BACKEND=io_uring) until it
+     * matches epoll's speed on small operations here; see docs/backends.md. */
+    return &coio__backend_epoll;
+}
+
+/* Releases what a task that just finished could not release from its own stack. */
+static void reap(coio__loop *L, coio_task *t)
+{
+    if (!t)
+        return;
+#ifdef COIO__TSAN
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
+    coio__stack_put(&L->stacks, &t->stack);
+    t->stack.lo = NULL;
+    if (t->flags & COIO__F_DETACHED)
+        coio__task_free(L, t);
+}
+
+static void begin_stopping(coio__loop *L)
+{
+    L->stopping = true;
+    coio__list *n, *tmp;
+    coio__list_for_each_safe(n, tmp, &L->all)
+    {
+        coio_task *t = coio__container_of(n, coio_task, all);
+        if (t->state == COIO__DONE)
+            continue;
+        if (L->debug)
+            coio__debug_warn(L, "task %llu \"%s\" still alive when coio_run ended: cancelled",
+                             (unsigned long long)t->id, t->name ? t->name : "");
+        coio_cancel(t);
+    }
+}
+
+static int run_loop(coio__loop *L)
+{
+    for (;;) {
+        coio_task *next = pick_next(L);
+        if (next) {
+            L->current = next;
+            switch_ctx(L, &L->ctx, NULL, &next->ctx, next, false);
+            if (L->dead) {
+                /* main's end starts the cleanup before anything else runs: a task
+                 * spawned but not started by then never runs (like asyncio.run). */
+                if (L->dead == L->main && !L->stopping)
+                    begin_stopping(L);
+                reap(L, L->dead);
+                L->dead = NULL;
+            }
+            continue;
+        }
+        if (L->main->state == COIO__DONE) {
+            if (!L->stopping)
+                begin_stopping(L);
+            if (!L->nready && !L->io_pending && !L->ext_pending && !L->timers.live &&
+                L->nalive == 0)
+                return 0;
+        }
+        /* Maintenance: I/O, then timers. */
+        int64_t timeout = 0, now = 0;
+        if (!L->nready) {
+            int64_t due = coio__timers_next(L);
+            if (due == COIO__NEVER) {
+                timeout = COIO__NEVER;
+                if (!L->io_pending && !L->ext_pending)
+                    return -EDEADLK; /* every task waits and nothing can wake one */
+            } else {
+                now = coio__clock_ns();
+                timeout = due > now ? due - now : 0;
+            }
+        }
+        if (L->io_pending || L->ext_pending || timeout) {
+            int r = L->backend->poll(L, timeout);
+            if (r < 0 && r != -EINTR)
+                return r;
+            now = 0;
+        }
+        if (L->timers.live) {
+            if (!now)
+                now = coio__clock_ns();
+            coio__timers_run(L, now);
+        }
+        L->budget = L->nready > COIO__MIN_TURN ? (unsigned)L->nready : COIO__MIN_TURN;
+    }
+}
+
+static void free_all_tasks(coio__loop *L)
+{
+    coio__list *n, *tmp;
+    coio__list_for_each_safe(n, tmp, &L->all)
+    {
+        coio_task *t = coio__container_of(n, coio_task, all);
+        if (L->debug && t != L->main && !(t->flags & (COIO__F_CLAIMED | COIO__F_DETACHED)))
+            coio__debug_warn(L, "task %llu \"%s\" was neither awaited nor detached",
+                             (unsigned long long)t->id, t->name ? t->name : "");
+        if (t->stack.lo) /* a task the loop could not finish (deadlock) */
+            coio__stack_put(&L->stacks, &t->stack);
+        coio__task_free(L, t);
+    }
+    for (size_t i = 0; i < L->ntask_chunks; i++)
+        free(L->task_chunks[i]);
+    free(L->task_chunks);
+}
+
+int coio_run(int (*main)(void *), void *arg)
+{
+    if (!main)
+        return -EINVAL;
+    if (coio__tls_loop)
+        return -EBUSY;
+    coio__loop *L = calloc(1, sizeof *L);
+    if (!L)
+        return -ENOMEM;
+    coio__list_init(&L->all);
+    coio__list_init(&L->ext_done);
+    L->wake_fd = -1;
+    L->next_id = 1;
+    L->budget = COIO__MIN_TURN;
+    const char *dbg = getenv("COIO_DEBUG");
+    L->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
+    coio__ctx_capture(&L->ctx);
+#if defined(COIO_CONTEXT_UCONTEXT)
+    L->ctx.uc = &L->uc_loop;
+#endif
+#ifdef COIO__TSAN
+    L->main_tsan_fiber = __tsan_get_current_fiber();
+#endif
+    int err;
+    L->backend = choose_backend(&err);
+    if (!L->backend || (err = L->backend->init(L)) < 0) {
+        free(L);
+        return err;
+    }
+    coio__stacks_init(&L->stacks);
+    coio__stack_altstack_init();
+    coio__stack_overflow_handler_init();
+#ifdef COIO__ASAN
+    {
+        /* The thread's own stack, for switching back to the loop. */
+        pthread_attr_t a;
+        void *addr;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            pthread_attr_getstack(&a, &addr, &size);
+            pthread_attr_destroy(&a);
+            L->main_stack_bottom = addr;
+            L->main_stack_size = size;
+        }
+    }
+#endif
+    coio__tls_loop = L;
+
+    int result;
+    coio_task *m = coio_spawn_ex(main, arg, &(coio_spawn_opts){.name = "main"});
+    if (!m) {
+        result = -errno;
+    } else {
+        m->flags |= COIO__F_MAIN | COIO__F_CLAIMED;
+        L->main = m;
+        int r = run_loop(L);
+        if (r == -EDEADLK && L->debug) {
+            coio__debug_warn(L, "deadlock: every task is waiting and nothing can wake one");
+            coio_dump_tasks(stderr);
+        }
+        result = m->state == COIO__DONE ? m->result : r;
+        if (r < 0 && m->state != COIO__DONE) {
+            /* Deadlock or backend failure: the loop can't finish its tasks. Their stacks
+             * are dropped with the loop. */
+            result = r;
+        }
+    }
+    free_all_tasks(L);
+    coio__stacks_destroy(&L->stacks);
+    coio__timers_free(&L->timers);
+    free(L->ready);
+    L->backend->destroy(L);
+    coio__tls_loop = NULL;
+    free(L);
+    return result;
+}
+
+/* ------------------------------------------------------------------ small public calls */
+
+double coio_now(void)
+{
+    return (double)coio__clock_ns() / 1e9;
+}
+
+const char *coio_backend_name(void)
+{
+    coio__loop *L = coio__loop_get();
+    return L ? L->backend->name : NULL;
+}
+
+int coio_yield(void)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    /* Hot path (W1): no cancellation and no scope means nothing to check. */
+    if (__builtin_expect(!t || (t->flags & COIO__F_CANCELLED) || t->scope, 0)) {
+        int r = coio__check(L, t);
+        if (r < 0)
+            return r;
+    }
+    t->state = COIO__READY;
+    coio__ready_push(L, t);
+    coio__schedule(L, t);
+    return 0;
+}
+
+int coio_sleep(double seconds)
+{
+    if (!(seconds >= 0)) /* negative or NaN */
+        return -EINVAL;
+    if (seconds == 0)
+        return coio_yield();
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    if (!t)
+        return -EPERM;
+    int64_t when = seconds > 9e9 ? COIO__NEVER : coio__clock_ns() + (int64_t)(seconds * 1e9);
+    return coio__park(L, t, "sleep", NULL, NULL, when, true);
+}
+
+void coio__debug_warn(coio__loop *L, const char *fmt, ...)
+{
+    (void)L;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "coio: %s\n", buf);
+}

@@ -1,0 +1,377 @@
+/*
+ * Task stacks: mmap'ed, committed lazily by the kernel as they are touched, guarded
+ * below, recycled LIFO.
+ *
+ * Guard pages. The obvious guard, an mprotect'ed page per stack, splits the mapping into
+ * two VMAs per stack, and vm.max_map_count (65530 on stock kernels) then runs out near
+ * 32,700 tasks. So, in order of preference, probed once per process:
+ *   1. MADV_GUARD_INSTALL (Linux >= 6.13): guard pages inside one VMA, any number of them.
+ *      A slab's guards go in with one process_madvise() call when the kernel accepts it
+ *      for the calling process, else one madvise() per stack.
+ *   2. mprotect(PROT_NONE), while a process-wide budget of VMAs lasts (a quarter of
+ *      vm.max_map_count); stacks beyond the budget get no guard. A spawn never fails
+ *      merely because guards ran out; COIO_DEBUG=1 says when it happens.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define COIO__VALGRIND 1
+#endif
+#ifdef COIO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef PIDFD_SELF_PROCESS
+#define PIDFD_SELF_PROCESS (-20000)
+#endif
+
+#define COIO__SLAB_STACKS 64
+#define COIO__GUARD_PAGES 4 /* 16 KiB: a frame larger than the guard could jump it */
+
+enum { GUARD_UNKNOWN, GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT };
+static atomic_int guard_mode = GUARD_UNKNOWN;
+static atomic_long mprotect_budget = -1;
+static atomic_bool warned_no_guard;
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+static size_t guard_bytes(void)
+{
+    return COIO__GUARD_PAGES * page_size();
+}
+
+static long read_max_map_count(void)
+{
+    long v = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+static int guard_mprotect(char *guard)
+{
+    long left = atomic_load(&mprotect_budget);
+    if (left < 0) {
+        long init = read_max_map_count() / 4;
+        atomic_compare_exchange_strong(&mprotect_budget, &left, init);
+        left = atomic_load(&mprotect_budget);
+    }
+    while (left > 0) {
+        if (atomic_compare_exchange_weak(&mprotect_budget, &left, left - 1))
+            return mprotect(guard, guard_bytes(), PROT_NONE) == 0 ? 0 : -errno;
+    }
+    return -ENOSPC;
+}
+
+/* process_madvise() on ourselves: PIDFD_SELF where the kernel knows it (>= 6.14), else
+ * a pidfd opened for the call (kept no longer: a library must not hold fds). */
+static long guard_batch(struct iovec *iov, size_t k)
+{
+    static atomic_bool no_pidfd_self;
+    long r = -1;
+    if (!atomic_load(&no_pidfd_self)) {
+        r = syscall(SYS_process_madvise, PIDFD_SELF_PROCESS, iov, k, MADV_GUARD_INSTALL, 0);
+        if (r >= 0 || errno != EBADF)
+            return r;
+        atomic_store(&no_pidfd_self, true);
+    }
+    int pfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pfd < 0)
+        return -1;
+    r = syscall(SYS_process_madvise, pfd, iov, k, MADV_GUARD_INSTALL, 0);
+    close(pfd);
+    return r;
+}
+
+/* Installs the guards below `n` stacks of `stride` bytes starting at base. */
+static void install_guards(char *base, size_t stride, size_t n)
+{
+    int mode = atomic_load(&guard_mode);
+    size_t g = guard_bytes();
+    if (mode == GUARD_UNKNOWN || mode == GUARD_MADV_BATCH) {
+        struct iovec iov[COIO__SLAB_STACKS];
+        size_t k = n < COIO__SLAB_STACKS ? n : COIO__SLAB_STACKS;
+        for (size_t i = 0; i < k; i++) {
+            iov[i].iov_base = base + i * stride;
+            iov[i].iov_len = g;
+        }
+        long r = guard_batch(iov, k);
+        if (r == (long)(k * g) && k == n) {
+            atomic_store(&guard_mode, GUARD_MADV_BATCH);
+            return;
+        }
+        mode = GUARD_MADV;
+        if (madvise(base, g, MADV_GUARD_INSTALL) != 0)
+            mode = GUARD_MPROTECT; /* kernel < 6.13 */
+        atomic_store(&guard_mode, mode);
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *guard = base + i * stride;
+        if (mode == GUARD_MADV && madvise(guard, g, MADV_GUARD_INSTALL) == 0)
+            continue;
+        if (guard_mprotect(guard) != 0 && !atomic_exchange(&warned_no_guard, true)) {
+            coio__loop *L = coio__loop_get();
+            if (L)
+                coio__debug_warn(L, "guard page budget used up: further stacks have no guard");
+        }
+    }
+}
+
+int coio__stacks_init(coio__stacks *S)
+{
+    memset(S, 0, sizeof *S);
+    S->page = page_size();
+    S->default_size = COIO_STACK_SIZE_DEFAULT;
+    return 0;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*arr, nc * elem);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = nc;
+    return 0;
+}
+
+static void *map_stacks(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    /* Transparent huge pages would make one touched stack page resident as 2 MiB. */
+    madvise(p, bytes, MADV_NOHUGEPAGE);
+    return p;
+}
+
+static int new_slab(coio__stacks *S)
+{
+    size_t stride = S->default_size + guard_bytes();
+    size_t bytes = stride * COIO__SLAB_STACKS;
+    if (grow((void **)&S->slabs, &S->capslabs, S->nslabs + 1, sizeof(void *)) < 0)
+        return -ENOMEM;
+    char *p = map_stacks(bytes);
+    if (!p)
+        return -ENOMEM;
+    S->slabs[S->nslabs++] = p;
+    S->slab_next = p;
+    S->slab_left = COIO__SLAB_STACKS;
+    S->slab_guarded = 0;
+    return 0;
+}
+
+/* Carves the next stack of the current slab. Guards go in ahead of use, in batches that
+ * double from 4 to a whole slab: a program with 3 tasks doesn't pay for 64 guards (their
+ * page tables cost a fault each), one with 100,000 makes one call per 64 stacks. */
+static void carve(coio__stacks *S, coio__stack *out)
+{
+    size_t stride = S->default_size + guard_bytes();
+    if (!S->slab_guarded) {
+        size_t batch = S->guard_batch ? S->guard_batch : 4;
+        if (batch > S->slab_left)
+            batch = S->slab_left;
+        install_guards(S->slab_next, stride, batch);
+        S->slab_guarded = batch;
+        if (S->guard_batch < COIO__SLAB_STACKS)
+            S->guard_batch = batch * 2;
+    }
+    out->lo = S->slab_next + guard_bytes();
+    out->size = S->default_size;
+    S->slab_next += stride;
+    S->slab_left--;
+    S->slab_guarded--;
+}
+
+int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out)
+{
+    if (size == 0 || size == S->default_size) {
+        if (S->nfree) {
+            *out = S->free[--S->nfree];
+#ifdef COIO__ASAN
+            /* Frames of the task that used it last left their redzones poisoned. */
+            __asan_unpoison_memory_region(out->lo, out->size);
+#endif
+        } else {
+            if (!S->slab_left && new_slab(S) < 0)
+                return -ENOMEM;
+            carve(S, out);
+#ifdef COIO__VALGRIND
+            VALGRIND_STACK_REGISTER(out->lo, out->lo + out->size);
+#endif
+        }
+        S->live++;
+        return 0;
+    }
+    /* A task asked for its own size: a mapping of its own. */
+    size_t bytes = (size + S->page - 1) & ~(S->page - 1);
+    char *p = map_stacks(bytes + guard_bytes());
+    if (!p)
+        return -ENOMEM;
+    install_guards(p, 0, 1);
+    out->lo = p + guard_bytes();
+    out->size = bytes;
+#ifdef COIO__VALGRIND
+    VALGRIND_STACK_REGISTER(out->lo, out->lo + out->size);
+#endif
+    S->live++;
+    return 0;
+}
+
+void coio__stack_put(coio__stacks *S, coio__stack *st)
+{
+    S->live--;
+    if (st->size == S->default_size &&
+        grow((void **)&S->free, &S->capfree, S->nfree + 1, sizeof(coio__stack)) == 0) {
+        S->free[S->nfree++] = *st;
+        return;
+    }
+    /* Own-size stack (or no memory to remember it): give it back. The caller is not
+     * running on it (see coio__schedule_exit). Valgrind's registration is left alone:
+     * it has no way to look up the id, and a stale range is harmless. */
+    munmap(st->lo - guard_bytes(), st->size + guard_bytes());
+}
+
+void coio__stacks_destroy(coio__stacks *S)
+{
+    size_t stride = S->default_size + guard_bytes();
+    for (size_t i = 0; i < S->nslabs; i++)
+        munmap(S->slabs[i], stride * COIO__SLAB_STACKS);
+    free(S->slabs);
+    free(S->free);
+    memset(S, 0, sizeof *S);
+}
+
+/* ---------------------------------------------------------------- overflow reporting */
+
+static struct sigaction old_segv, old_bus;
+
+static void write_str(const char *s)
+{
+    size_t n = strlen(s);
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void overflow_handler(int sig, siginfo_t *si, void *uc)
+{
+    coio__loop *L = coio__tls_loop;
+    coio_task *t = L ? L->current : NULL;
+    if (t && t->stack.lo) {
+        char *a = (char *)si->si_addr;
+        /* In the guard, or just below it (a frame that skipped part of it). */
+        if (a < t->stack.lo && a >= t->stack.lo - guard_bytes() - 64 * 1024) {
+            char id[32];
+            snprintf(id, sizeof id, "%llu", (unsigned long long)t->id);
+            write_str("coio: stack overflow in task \"");
+            write_str(t->name ? t->name : "");
+            write_str("\" (id ");
+            write_str(id);
+            write_str(")\n");
+            /* Returning re-runs the faulting access with the default action: the process
+             * dies of SIGSEGV, with a core dump where enabled. */
+            signal(sig, SIG_DFL);
+            return;
+        }
+    }
+    struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler == SIG_DFL || old->sa_handler == SIG_IGN) {
+        signal(sig, SIG_DFL);
+    } else {
+        old->sa_handler(sig);
+    }
+}
+
+static void install_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = overflow_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+void coio__stack_overflow_handler_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+#ifdef COIO__ASAN
+    return; /* AddressSanitizer reports stack overflows itself */
+#endif
+    pthread_once(&once, install_handler);
+}
+
+static pthread_key_t altstack_key;
+static pthread_once_t altstack_once = PTHREAD_ONCE_INIT;
+static __thread bool altstack_done;
+
+static void altstack_free(void *p)
+{
+    stack_t off = {.ss_flags = SS_DISABLE};
+    sigaltstack(&off, NULL);
+    munmap(p, 64 * 1024);
+}
+
+static void altstack_key_init(void)
+{
+    pthread_key_create(&altstack_key, altstack_free);
+}
+
+void coio__stack_altstack_init(void)
+{
+    if (altstack_done)
+        return;
+    altstack_done = true;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+        return; /* the program has its own */
+    void *p = mmap(NULL, 64 * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = p, .ss_size = 64 * 1024, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(p, 64 * 1024);
+        return;
+    }
+    pthread_once(&altstack_once, altstack_key_init);
+    pthread_setspecific(altstack_key, p);
+}

@@ -1,0 +1,174 @@
+/*
+ * The worker pool behind coio_to_thread(): one per process, created lazily, bounded to
+ * min(32, CPUs + 4) threads like asyncio's default executor. Workers hand finished jobs
+ * back to the job's loop through that loop's ext_done list and a backend wake-up.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
+
+typedef struct coio__job {
+    coio__list link; /* pool queue, then the loop's ext_done list */
+    int (*fn)(void *);
+    void *arg;
+    int result;
+    int state;  /* JOB_*, guarded by pool.mu */
+    bool done;  /* seen by the loop (loop thread only) */
+    coio__loop *loop;
+    coio_task *task;
+} coio__job;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    coio__list queue;
+    int nthreads, nidle, max;
+    bool init;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *worker(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (coio__list_is_empty(&pool.queue)) {
+            pool.nidle++;
+            pthread_cond_wait(&pool.cv, &pool.mu);
+            pool.nidle--;
+        }
+        coio__job *j = coio__container_of(coio__list_pop_front(&pool.queue), coio__job, link);
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&pool.mu);
+
+        int r = j->fn(j->arg);
+
+        pthread_mutex_lock(&pool.mu);
+        j->state = JOB_FINISHED;
+        pthread_mutex_unlock(&pool.mu);
+        /* The wake-up happens under ext_lock: the loop can't see the job, let its task
+         * return and the loop end, before this thread is done touching the loop. */
+        coio__loop *L = j->loop;
+        pthread_mutex_lock(&L->ext_lock);
+        j->result = r;
+        coio__list_push_back(&L->ext_done, &j->link);
+        L->backend->wake(L);
+        pthread_mutex_unlock(&L->ext_lock);
+        pthread_mutex_lock(&pool.mu);
+    }
+    return NULL;
+}
+
+/* Queues j; starts a worker if none is idle and the bound allows. Call with pool.mu. */
+static int enqueue(coio__job *j)
+{
+    if (!pool.init) {
+        coio__list_init(&pool.queue);
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        pool.max = (int)(n > 0 ? n : 1) + 4;
+        if (pool.max > 32)
+            pool.max = 32;
+        pool.init = true;
+    }
+    coio__list_push_back(&pool.queue, &j->link);
+    if (pool.nidle == 0 && pool.nthreads < pool.max) {
+        pthread_t th;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 256 * 1024);
+        int e = pthread_create(&th, &a, worker, NULL);
+        pthread_attr_destroy(&a);
+        if (e == 0) {
+            pool.nthreads++;
+        } else if (pool.nthreads == 0) {
+            coio__list_unlink(&j->link);
+            return -EAGAIN;
+        }
+    }
+    pthread_cond_signal(&pool.cv);
+    return 0;
+}
+
+void coio__loop_drain_ext(coio__loop *L)
+{
+    coio__list done;
+    coio__list_init(&done);
+    pthread_mutex_lock(&L->ext_lock);
+    if (!coio__list_is_empty(&L->ext_done)) {
+        done.next = L->ext_done.next;
+        done.prev = L->ext_done.prev;
+        done.next->prev = &done;
+        done.prev->next = &done;
+        coio__list_init(&L->ext_done);
+    }
+    pthread_mutex_unlock(&L->ext_lock);
+    coio__list *n;
+    while ((n = coio__list_pop_front(&done)) != NULL) {
+        coio__job *j = coio__container_of(n, coio__job, link);
+        j->done = true;
+        L->ext_pending--;
+        if (j->task->wait_obj == j)
+            coio__wake(L, j->task, 0);
+    }
+}
+
+/* Cancellation: a job no worker has taken is dropped; a running one is waited for. */
+static void job_unwait(coio_task *t)
+{
+    coio__job *j = t->wait_obj;
+    pthread_mutex_lock(&pool.mu);
+    if (j->state == JOB_QUEUED) {
+        coio__list_unlink(&j->link);
+        j->state = JOB_DROPPED;
+        j->loop->ext_pending--;
+    }
+    pthread_mutex_unlock(&pool.mu);
+}
+
+int coio_to_thread(int (*fn)(void *), void *arg)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    if (!fn)
+        return -EINVAL;
+    int r = coio__check(L, t);
+    if (r < 0)
+        return r;
+    coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t};
+    pthread_mutex_lock(&pool.mu);
+    r = enqueue(&j);
+    pthread_mutex_unlock(&pool.mu);
+    if (r < 0)
+        return r;
+    L->ext_pending++;
+    r = coio__park(L, t, "to_thread", &j, job_unwait, COIO__NEVER, true);
+    if (j.done)
+        return r < 0 ? r : j.result;
+    pthread_mutex_lock(&pool.mu);
+    bool dropped = j.state == JOB_DROPPED;
+    if (j.state == JOB_QUEUED) { /* interrupted before parking */
+        coio__list_unlink(&j.link);
+        j.state = JOB_DROPPED;
+        L->ext_pending--;
+        dropped = true;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    if (!dropped) {
+        while (!j.done) /* fn may use memory the caller owns: wait for it */
+            coio__park(L, t, "to_thread (cancelling)", &j, NULL, COIO__NEVER, false);
+    }
+    return r < 0 ? r : -ECANCELED;
+}
+
+int coio__loop_wake_init(coio__loop *L)
+{
+    return L->wake_fd >= 0 ? 0 : -ENOSYS;
+}
+
+void coio__loop_wake(coio__loop *L)
+{
+    L->backend->wake(L);
+}
