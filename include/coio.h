@@ -230,6 +230,16 @@ COIO_API ssize_t coio_write_all(int fd, const void *buf, size_t n);
  * Works outside a loop too (then it is close(2)). Returns 0 or a negative errno. */
 COIO_API int coio_close(int fd);
 
+/* ==== BEGIN sync (task groups, wait, futures, queues, locks, events, conditions,
+ * semaphores, barriers, callbacks) ==== */
+/* ==== END sync ==== */
+
+/* ==== BEGIN net (sockets, DNS, TCP/UDP/Unix, servers) ==== */
+/* ==== END net ==== */
+
+/* ==== BEGIN stream (buffered streams) ==== */
+/* ==== END stream ==== */
+
 /* ------------------------------------------------------------------------------------
  * Debugging
  * ------------------------------------------------------------------------------------ */

@@ -287,6 +287,10 @@ struct coio__loop {
     size_t task_chunk_left;
     void **task_chunks;
     size_t ntask_chunks, captask_chunks;
+    coio__list soon;     /* callbacks queued by call_soon (callback.c) */
+    size_t nsoon;
+    size_t keepalive;    /* handles that other threads may use to wake the loop (futures,
+                          * threadsafe callbacks): while > 0, no task waiting is a deadlock */
     coio__list all;      /* every task not yet freed */
     size_t ntasks;
     size_t nalive;       /* tasks not yet DONE */
@@ -348,6 +352,11 @@ int64_t coio__scope_deadline(coio_task *t);
 bool coio__cancel_visible(const coio_task *t);
 /* Marks the scope that a deadline expiry belongs to and returns -ETIMEDOUT. */
 int coio__scope_fire(coio_task *t, int64_t now);
+/* Runs the callbacks queued on L->soon when the turn began (callback.c); they run on
+ * the loop's own stack and must not suspend. */
+void coio__callbacks_run(coio__loop *L);
+/* Frees what callback.c holds at loop end. */
+void coio__callbacks_destroy(coio__loop *L);
 /* Cross-thread wake-up of L's poll. */
 int coio__loop_wake_init(coio__loop *L);
 void coio__loop_wake(coio__loop *L);

@@ -306,17 +306,17 @@ static int run_loop(coio__loop *L)
         if (L->main->state == COIO__DONE) {
             if (!L->stopping)
                 begin_stopping(L);
-            if (!L->nready && !L->io_pending && !L->ext_pending && !L->timers.live &&
-                L->nalive == 0)
+            if (!L->nready && !L->nsoon && !L->io_pending && !L->ext_pending &&
+                !L->timers.live && L->nalive == 0)
                 return 0;
         }
         /* Maintenance: I/O, then timers. */
         int64_t timeout = 0, now = 0;
-        if (!L->nready) {
+        if (!L->nready && !L->nsoon) {
             int64_t due = coio__timers_next(L);
             if (due == COIO__NEVER) {
                 timeout = COIO__NEVER;
-                if (!L->io_pending && !L->ext_pending)
+                if (!L->io_pending && !L->ext_pending && !L->keepalive)
                     return -EDEADLK; /* every task waits and nothing can wake one */
             } else {
                 now = coio__clock_ns();
@@ -334,6 +334,8 @@ static int run_loop(coio__loop *L)
                 now = coio__clock_ns();
             coio__timers_run(L, now);
         }
+        if (L->nsoon)
+            coio__callbacks_run(L);
         L->budget = L->nready > COIO__MIN_TURN ? (unsigned)L->nready : COIO__MIN_TURN;
     }
 }
@@ -366,6 +368,7 @@ int coio_run(int (*main)(void *), void *arg)
     if (!L)
         return -ENOMEM;
     coio__list_init(&L->all);
+    coio__list_init(&L->soon);
     coio__list_init(&L->ext_done);
     L->wake_fd = -1;
     L->next_id = 1;
@@ -424,6 +427,7 @@ int coio_run(int (*main)(void *), void *arg)
         }
     }
     free_all_tasks(L);
+    coio__callbacks_destroy(L);
     coio__stacks_destroy(&L->stacks);
     coio__timers_free(&L->timers);
     free(L->ready);
