@@ -34,6 +34,7 @@
 #endif
 
 #define COIO__NEVER INT64_MAX /* a deadline that never comes */
+#define COIO__IO_BUDGET 128   /* I/O ops a task may complete in a row before yielding */
 
 typedef struct coio__loop coio__loop;
 
@@ -159,6 +160,7 @@ struct coio_task {
     uint8_t state;
     uint8_t flags;
     uint8_t wait_interruptible; /* cancel / deadline may end the current wait */
+    uint8_t io_streak;      /* I/O ops completed in a row without suspending */
     int wake_result;        /* what coio__park returns */
     const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
     void *wait_obj;

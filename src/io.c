@@ -115,6 +115,14 @@ ssize_t coio__op_run(coio__op *op)
     int r = coio__check(L, t);
     if (r < 0)
         return r;
+    /* Fairness: a task whose fds are always ready would otherwise never suspend. After
+     * COIO__IO_BUDGET operations in a row that completed at once, the next one first
+     * yields for one turn (Tokio's coop budget: it cut tail latency about 3x there). */
+    if (++t->io_streak > COIO__IO_BUDGET) {
+        r = coio_yield(); /* resets io_streak */
+        if (r < 0)
+            return r;
+    }
     op->task = t;
     op->done = op->removed = op->stopping = 0;
     r = L->backend->submit(L, op);

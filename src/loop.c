@@ -112,6 +112,7 @@ static void debug_step_end(coio__loop *L, coio_task *t)
 
 void coio__schedule(coio__loop *L, coio_task *self)
 {
+    self->io_streak = 0;
     if (__builtin_expect(L->debug, 0))
         debug_step_end(L, self);
     coio_task *next = pick_next(L);

@@ -113,6 +113,12 @@ static void install_guards(char *base, size_t stride, size_t n)
 {
     int mode = atomic_load(&guard_mode);
     size_t g = guard_bytes();
+    if (mode == GUARD_UNKNOWN) {
+        /* COIO_GUARD=mprotect forces the old-kernel strategy (tests use it). */
+        const char *force = getenv("COIO_GUARD");
+        if (force && strcmp(force, "mprotect") == 0)
+            atomic_store(&guard_mode, mode = GUARD_MPROTECT);
+    }
     if (mode == GUARD_UNKNOWN || mode == GUARD_MADV_BATCH) {
         struct iovec iov[COIO__SLAB_STACKS];
         size_t k = n < COIO__SLAB_STACKS ? n : COIO__SLAB_STACKS;

@@ -1,0 +1,181 @@
+/* coio_dump_tasks and the warnings of COIO_DEBUG=1. */
+#define _GNU_SOURCE
+#include "coio_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Captures what the library writes to stderr while fn runs. */
+struct capture {
+    int saved;
+    FILE *tmp;
+};
+
+static void capture_begin(struct capture *c)
+{
+    fflush(stderr);
+    c->tmp = tmpfile();
+    assert_non_null(c->tmp);
+    c->saved = dup(STDERR_FILENO);
+    dup2(fileno(c->tmp), STDERR_FILENO);
+}
+
+static char *capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    long n = ftell(c->tmp);
+    char *buf = calloc(1, (size_t)n + 1);
+    rewind(c->tmp);
+    size_t got = fread(buf, 1, (size_t)n, c->tmp);
+    buf[got] = 0;
+    fclose(c->tmp);
+    return buf;
+}
+
+static int sleep_long(void *arg)
+{
+    (void)arg;
+    return coio_sleep(10);
+}
+
+static int dump_main(void *arg)
+{
+    char **out = arg;
+    size_t len;
+    FILE *f = open_memstream(out, &len);
+    coio_task *t = coio_spawn_ex(sleep_long, NULL, &(coio_spawn_opts){.name = "napper"});
+    coio_task *u = coio_spawn_ex(sleep_long, NULL, &(coio_spawn_opts){.name = "unstarted"});
+    coio_sleep(0.01);
+    coio_cancel(u); /* already started by now: it was woken with -ECANCELED */
+    int n = coio_dump_tasks(f);
+    fclose(f);
+    coio_cancel(t);
+    coio_await(t);
+    coio_await(u);
+    return n;
+}
+
+static void dump_tasks_lists_names_states_and_waits(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    int n = coio_run(dump_main, &out);
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(out, "main"));
+    assert_non_null(strstr(out, "running"));
+    assert_non_null(strstr(out, "napper"));
+    assert_non_null(strstr(out, "waiting"));
+    assert_non_null(strstr(out, "sleep"));
+    assert_non_null(strstr(out, "KiB"));
+    free(out);
+}
+
+static void dump_tasks_outside_loop_is_eperm(void **state)
+{
+    (void)state;
+    coio_assert_rc(coio_dump_tasks(stderr), -EPERM);
+}
+
+static int quick(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int leave_unawaited(void *arg)
+{
+    (void)arg;
+    coio_spawn_ex(quick, NULL, &(coio_spawn_opts){.name = "forgotten"});
+    coio_sleep(0.01); /* it finishes, nobody awaits or detaches it */
+    return 0;
+}
+
+static void debug_warns_about_unawaited_tasks(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(leave_unawaited, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_non_null(strstr(err, "\"forgotten\" was neither awaited nor detached"));
+    free(err);
+}
+
+static int hog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 150 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* blocks the whole loop: what COIO_DEBUG is for */
+    return coio_yield();
+}
+
+static int run_hog(void *arg)
+{
+    (void)arg;
+    return coio_await(coio_spawn_ex(hog, NULL, &(coio_spawn_opts){.name = "hog"}));
+}
+
+static void debug_warns_about_long_steps(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(run_hog, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_non_null(strstr(err, "\"hog\" ran"));
+    assert_non_null(strstr(err, "ms without suspending"));
+    free(err);
+}
+
+static int leave_alive(void *arg)
+{
+    (void)arg;
+    coio_spawn_ex(sleep_long, NULL, &(coio_spawn_opts){.name = "lingerer", .flags = COIO_SPAWN_DETACHED});
+    coio_sleep(0.01);
+    return 0;
+}
+
+static void debug_warns_about_tasks_alive_at_the_end(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(leave_alive, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_non_null(strstr(err, "\"lingerer\" still alive when coio_run ended"));
+    free(err);
+}
+
+static void no_warnings_without_debug(void **state)
+{
+    (void)state;
+    unsetenv("COIO_DEBUG");
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(leave_unawaited, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_string_equal(err, "");
+    free(err);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(dump_tasks_lists_names_states_and_waits),
+    cmocka_unit_test(dump_tasks_outside_loop_is_eperm),
+    cmocka_unit_test(debug_warns_about_unawaited_tasks),
+    cmocka_unit_test(debug_warns_about_long_steps),
+    cmocka_unit_test(debug_warns_about_tasks_alive_at_the_end),
+    cmocka_unit_test(no_warnings_without_debug),
+};
+
+COIO_TEST_MAIN(tests)
