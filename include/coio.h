@@ -238,6 +238,117 @@ COIO_API int coio_close(int fd);
 /* ==== END net ==== */
 
 /* ==== BEGIN stream (buffered streams) ==== */
+
+/* Like asyncio's StreamReader and StreamWriter in one object, over any fd (socket, pipe,
+ * tty); docs/streams.md has the long form. A stream belongs to the loop it is used in
+ * and must be closed before that loop ends. One task at a time may read (a second
+ * concurrent reader gets -EBUSY); any number of tasks may write and drain.
+ *
+ * Errors particular to streams:
+ *   -EPIPE     a read needed more bytes but the stream ended (EOF first);
+ *              a write after coio_stream_write_eof()
+ *   -EMSGSIZE  a line / separator / read-to-EOF did not fit the limit: nothing was
+ *              consumed, the data stays buffered for the next call
+ *   -EBUSY     another task is already reading from the stream
+ *   -EBADF     the stream was closed (by another task) during the call
+ * Suspending calls also return -ECANCELED, -ETIMEDOUT and -EPERM as every suspending
+ * call does; an interrupted read consumes nothing, so no buffered data is lost. */
+typedef struct coio_stream coio_stream;
+struct iovec; /* <sys/uio.h> */
+
+#define COIO_STREAM_LIMIT_DEFAULT (64u * 1024u)
+#define COIO_STREAM_HIGH_WATER_DEFAULT (64u * 1024u)
+#define COIO_STREAM_LOW_WATER_DEFAULT (16u * 1024u)
+/* The stream owns the fd: closing the stream closes it. */
+#define COIO_STREAM_OWN_FD 0x1u
+
+/* Options for coio_stream_open_ex(); zero means "default" for every field. */
+typedef struct coio_stream_opts {
+    unsigned flags;    /* COIO_STREAM_* */
+    size_t limit;      /* longest line / separated record, in bytes */
+    size_t high_water; /* coio_stream_drain() suspends above this many buffered bytes... */
+    size_t low_water;  /* ...until at most this many remain (low_water <= high_water) */
+} coio_stream_opts;
+
+/* Creates a stream over fd, which is made non-blocking (O_NONBLOCK). Does not suspend.
+ * Returns NULL with errno EBADF (fd < 0), EINVAL (low_water > high_water) or ENOMEM.
+ * The stream is released by coio_stream_close() or coio_stream_abort() only. */
+COIO_API coio_stream *coio_stream_open(int fd, unsigned flags);
+COIO_API coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts);
+
+/* The fd the stream reads and writes (-1 after write_eof closed a non-socket fd). */
+COIO_API int coio_stream_fd(const coio_stream *s);
+
+/* --- reading: every call below suspends until it can complete ------------------- */
+
+/* Reads up to n bytes: what is buffered, else one read(2). Returns the count (> 0),
+ * 0 at EOF (or n == 0). Errors: the read(2) errno, -EBUSY, -EBADF, -ECANCELED,
+ * -ETIMEDOUT, -EPERM, -ENOMEM. */
+COIO_API ssize_t coio_stream_read(coio_stream *s, void *buf, size_t n);
+
+/* Reads exactly n bytes into buf and returns n. If the stream ends first: -EPIPE, and
+ * the partial data is consumed into buf with its length in *got (asyncio's
+ * IncompleteReadError.partial). On every other error nothing is consumed and *got = 0.
+ * got may be NULL. n may exceed the limit (the buffer grows to n). */
+COIO_API ssize_t coio_stream_read_exactly(coio_stream *s, void *buf, size_t n, size_t *got);
+
+/* Reads up to and including the next "\n" into buf (not NUL-terminated) and returns its
+ * length. At EOF returns the last, unterminated line, then 0. -EMSGSIZE when the line
+ * is longer than min(limit, cap): nothing is consumed (read it with coio_stream_read,
+ * or raise the limit). Other errors as coio_stream_read. */
+COIO_API ssize_t coio_stream_readline(coio_stream *s, void *buf, size_t cap);
+
+/* Like readline with any separator of seplen >= 1 bytes (asyncio readuntil). If the
+ * stream ends before a separator: -EPIPE, and the partial data stays buffered. */
+COIO_API ssize_t coio_stream_read_until(coio_stream *s, const void *sep, size_t seplen,
+                                        void *buf, size_t cap);
+
+/* Reads until EOF into buf and returns the count (asyncio read(-1)). -EMSGSIZE if the
+ * stream holds more than cap bytes: nothing is consumed. */
+COIO_API ssize_t coio_stream_read_all(coio_stream *s, void *buf, size_t cap);
+
+/* 1 if the peer's EOF was seen and nothing is left buffered (asyncio at_eof), else 0. */
+COIO_API int coio_stream_at_eof(const coio_stream *s);
+/* Bytes readable without suspending. */
+COIO_API size_t coio_stream_buffered(const coio_stream *s);
+/* Sets the limit (0: the default). Returns 0 or -EINVAL (s NULL). */
+COIO_API int coio_stream_set_limit(coio_stream *s, size_t limit);
+
+/* --- writing -------------------------------------------------------------------- */
+
+/* Queues n bytes without suspending (asyncio write): tries one write(2) at once when
+ * nothing is queued, buffers the rest, and a background task of the stream writes it
+ * out. Returns n, or an error: the first write error seen (e.g. -EPIPE, -ECONNRESET,
+ * sticky), -EPIPE after write_eof, -ENOMEM. Sockets are written with MSG_NOSIGNAL; a
+ * pipe whose reader has gone raises SIGPIPE unless the program ignores it. */
+COIO_API ssize_t coio_stream_write(coio_stream *s, const void *buf, size_t n);
+/* The same for iovcnt buffers (at most IOV_MAX), sent with one writev when possible. */
+COIO_API ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt);
+
+/* Flow control (asyncio drain): returns at once if at most high_water bytes are queued,
+ * else suspends until at most low_water remain. Returns 0, the sticky write error,
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -EBADF, -ENOMEM. Interrupted, the data stays queued. */
+COIO_API int coio_stream_drain(coio_stream *s);
+/* Suspends until everything queued is written. Errors as coio_stream_drain. */
+COIO_API int coio_stream_flush(coio_stream *s);
+/* Half-close (asyncio write_eof): flushes, then shutdown(SHUT_WR) on a socket, or
+ * closes a non-socket fd the stream owns (-ENOTSOCK if it does not own it). Reading
+ * goes on. Errors as coio_stream_flush, and shutdown's. */
+COIO_API int coio_stream_write_eof(coio_stream *s);
+/* Bytes queued and not yet written. */
+COIO_API size_t coio_stream_write_buffered(const coio_stream *s);
+
+/* --- closing: each releases s in every case; s must not be used afterwards -------- */
+
+/* asyncio's `writer.close(); await writer.wait_closed()` in one call: flushes what is
+ * queued, closes the fd if owned and frees the stream. Calls blocked on s in other tasks
+ * return -EBADF. Returns 0, or why queued data was discarded: the sticky write error,
+ * -ECANCELED, -ETIMEDOUT, or -EPERM (outside a task with data queued). */
+COIO_API int coio_stream_close(coio_stream *s);
+/* Closes at once, discarding queued data (asyncio transport.abort()). Never suspends;
+ * works outside a task. Returns 0, or -EINVAL for NULL. */
+COIO_API int coio_stream_abort(coio_stream *s);
+
 /* ==== END stream ==== */
 
 /* ------------------------------------------------------------------------------------

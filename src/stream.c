@@ -1,0 +1,788 @@
+/*
+ * Buffered streams over an fd, like asyncio's StreamReader/StreamWriter.
+ *
+ * Reading: one linear buffer [rpos, rlen) that grows on demand (to the limit for
+ * lines, to n for read_exactly) and is refilled by one read(2) of all its free space,
+ * so readline costs one system call per buffer-full, not per byte. A call consumes data
+ * only when it succeeds (or, for read_exactly, when it hands over a short read): an
+ * interrupted call leaves everything buffered for the next one.
+ *
+ * Writing: a ring buffer. write() never suspends: with nothing queued it tries one
+ * write(2) at once (asyncio's transport does the same), queues the rest, and starts a
+ * flusher task that writes the ring out with writev (two iovecs at most) and wakes the
+ * tasks waiting in drain/flush as the queue shrinks. The flusher exists only while
+ * there is something queued, so an idle stream costs no task.
+ *
+ * Lifetime: every suspending call counts itself in s->users; close/abort mark the
+ * stream closed, interrupt the tasks blocked on it (-EBADF) and the last user out frees
+ * it. That keeps the buffers alive while an interrupted operation may still use them
+ * (io_uring completes a cancelled read later).
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define RBUF_INITIAL (16u * 1024u) /* first read buffer */
+#define RBUF_MIN_READ 4096u        /* never read into less room than this */
+#define RBUF_KEEP (256u * 1024u)   /* an emptied read buffer larger than this is freed */
+#define WBUF_INITIAL (16u * 1024u)
+#define WBUF_KEEP (256u * 1024u)
+
+/* A task parked in drain/flush until at most `target` bytes are queued. */
+typedef struct waiter {
+    coio__list link;
+    coio_task *task;
+    size_t target;
+} waiter;
+
+struct coio_stream {
+    int fd;
+    bool own_fd;
+    bool is_sock;  /* write with sendmsg(MSG_NOSIGNAL) */
+    bool eof;      /* read(2) returned 0 */
+    bool wr_shut;  /* write_eof done: no more writes */
+    bool closed;   /* close/abort called: freed when users reaches 0 */
+    unsigned users; /* calls in progress (suspending ones) plus the flusher */
+    coio_task *reader; /* the task inside a read call, if any */
+
+    char *rbuf;
+    size_t rpos, rlen, rcap; /* buffered data is rbuf[rpos, rlen) */
+    size_t limit;
+
+    char *wbuf;           /* ring of wcap (a power of two) bytes */
+    size_t whead, wlen, wcap;
+    char *wold;           /* previous ring, kept while the flusher's writev uses it */
+    size_t high, low;
+    int werr;             /* first write error: every later write returns it */
+    coio_task *flusher;
+    coio__list waiters;   /* of waiter: drain/flush */
+};
+
+/* ---------------------------------------------------------------- open and free */
+
+coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
+{
+    coio_stream_opts o = opts ? *opts : (coio_stream_opts){0};
+    if (fd < 0) {
+        errno = EBADF;
+        return NULL;
+    }
+    if (!o.limit)
+        o.limit = COIO_STREAM_LIMIT_DEFAULT;
+    if (!o.high_water)
+        o.high_water = COIO_STREAM_HIGH_WATER_DEFAULT;
+    if (!o.low_water)
+        o.low_water = o.high_water < COIO_STREAM_LOW_WATER_DEFAULT ? o.high_water
+                                                                   : COIO_STREAM_LOW_WATER_DEFAULT;
+    if (o.low_water > o.high_water) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return NULL; /* errno EBADF */
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return NULL;
+    coio_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct stat st;
+    s->fd = fd;
+    s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
+    s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    s->limit = o.limit;
+    s->high = o.high_water;
+    s->low = o.low_water;
+    coio__list_init(&s->waiters);
+    return s;
+}
+
+coio_stream *coio_stream_open(int fd, unsigned flags)
+{
+    coio_stream_opts o = {.flags = flags};
+    return coio_stream_open_ex(fd, &o);
+}
+
+static void stream_free(coio_stream *s)
+{
+    free(s->rbuf);
+    free(s->wbuf);
+    free(s->wold);
+    free(s);
+}
+
+int coio_stream_fd(const coio_stream *s)
+{
+    return s ? s->fd : -EINVAL;
+}
+
+/* Enters a suspending call: the usual checks, then counts the caller as a user (and as
+ * the reader, for reads). Every successful enter is paired with leave(). */
+static int enter(coio_stream *s, bool reading)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    if (!s)
+        return -EINVAL;
+    int r = coio__check(L, t);
+    if (r < 0)
+        return r;
+    if (s->closed)
+        return -EBADF;
+    if (reading) {
+        if (s->reader)
+            return -EBUSY; /* asyncio: "already waiting for incoming data" */
+        s->reader = t;
+    }
+    s->users++;
+    return 0;
+}
+
+static ssize_t leave(coio_stream *s, bool reading, ssize_t r)
+{
+    if (reading)
+        s->reader = NULL;
+    if (--s->users == 0 && s->closed)
+        stream_free(s);
+    return r;
+}
+
+/* Ends the wait of a task blocked in a call on s with -EBADF (the stream closed under
+ * it), the way coio_cancel ends a wait with -ECANCELED. A task not parked interruptibly
+ * (io_uring finishing a cancelled op; ready to run) sees s->closed when it resumes. */
+static void interrupt(coio__loop *L, coio_task *t)
+{
+    if (t->state == COIO__WAITING && t->wait_interruptible) {
+        if (t->unwait)
+            t->unwait(t);
+        coio__wake(L, t, -EBADF);
+    }
+}
+
+/* ---------------------------------------------------------------- operations */
+
+/* Runs one I/O op for a stream call. Two things make a close by another task safe: an
+ * op that was interrupted by it reports -EBADF, and the fairness yield that
+ * coio__op_run would do before submitting (where close could not interrupt it) is
+ * done here, before s->closed is looked at. */
+static ssize_t op_run(coio_stream *s, coio__op *op)
+{
+#ifdef COIO__IO_BUDGET
+    coio_task *t = coio__loop_get()->current;
+    if (t->io_streak >= COIO__IO_BUDGET) {
+        int r = coio_yield();
+        if (r < 0)
+            return r;
+    }
+#endif
+    if (s->closed)
+        return -EBADF;
+    ssize_t r = coio__op_run(op);
+    return s->closed ? -EBADF : r;
+}
+
+static ssize_t op_read(coio_stream *s, void *buf, size_t n)
+{
+    coio__op op = {.code = COIO__OP_READ, .fd = s->fd, .buf = buf, .len = n};
+    return op_run(s, &op);
+}
+
+/* Sets up op to write iov[0..n) to s's fd: sendmsg with MSG_NOSIGNAL on a socket (a
+ * reset peer is -EPIPE, never SIGPIPE), writev otherwise. */
+static void op_writev_init(const coio_stream *s, coio__op *op, struct msghdr *m,
+                           const struct iovec *iov, int n)
+{
+    memset(op, 0, sizeof *op);
+    op->fd = s->fd;
+    if (s->is_sock) {
+        memset(m, 0, sizeof *m);
+        m->msg_iov = (struct iovec *)iov;
+        m->msg_iovlen = (size_t)n;
+        op->code = COIO__OP_SENDMSG;
+        op->u.msg = m;
+    } else {
+        op->code = COIO__OP_WRITEV;
+        op->u.iov = iov;
+        op->len = (size_t)n;
+    }
+}
+
+/* ---------------------------------------------------------------- read buffer */
+
+static size_t rbuffered(const coio_stream *s)
+{
+    return s->rlen - s->rpos;
+}
+
+static void rconsume(coio_stream *s, size_t n)
+{
+    s->rpos += n;
+    if (s->rpos == s->rlen) {
+        s->rpos = s->rlen = 0;
+        if (s->rcap > RBUF_KEEP) { /* a huge read_exactly/read_all is over */
+            free(s->rbuf);
+            s->rbuf = NULL;
+            s->rcap = 0;
+        }
+    }
+}
+
+/* Makes room after the buffered data for at least max(need - buffered, RBUF_MIN_READ)
+ * bytes: need is how much the caller wants to hold at once (0: anything). */
+static int rreserve(coio_stream *s, size_t need)
+{
+    size_t have = rbuffered(s);
+    size_t room = need > have ? need - have : 0;
+    if (room < RBUF_MIN_READ)
+        room = RBUF_MIN_READ;
+    if (s->rcap - s->rlen >= room)
+        return 0;
+    if (s->rcap - have >= room) { /* enough once the consumed prefix is dropped */
+        memmove(s->rbuf, s->rbuf + s->rpos, have);
+        s->rpos = 0;
+        s->rlen = have;
+        return 0;
+    }
+    size_t cap = s->rcap ? s->rcap * 2 : RBUF_INITIAL;
+    while (cap < have + room) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    char *nb = malloc(cap);
+    if (!nb)
+        return -ENOMEM;
+    if (have)
+        memcpy(nb, s->rbuf + s->rpos, have);
+    free(s->rbuf);
+    s->rbuf = nb;
+    s->rcap = cap;
+    s->rpos = 0;
+    s->rlen = have;
+    return 0;
+}
+
+/* One read(2) into the buffer, sized to hold `need` bytes in all. Returns the count,
+ * 0 at EOF (and sets eof) or a negative errno; buffered data is never lost. */
+static ssize_t rfill(coio_stream *s, size_t need)
+{
+    int e = rreserve(s, need);
+    if (e < 0)
+        return e;
+    ssize_t r = op_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
+    if (r > 0)
+        s->rlen += (size_t)r;
+    else if (r == 0)
+        s->eof = true;
+    return r;
+}
+
+/* Copies n buffered bytes out and consumes them. */
+static void rtake(coio_stream *s, void *buf, size_t n)
+{
+    if (n)
+        memcpy(buf, s->rbuf + s->rpos, n);
+    rconsume(s, n);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+ssize_t coio_stream_read(coio_stream *s, void *buf, size_t n)
+{
+    if (!buf && n)
+        return -EINVAL;
+    int e = enter(s, true);
+    if (e < 0)
+        return e;
+    ssize_t r = 0;
+    if (n == 0 || (rbuffered(s) == 0 && s->eof)) {
+        r = 0;
+    } else if (rbuffered(s) == 0 && n >= RBUF_INITIAL) {
+        /* Big read, empty buffer: straight into the caller's memory, no copy. */
+        r = op_read(s, buf, n);
+        if (r == 0)
+            s->eof = true;
+    } else {
+        if (rbuffered(s) == 0)
+            r = rfill(s, 0);
+        if (r >= 0) {
+            r = (ssize_t)(rbuffered(s) < n ? rbuffered(s) : n);
+            rtake(s, buf, (size_t)r);
+        }
+    }
+    return leave(s, true, r);
+}
+
+ssize_t coio_stream_read_exactly(coio_stream *s, void *buf, size_t n, size_t *got)
+{
+    if (got)
+        *got = 0;
+    if (!buf && n)
+        return -EINVAL;
+    int e = enter(s, true);
+    if (e < 0)
+        return e;
+    ssize_t r = 0;
+    while (rbuffered(s) < n) {
+        if (s->eof) {
+            size_t have = rbuffered(s);
+            rtake(s, buf, have);
+            if (got)
+                *got = have;
+            return leave(s, true, -EPIPE);
+        }
+        r = rfill(s, n);
+        if (r < 0)
+            return leave(s, true, r);
+    }
+    rtake(s, buf, n);
+    if (got)
+        *got = n;
+    return leave(s, true, (ssize_t)n);
+}
+
+/* readline / read_until. at_eof_partial: at EOF, hand over the unterminated rest as a
+ * line (readline) instead of failing with -EPIPE (read_until). */
+static ssize_t read_until(coio_stream *s, const void *sep, size_t seplen, void *buf,
+                          size_t cap, bool at_eof_partial)
+{
+    if (!s || !sep || !seplen || (!buf && cap))
+        return -EINVAL;
+    int e = enter(s, true);
+    if (e < 0)
+        return e;
+    size_t max = cap < s->limit ? cap : s->limit;
+    size_t scanned = 0; /* bytes from rpos known to hold no separator start */
+    ssize_t r;
+    for (;;) {
+        size_t have = rbuffered(s);
+        const char *base = s->rbuf + s->rpos;
+        if (have >= seplen) {
+            const char *p = memmem(base + scanned, have - scanned, sep, seplen);
+            if (p) {
+                size_t len = (size_t)(p - base) + seplen;
+                if (len > max)
+                    return leave(s, true, -EMSGSIZE);
+                rtake(s, buf, len);
+                return leave(s, true, (ssize_t)len);
+            }
+            scanned = have - (seplen - 1); /* a separator may begin in the last bytes */
+        }
+        /* No separator in `have` bytes: the record ends after have + 1 > max. */
+        if (have >= max)
+            return leave(s, true, -EMSGSIZE);
+        if (s->eof) {
+            if (!at_eof_partial)
+                return leave(s, true, -EPIPE);
+            rtake(s, buf, have); /* the last line, possibly empty */
+            return leave(s, true, (ssize_t)have);
+        }
+        r = rfill(s, 0); /* grow by doubling: most lines are short */
+        if (r < 0)
+            return leave(s, true, r);
+    }
+}
+
+ssize_t coio_stream_readline(coio_stream *s, void *buf, size_t cap)
+{
+    return read_until(s, "\n", 1, buf, cap, true);
+}
+
+ssize_t coio_stream_read_until(coio_stream *s, const void *sep, size_t seplen, void *buf,
+                               size_t cap)
+{
+    return read_until(s, sep, seplen, buf, cap, false);
+}
+
+ssize_t coio_stream_read_all(coio_stream *s, void *buf, size_t cap)
+{
+    if (!buf && cap)
+        return -EINVAL;
+    int e = enter(s, true);
+    if (e < 0)
+        return e;
+    while (!s->eof) {
+        if (rbuffered(s) > cap)
+            return leave(s, true, -EMSGSIZE);
+        ssize_t r = rfill(s, 0);
+        if (r < 0)
+            return leave(s, true, r);
+    }
+    size_t have = rbuffered(s);
+    if (have > cap)
+        return leave(s, true, -EMSGSIZE);
+    rtake(s, buf, have);
+    return leave(s, true, (ssize_t)have);
+}
+
+int coio_stream_at_eof(const coio_stream *s)
+{
+    return s && s->eof && rbuffered(s) == 0;
+}
+
+size_t coio_stream_buffered(const coio_stream *s)
+{
+    return s ? rbuffered(s) : 0;
+}
+
+int coio_stream_set_limit(coio_stream *s, size_t limit)
+{
+    if (!s)
+        return -EINVAL;
+    s->limit = limit ? limit : COIO_STREAM_LIMIT_DEFAULT;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- write ring */
+
+/* Up to two iovecs covering the queued bytes in order. */
+static int wiov(const coio_stream *s, struct iovec iov[2])
+{
+    if (!s->wlen)
+        return 0;
+    size_t first = s->wcap - s->whead < s->wlen ? s->wcap - s->whead : s->wlen;
+    iov[0] = (struct iovec){s->wbuf + s->whead, first};
+    if (first == s->wlen)
+        return 1;
+    iov[1] = (struct iovec){s->wbuf, s->wlen - first};
+    return 2;
+}
+
+static void wconsume(coio_stream *s, size_t n)
+{
+    s->whead = (s->whead + n) & (s->wcap - 1);
+    s->wlen -= n;
+    if (!s->wlen) {
+        s->whead = 0;
+        if (s->wcap > WBUF_KEEP && !s->flusher) {
+            free(s->wbuf);
+            s->wbuf = NULL;
+            s->wcap = 0;
+        }
+    }
+}
+
+/* Room for n more queued bytes. A writev of the flusher may be using the old ring: it
+ * stays allocated (in wold) until that op is over; the bytes keep their logical order,
+ * so what the op wrote is consumed from the new ring. */
+static int wreserve(coio_stream *s, size_t n)
+{
+    if (n > SIZE_MAX / 4 - s->wlen)
+        return -ENOMEM;
+    size_t need = s->wlen + n;
+    if (need <= s->wcap)
+        return 0;
+    size_t cap = s->wcap ? s->wcap * 2 : WBUF_INITIAL;
+    while (cap < need)
+        cap *= 2;
+    char *nb = malloc(cap);
+    if (!nb)
+        return -ENOMEM;
+    struct iovec iov[2];
+    int k = wiov(s, iov);
+    size_t off = 0;
+    for (int i = 0; i < k; i++) {
+        memcpy(nb + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    if (s->flusher && !s->wold)
+        s->wold = s->wbuf;
+    else
+        free(s->wbuf);
+    s->wbuf = nb;
+    s->wcap = cap;
+    s->whead = 0;
+    return 0;
+}
+
+static void wappend(coio_stream *s, const char *p, size_t n)
+{
+    size_t tail = (s->whead + s->wlen) & (s->wcap - 1);
+    size_t first = s->wcap - tail < n ? s->wcap - tail : n;
+    memcpy(s->wbuf + tail, p, first);
+    memcpy(s->wbuf, p + first, n - first);
+    s->wlen += n;
+}
+
+/* Wakes drain/flush waiters whose target is reached, or all of them when the flusher
+ * can make no more progress (error, or it is gone). */
+static void wake_waiters(coio_stream *s, bool all, int r)
+{
+    coio__loop *L = coio__loop_get();
+    coio__list *n, *tmp;
+    coio__list_for_each_safe(n, tmp, &s->waiters)
+    {
+        waiter *w = coio__container_of(n, waiter, link);
+        if (all || s->wlen <= w->target) {
+            coio__list_unlink(&w->link);
+            coio__wake(L, w->task, r);
+        }
+    }
+}
+
+static void waiter_unwait(coio_task *t)
+{
+    coio__list_unlink(&((waiter *)t->wait_obj)->link);
+}
+
+/* The flusher: writes the ring out while there is something queued, then ends. It runs
+ * in its own task, so the deadlines of the task that wrote do not cut it short (drain's
+ * caller waits under its own deadline instead). */
+static int flusher_main(void *arg)
+{
+    coio_stream *s = arg;
+    while (s->wlen && !s->werr && !s->closed) {
+        struct iovec iov[2];
+        struct msghdr m;
+        coio__op op;
+        op_writev_init(s, &op, &m, iov, wiov(s, iov));
+        ssize_t r = op_run(s, &op);
+        free(s->wold);
+        s->wold = NULL;
+        if (s->closed)
+            break;
+        if (r < 0) {
+            s->werr = (int)r;
+            break;
+        }
+        wconsume(s, (size_t)r);
+        wake_waiters(s, false, 0);
+    }
+    s->flusher = NULL;
+    if (!s->wlen && s->wcap > WBUF_KEEP) {
+        free(s->wbuf);
+        s->wbuf = NULL;
+        s->whead = s->wcap = 0;
+    }
+    coio_detach(coio_current()); /* freed as it returns */
+    wake_waiters(s, true, 0);    /* they look at s again and decide */
+    leave(s, false, 0);
+    return 0;
+}
+
+/* Starts the flusher if data is queued and none runs. Also reaps a flusher that died
+ * before it ran (its stack could not be allocated). */
+static int ensure_flusher(coio_stream *s)
+{
+    if (s->flusher && s->flusher->state == COIO__DONE) {
+        coio_detach(s->flusher);
+        s->flusher = NULL;
+        s->users--;
+    }
+    if (s->flusher || !s->wlen || s->werr || s->closed || !coio__loop_get())
+        return 0;
+    coio_spawn_opts o = {.name = "stream flush"};
+    coio_task *t = coio_spawn_ex(flusher_main, s, &o);
+    if (!t)
+        return -errno;
+    s->flusher = t;
+    s->users++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- writing */
+
+ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
+{
+    if (!s || iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
+        return -EINVAL;
+    if (s->closed)
+        return -EBADF;
+    if (s->werr)
+        return s->werr;
+    if (s->wr_shut)
+        return -EPIPE;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > SSIZE_MAX - total)
+            return -EINVAL;
+        total += iov[i].iov_len;
+    }
+    if (!total)
+        return 0;
+    size_t done = 0;
+    if (!s->wlen) {
+        /* Nothing queued: try the kernel first, queue only what it refuses. */
+        struct msghdr m;
+        coio__op op;
+        op_writev_init(s, &op, &m, iov, iovcnt);
+        ssize_t r = coio__op_syscall(&op);
+        if (r < 0 && r != -EAGAIN) {
+            s->werr = (int)r;
+            return r;
+        }
+        if (r > 0)
+            done = (size_t)r;
+        if (done == total)
+            return (ssize_t)total;
+    }
+    int e = wreserve(s, total - done);
+    if (e < 0) {
+        if (done) /* part of it is out already: the stream cannot go on consistently */
+            s->werr = e;
+        return e;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len, skip = done < len ? done : len;
+        done -= skip;
+        wappend(s, (const char *)iov[i].iov_base + skip, len - skip);
+    }
+    /* A failed spawn (ENOMEM) is retried, and reported, by drain/flush/close. */
+    (void)ensure_flusher(s);
+    return (ssize_t)total;
+}
+
+ssize_t coio_stream_write(coio_stream *s, const void *buf, size_t n)
+{
+    if (!buf && n)
+        return -EINVAL;
+    struct iovec iov = {(void *)buf, n};
+    return coio_stream_writev(s, &iov, 1);
+}
+
+size_t coio_stream_write_buffered(const coio_stream *s)
+{
+    return s ? s->wlen : 0;
+}
+
+/* Suspends until at most `target` bytes are queued, or an error. Called inside enter. */
+static int wait_written(coio_stream *s, size_t target)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L->current;
+    while (s->wlen > target) {
+        if (s->werr)
+            return s->werr;
+        int r = ensure_flusher(s);
+        if (r < 0)
+            return r;
+        waiter w = {.task = t, .target = target};
+        coio__list_push_back(&s->waiters, &w.link);
+        r = coio__park(L, t, "stream drain", &w, waiter_unwait, COIO__NEVER, true);
+        coio__list_unlink(&w.link);
+        if (r < 0)
+            return r;
+        if (s->closed)
+            return -EBADF;
+    }
+    return s->werr;
+}
+
+int coio_stream_drain(coio_stream *s)
+{
+    int r = enter(s, false);
+    if (r < 0)
+        return r;
+    r = s->werr;
+    if (!r && s->wlen > s->high)
+        r = wait_written(s, s->low);
+    return (int)leave(s, false, r);
+}
+
+int coio_stream_flush(coio_stream *s)
+{
+    int r = enter(s, false);
+    if (r < 0)
+        return r;
+    r = wait_written(s, 0);
+    return (int)leave(s, false, r);
+}
+
+int coio_stream_write_eof(coio_stream *s)
+{
+    int r = enter(s, false);
+    if (r < 0)
+        return r;
+    if (s->wr_shut)
+        return (int)leave(s, false, 0);
+    if (!s->is_sock && !s->own_fd)
+        return (int)leave(s, false, -ENOTSOCK);
+    r = wait_written(s, 0);
+    if (r == 0) {
+        s->wr_shut = true;
+        if (s->is_sock) {
+            if (shutdown(s->fd, SHUT_WR) < 0)
+                r = -errno;
+        } else {
+            r = coio_close(s->fd);
+            s->fd = -1;
+            s->own_fd = false;
+        }
+    }
+    return (int)leave(s, false, r);
+}
+
+/* ---------------------------------------------------------------- closing */
+
+/* Marks s closed, ends every wait on it, closes the fd if owned. s is freed now if no
+ * call is in progress, else by the last one to leave. */
+static void stream_abort(coio_stream *s)
+{
+    coio__loop *L = coio__loop_get();
+    coio_task *self = L ? L->current : NULL;
+    s->closed = true;
+    if (L) {
+        if (s->reader && s->reader != self)
+            interrupt(L, s->reader);
+        wake_waiters(s, true, -EBADF);
+        coio_task *f = s->flusher;
+        if (f && (f->state == COIO__NEW || f->state == COIO__DONE)) {
+            /* Never ran (and now never will): it holds a use of s it cannot drop. */
+            coio_cancel(f);
+            coio_detach(f);
+            s->flusher = NULL;
+            s->users--;
+        } else if (f) {
+            interrupt(L, f);
+        }
+    } else {
+        /* Outside any loop no task can be inside a call on s: a flusher left over from
+         * a loop that ended is gone with it. */
+        s->flusher = NULL;
+        s->users = 0;
+    }
+    if (s->own_fd && s->fd >= 0)
+        coio_close(s->fd);
+    s->fd = -1;
+    if (s->users == 0)
+        stream_free(s);
+}
+
+int coio_stream_abort(coio_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+    stream_abort(s);
+    return 0;
+}
+
+int coio_stream_close(coio_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+    int r = s->werr;
+    coio__loop *L = coio__loop_get();
+    if (L && L->current && !s->closed) {
+        s->users++;
+        if (s->wlen && !r) {
+            /* Flush: coio__park inside returns -ECANCELED/-ETIMEDOUT at once if those
+             * hold, and then the data is discarded. */
+            r = coio__check(L, L->current);
+            if (r == 0)
+                r = wait_written(s, 0);
+        }
+        stream_abort(s); /* s->users still counts us: not freed yet */
+        leave(s, false, 0);
+    } else {
+        if (s->wlen && !r)
+            r = -EPERM;
+        stream_abort(s);
+    }
+    return r;
+}
