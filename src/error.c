@@ -17,10 +17,15 @@ const char *coio_version_string(void)
         COIO_VERSION_PATCH);
 }
 
+/* |err| without overflowing on INT_MIN (which names nothing anyway). */
+static int magnitude(int err)
+{
+    return err == INT_MIN ? INT_MAX : err < 0 ? -err : err;
+}
+
 const char *coio_strerror(int err)
 {
-    if (err < 0)
-        err = -err;
+    err = magnitude(err);
     switch (err) {
 #define X(name, text)                                                                        \
     case name:                                                                               \
@@ -36,8 +41,7 @@ const char *coio_strerror(int err)
 
 const char *coio_err_name(int err)
 {
-    if (err < 0)
-        err = -err;
+    err = magnitude(err);
     switch (err) {
 #define X(name, text)                                                                        \
     case name:                                                                               \

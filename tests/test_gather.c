@@ -5,7 +5,8 @@
 /* A child sleeps `sleep` seconds, records its sleep's result and completion rank, then
  * optionally does cleanup that suspends (inside a shield) before returning `ret`. */
 struct child {
-    double sleep;
+    double sleep;       /* from *base (if set), when gather_main spawned the children */
+    const double *base;
     int ret;
     int shielded_cleanup;
     int *rank_counter;
@@ -20,7 +21,12 @@ static int child_fn(void *arg)
 {
     struct child *c = arg;
     c->ran = 1;
-    c->sleep_rc = coio_sleep(c->sleep);
+    double d = c->sleep;
+    if (c->base && *c->base > 0) { /* anchored, so slow task starts (sanitizers) cannot reorder wakeups */
+        d = *c->base + c->sleep - coio_now();
+        d = d > 0 ? d : 0;
+    }
+    c->sleep_rc = coio_sleep(d);
     if (c->shielded_cleanup) {
         coio_scope s;
         coio_shield_begin(&s, -1);
@@ -40,6 +46,7 @@ struct gstate {
     int rc;
     int all_done_at_return;
     double elapsed;
+    double base;
 };
 
 static void init_children(struct gstate *g, int n)
@@ -47,6 +54,7 @@ static void init_children(struct gstate *g, int n)
     g->n = n;
     for (int i = 0; i < n; i++) {
         g->c[i].rank_counter = &g->rank_counter;
+        g->c[i].base = &g->base;
         g->results[i] = 12345;
     }
 }
@@ -63,6 +71,7 @@ static int gather_main(void *arg)
 {
     struct gstate *g = arg;
     coio_task *t[4];
+    g->base = coio_now();
     for (int i = 0; i < g->n; i++)
         t[i] = coio_spawn(child_fn, &g->c[i]);
     double t0 = coio_now();
@@ -77,9 +86,12 @@ static void gather_stores_results_in_argument_order(void **state)
     (void)state;
     struct gstate g = {0};
     init_children(&g, 3);
-    g.c[0] = (struct child){.sleep = 0.03, .ret = 10, .rank_counter = &g.rank_counter};
-    g.c[1] = (struct child){.sleep = 0.01, .ret = 20, .rank_counter = &g.rank_counter};
-    g.c[2] = (struct child){.sleep = 0.02, .ret = 30, .rank_counter = &g.rank_counter};
+    g.c[0].sleep = 0.06;
+    g.c[0].ret = 10;
+    g.c[1].sleep = 0.02;
+    g.c[1].ret = 20;
+    g.c[2].sleep = 0.04;
+    g.c[2].ret = 30;
     coio_assert_rc(coio_run(gather_main, &g), 0);
     coio_assert_rc(g.rc, 0);
     /* completion order differed from argument order ... */

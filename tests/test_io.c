@@ -5,7 +5,10 @@
 #include "coio_test.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define assert_elapsed(value, lo, hi)                                                    \
@@ -649,6 +652,315 @@ static void backend_name_matches_coio_backend_env(void **state)
     assert_null(coio_backend_name()); /* no loop any more */
 }
 
+/* ---- completion-based backends' ugly paths ------------------------------------------
+ * io_uring can't drop an op at once: a cancel races the op's completion, the kernel
+ * holds the file while an op is in flight, and some fds it won't wait on by itself.
+ * These cases run under every backend; the behaviour they check is the public one. */
+
+struct race_state {
+    int p[2];
+    ssize_t read_rc;
+    char buf[8];
+};
+
+static int race_reader(void *arg)
+{
+    struct race_state *s = arg;
+    s->read_rc = coio_read(s->p[0], s->buf, sizeof s->buf);
+    return 0;
+}
+
+/* Data arrives and the reader is cancelled in the same turn, in both orders. Either the
+ * read won (it returns the data) or the cancel did (-ECANCELED, data still in the pipe):
+ * never both, never neither. */
+static int cancel_race_main(void *arg)
+{
+    int *outcomes = arg; /* [0]: read won, [1]: cancel won */
+    for (int i = 0; i < 200; i++) {
+        struct race_state s = {.read_rc = 1000};
+        open_pipe(s.p);
+        coio_task *t = coio_spawn(race_reader, &s);
+        coio_sleep(i % 4 == 0 ? 0.001 : 0); /* reader parked; sometimes its op submitted */
+        if (i % 2) {
+            assert_int_equal(write(s.p[1], "hello", 5), 5);
+            coio_cancel(t);
+        } else {
+            coio_cancel(t);
+            assert_int_equal(write(s.p[1], "hello", 5), 5);
+        }
+        coio_assert_rc(coio_await(t), 0);
+        char rest[8];
+        ssize_t left = read(s.p[0], rest, sizeof rest);
+        if (s.read_rc == 5) {
+            assert_memory_equal(s.buf, "hello", 5);
+            assert_true(left < 0 && errno == EAGAIN);
+            outcomes[0]++;
+        } else {
+            coio_assert_rc(s.read_rc, -ECANCELED);
+            coio_assert_rc(left, 5);
+            outcomes[1]++;
+        }
+        coio_close(s.p[0]);
+        coio_close(s.p[1]);
+    }
+    return 0;
+}
+
+static void cancel_racing_completion_loses_no_data(void **state)
+{
+    (void)state;
+    require_backend();
+    int outcomes[2] = {0, 0};
+    coio_assert_rc(coio_run(cancel_race_main, outcomes), 0);
+    assert_int_equal(outcomes[0] + outcomes[1], 200);
+}
+
+/* coio_close with a read in flight: the reader gets -EBADF, and the file is really
+ * closed when coio_close returns (an in-flight io_uring request holds a reference to
+ * it), so the peer sees the close at once. */
+static int close_releases_main(void *arg)
+{
+    struct io_state *s = arg;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s->p), 0);
+    coio_task *t = coio_spawn(reader_fn, s);
+    coio_sleep(0.01);
+    s->rc[0] = coio_close(s->p[0]);
+    s->p[0] = -1;
+    s->rc[1] = send(s->p[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+    s->rc[2] = coio_await(t);
+    close_pipe(s);
+    return 0;
+}
+
+static void close_with_read_in_flight_releases_the_file_at_once(void **state)
+{
+    (void)state;
+    require_backend();
+    struct io_state s = {0};
+    coio_assert_rc(coio_run(close_releases_main, &s), 0);
+    coio_assert_rc(s.rc[0], 0);
+    coio_assert_rc(s.rc[1], -EPIPE);
+    coio_assert_rc(s.read_rc, -EBADF);
+    coio_assert_rc(s.rc[2], -EBADF);
+}
+
+/* More ops (and then more cancellations) in one loop turn than io_uring's submission
+ * queue holds (256). */
+#define MANY 600
+
+struct many_state {
+    int p[2];
+    ssize_t rc[MANY];
+    char got[MANY];
+    coio_task *t[MANY];
+};
+
+struct many_arg {
+    struct many_state *s;
+    int i;
+};
+
+static int many_reader(void *arg)
+{
+    struct many_arg *a = arg;
+    a->s->rc[a->i] = coio_read(a->s->p[0], &a->s->got[a->i], 1);
+    return 0;
+}
+
+static int many_main(void *arg)
+{
+    struct many_state *s = arg;
+    static struct many_arg args[MANY];
+    open_pipe(s->p);
+    for (int i = 0; i < MANY; i++) {
+        args[i] = (struct many_arg){s, i};
+        s->t[i] = coio_spawn(many_reader, &args[i]);
+        assert_non_null(s->t[i]);
+    }
+    coio_sleep(0.01);
+    char data[MANY / 2];
+    memset(data, 'z', sizeof data);
+    assert_int_equal(write(s->p[1], data, sizeof data), (ssize_t)sizeof data);
+    /* 600 wake-ups and retries take 5 to 30 ms on a loaded machine: wait for them */
+    double t0 = coio_now();
+    int ones;
+    do {
+        coio_sleep(0.005);
+        ones = 0;
+        for (int i = 0; i < MANY; i++)
+            ones += s->rc[i] == 1;
+    } while (ones < MANY / 2 && coio_now() - t0 < 10);
+    for (int i = 0; i < MANY; i++)
+        coio_cancel(s->t[i]);
+    for (int i = 0; i < MANY; i++)
+        coio_assert_rc(coio_await(s->t[i]), 0);
+    char c;
+    assert_true(read(s->p[0], &c, 1) < 0 && errno == EAGAIN); /* nothing left, nothing lost */
+    coio_close(s->p[0]);
+    coio_close(s->p[1]);
+    return 0;
+}
+
+static void more_ops_than_the_submission_queue_holds_all_complete(void **state)
+{
+    (void)state;
+    require_backend();
+    struct many_state *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    coio_assert_rc(coio_run(many_main, s), 0);
+    int ones = 0, cancelled = 0;
+    for (int i = 0; i < MANY; i++) {
+        if (s->rc[i] == 1 && s->got[i] == 'z')
+            ones++;
+        else if (s->rc[i] == -ECANCELED)
+            cancelled++;
+        else
+            coio_assert_rc(s->rc[i], -ECANCELED);
+    }
+    free(s);
+    assert_int_equal(ones, MANY / 2);
+    assert_int_equal(cancelled, MANY / 2);
+}
+
+/* A worker thread's completion must wake a loop blocked in the backend with nothing
+ * else to do (io_uring: the eventfd's multishot poll, many times over). */
+static int short_job(void *arg)
+{
+    (void)arg;
+    usleep(500);
+    return 7;
+}
+
+static int to_thread_main(void *arg)
+{
+    struct io_state *s = arg;
+    double t0 = coio_now();
+    for (int i = 0; i < 100; i++) {
+        int r = coio_to_thread(short_job, NULL);
+        if (r != 7)
+            return r < 0 ? r : -EINVAL;
+    }
+    s->elapsed = coio_now() - t0;
+    return 0;
+}
+
+static void to_thread_completion_wakes_loop_blocked_in_backend(void **state)
+{
+    (void)state;
+    require_backend();
+    struct io_state s = {0};
+    coio_assert_rc(coio_run(to_thread_main, &s), 0);
+    assert_elapsed(s.elapsed, 0.0, 5.0);
+}
+
+/* signalfd, whose readiness belongs to the reading thread (io_uring once could not
+ * poll it, liburing issue #5): a read waits for the signal, and can be cancelled and
+ * closed while it waits. */
+struct sig_state {
+    int fd;
+    ssize_t read_rc, cancel_rc, close_rc;
+    struct signalfd_siginfo si;
+    sigset_t old;
+};
+
+static int sig_reader(void *arg)
+{
+    struct sig_state *s = arg;
+    s->read_rc = coio_read(s->fd, &s->si, sizeof s->si);
+    return 0;
+}
+
+static int sig_raiser(void *arg)
+{
+    (void)arg;
+    coio_sleep(0.01);
+    raise(SIGUSR1); /* blocked: stays pending for the signalfd */
+    return 0;
+}
+
+static int sig_cancel_reader(void *arg)
+{
+    struct sig_state *s = arg;
+    struct signalfd_siginfo si;
+    s->cancel_rc = coio_read(s->fd, &si, sizeof si);
+    return 0;
+}
+
+static int sig_close_reader(void *arg)
+{
+    struct sig_state *s = arg;
+    struct signalfd_siginfo si;
+    s->close_rc = coio_read(s->fd, &si, sizeof si);
+    return 0;
+}
+
+static int signalfd_main(void *arg)
+{
+    struct sig_state *s = arg;
+    coio_assert_rc(coio_gather(coio_spawn(sig_reader, s), coio_spawn(sig_raiser, s)), 0);
+
+    coio_task *t = coio_spawn(sig_cancel_reader, s);
+    coio_sleep(0.01);
+    coio_cancel(t);
+    coio_assert_rc(coio_await(t), 0);
+
+    t = coio_spawn(sig_close_reader, s);
+    coio_sleep(0.01);
+    coio_assert_rc(coio_close(s->fd), 0);
+    s->fd = -1;
+    coio_assert_rc(coio_await(t), 0);
+    return 0;
+}
+
+static void signalfd_read_waits_for_signal_and_can_be_cancelled(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sig_state s = {0};
+    sigset_t m;
+    sigemptyset(&m);
+    sigaddset(&m, SIGUSR1);
+    assert_int_equal(sigprocmask(SIG_BLOCK, &m, &s.old), 0);
+    s.fd = signalfd(-1, &m, SFD_NONBLOCK | SFD_CLOEXEC);
+    assert_true(s.fd >= 0);
+    int rc = coio_run(signalfd_main, &s);
+    sigprocmask(SIG_SETMASK, &s.old, NULL);
+    coio_assert_rc(rc, 0);
+    coio_assert_rc(s.read_rc, sizeof s.si);
+    assert_int_equal(s.si.ssi_signo, SIGUSR1);
+    coio_assert_rc(s.cancel_rc, -ECANCELED);
+    coio_assert_rc(s.close_rc, -EBADF);
+}
+
+/* coio_read/coio_write on a regular file use and advance the file position, like
+ * read(2)/write(2) (io_uring: offset -1). */
+static int regular_file_main(void *arg)
+{
+    struct io_state *s = arg;
+    char path[] = "/tmp/coio_test_io_XXXXXX";
+    int fd = mkostemp(path, O_CLOEXEC);
+    assert_true(fd >= 0);
+    unlink(path);
+    coio_assert_rc(coio_write(fd, "abc", 3), 3);
+    coio_assert_rc(coio_write(fd, "def", 3), 3);
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 6);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    coio_assert_rc(coio_read(fd, s->buf, 4), 4);
+    coio_assert_rc(coio_read(fd, s->buf + 4, 4), 2);
+    coio_assert_rc(coio_read(fd, s->buf + 6, 4), 0);
+    coio_close(fd);
+    return 0;
+}
+
+static void regular_file_read_write_follow_the_file_position(void **state)
+{
+    (void)state;
+    require_backend();
+    struct io_state s = {0};
+    coio_assert_rc(coio_run(regular_file_main, &s), 0);
+    assert_memory_equal(s.buf, "abcdef", 6);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(read_blocks_until_another_task_writes),
     cmocka_unit_test(read_returns_zero_at_eof),
@@ -667,6 +979,12 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(wait_fd_bad_arguments_fail),
     cmocka_unit_test(eventfd_reader_waits_until_signalled),
     cmocka_unit_test(backend_name_matches_coio_backend_env),
+    cmocka_unit_test(cancel_racing_completion_loses_no_data),
+    cmocka_unit_test(close_with_read_in_flight_releases_the_file_at_once),
+    cmocka_unit_test(more_ops_than_the_submission_queue_holds_all_complete),
+    cmocka_unit_test(to_thread_completion_wakes_loop_blocked_in_backend),
+    cmocka_unit_test(signalfd_read_waits_for_signal_and_can_be_cancelled),
+    cmocka_unit_test(regular_file_read_write_follow_the_file_position),
 };
 
 COIO_TEST_MAIN(tests)

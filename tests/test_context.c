@@ -1,0 +1,140 @@
+/* The context switch: floating-point control state belongs to each task, deep stacks and
+ * many switches work, and tasks resume exactly where they left off. */
+#define _GNU_SOURCE
+#include "coio_test.h"
+
+#include <fenv.h>
+
+static int rounding_up(void *arg)
+{
+    (void)arg;
+    fesetround(FE_UPWARD);
+    int ok = 1;
+    for (int i = 0; i < 100; i++) {
+        coio_yield();
+        ok = ok && fegetround() == FE_UPWARD;
+    }
+    fesetround(FE_TONEAREST);
+    return ok;
+}
+
+static int rounding_default(void *arg)
+{
+    (void)arg;
+    int ok = 1;
+    for (int i = 0; i < 100; i++) {
+        coio_yield();
+        ok = ok && fegetround() == FE_TONEAREST;
+    }
+    return ok;
+}
+
+static int rounding_main(void *arg)
+{
+    int *res = arg;
+    return coio_gather_n((coio_task *[]){coio_spawn(rounding_up, NULL),
+                                         coio_spawn(rounding_default, NULL)}, 2, res);
+}
+
+/* MXCSR / x87 control word (FPCR on aarch64) are callee-saved: one task's rounding mode
+ * must neither leak into another task nor be lost across its own switches. */
+static void rounding_mode_is_per_task(void **state)
+{
+    (void)state;
+    int res[2] = {0, 0};
+    coio_assert_rc(coio_run(rounding_main, res), 0);
+    assert_int_equal(res[0], 1);
+    assert_int_equal(res[1], 1);
+    assert_int_equal(fegetround(), FE_TONEAREST);
+}
+
+struct regs {
+    long sum;
+};
+
+/* Lots of live values across switches: the compiler must keep them safe, whatever
+ * registers it put them in. */
+static int many_live_values(void *arg)
+{
+    struct regs *r = arg;
+    long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17;
+    double x = 1.5, y = 2.5, z = 3.5;
+    for (int i = 0; i < 1000; i++) {
+        a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
+        x = x * 1.0000001 + y; y = y * 0.9999999 + z; z += 0.5;
+        coio_yield();
+    }
+    r->sum = a + b + c + d + e + f + g + h + (long)(x + y + z);
+    return 0;
+}
+
+static long expected_sum(void)
+{
+    long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17;
+    double x = 1.5, y = 2.5, z = 3.5;
+    for (int i = 0; i < 1000; i++) {
+        a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
+        x = x * 1.0000001 + y; y = y * 0.9999999 + z; z += 0.5;
+        __asm__ volatile("" ::: "memory");
+    }
+    return a + b + c + d + e + f + g + h + (long)(x + y + z);
+}
+
+static int registers_main(void *arg)
+{
+    struct regs *r = arg;
+    return coio_gather(coio_spawn(many_live_values, &r[0]), coio_spawn(many_live_values, &r[1]),
+                       coio_spawn(many_live_values, &r[2]));
+}
+
+static void live_registers_survive_switches(void **state)
+{
+    (void)state;
+    struct regs r[3] = {{0}, {0}, {0}};
+    coio_assert_rc(coio_run(registers_main, r), 0);
+    long want = expected_sum();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(r[i].sum, want);
+}
+
+__attribute__((noinline)) static int recurse(int depth)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    if (depth == 0)
+        return coio_yield() == 0 ? pad[0] : -1;
+    return recurse(depth - 1) + 1 + pad[0] * 0;
+}
+
+static int deep(void *arg)
+{
+    (void)arg;
+    return recurse(300); /* ~150 KiB of frames, then a switch from the bottom */
+}
+
+static int deep_main(void *arg)
+{
+    (void)arg;
+    int r[4];
+    int rc = coio_gather_n((coio_task *[]){coio_spawn(deep, NULL), coio_spawn(deep, NULL),
+                                           coio_spawn(deep, NULL), coio_spawn(deep, NULL)},
+                           4, r);
+    for (int i = 0; i < 4; i++)
+        if (r[i] != 300)
+            return -1;
+    return rc;
+}
+
+static void switching_from_deep_frames_works(void **state)
+{
+    (void)state;
+    coio_assert_rc(coio_run(deep_main, NULL), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(rounding_mode_is_per_task),
+    cmocka_unit_test(live_registers_survive_switches),
+    cmocka_unit_test(switching_from_deep_frames_works),
+};
+
+COIO_TEST_MAIN(tests)
