@@ -19,9 +19,6 @@
 #include <coio.h>
 
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,7 +50,7 @@ static size_t njobs, next_job;
 static double timeout_s = 10;
 static int concurrency = 4;
 
-/* ---------------------------------------------------------------- URL and connect */
+/* ---------------------------------------------------------------- URL */
 
 /* http://host[:port][/path]; IPv6 literals in brackets. 0 or -EINVAL. */
 static int parse_url(const char *s, struct url *u)
@@ -101,62 +98,6 @@ static int parse_url(const char *s, struct url *u)
     memcpy(u->path + off, rest, pl);
     u->path[off + pl] = 0;
     return 0;
-}
-
-/* Stand-in for coio_tcp_connect until the net API is part of the library: resolves on a
- * worker thread (getaddrinfo blocks) and tries every address in order. */
-struct resolve {
-    const struct url *u;
-    struct addrinfo *res;
-};
-
-static int resolve_fn(void *arg)
-{
-    struct resolve *r = arg;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int e = getaddrinfo(r->u->host, r->u->port, &hints, &r->res);
-    return e == 0 ? 0 : e == EAI_SYSTEM ? -errno : e == EAI_MEMORY ? -ENOMEM : -ENXIO;
-}
-
-static int tcp_connect(const struct url *u)
-{
-    struct resolve rs = {.u = u};
-    int r = coio_to_thread(resolve_fn, &rs);
-    if (r < 0) {
-        if (rs.res) /* resolved, but the caller was interrupted meanwhile */
-            freeaddrinfo(rs.res);
-        return r;
-    }
-    r = -ENXIO;
-    for (struct addrinfo *a = rs.res; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        a->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        r = connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : -errno;
-        if (r == -EINPROGRESS) {
-            r = coio_wait_fd(fd, COIO_WRITABLE);
-            if (r >= 0) {
-                int err = 0;
-                socklen_t l = sizeof err;
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-                r = -err;
-            }
-        }
-        if (r == 0) {
-            freeaddrinfo(rs.res);
-            return fd;
-        }
-        coio_close(fd);
-        if (r == -ECANCELED || r == -ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(rs.res);
-    return r;
 }
 
 /* ---------------------------------------------------------------- HTTP */
@@ -301,7 +242,7 @@ static void fetch_one(struct job *j, char *buf)
     if (r == 0) {
         coio_scope sc;
         coio_timeout_begin(&sc, timeout_s);
-        int fd = tcp_connect(&u);
+        int fd = coio_tcp_connect(u.host, u.port); /* TCP_NODELAY on */
         if (fd < 0) {
             r = fd;
         } else {

@@ -232,133 +232,179 @@ COIO_API int coio_close(int fd);
 
 /* ==== BEGIN sync (task groups, wait, futures, queues, locks, events, conditions,
  * semaphores, barriers, callbacks) ==== */
-/* Common rules for this section (docs/sync.md has examples and the asyncio names):
- *  - Objects are opaque, made by *_create (NULL with errno ENOMEM/EINVAL on failure) and
- *    freed by *_destroy, which returns -EBUSY (and frees nothing) while a task waits on
- *    the object. An object other than a future belongs to the loop that first uses it.
- *  - Blocking calls are suspending calls (see the top of this file): -EPERM outside a task
- *    (also inside callbacks, which run on the loop's stack), -ECANCELED / -ETIMEDOUT at
- *    once in a cancelled task or an expired deadline scope, and the same when cancellation
- *    or a deadline (coio_timeout_begin) ends the wait. Deadlines come from scopes unless a
- *    call takes a timeout argument.
- *  - Waiters are served first come, first served, and a waiter that is cancelled or times
- *    out never takes a wake-up with it: the lock, permit, item or notification goes to
- *    the next waiter. A waiter that was handed its lock/permit/item before cancellation
- *    arrived returns success; the cancellation shows at its next suspending call.
- *  - Non-blocking calls (release, set, notify, *_nowait, try_*) work from tasks and from
- *    callbacks alike. Only futures and coio_call_soon_threadsafe may be used from other
- *    threads.
- *  - Errors specific to this section: -ESHUTDOWN (queue or group shut down, loop ended),
- *    -EPIPE (barrier broken), -EOVERFLOW (released / task_done more often than acquired /
- *    put), -EDEADLK (acquiring a lock the caller holds). */
-
-/* ---- Lock (asyncio.Lock) ------------------------------------------------------------ */
-
-typedef struct coio_lock coio_lock;
-
-COIO_API coio_lock *coio_lock_create(void);
-COIO_API int coio_lock_destroy(coio_lock *l); /* -EBUSY if waited on, -EINVAL */
-
-/* Takes the lock, waiting (FIFO) while it is held. Not reentrant: -EDEADLK if the
- * calling task holds it. Returns 0, -EDEADLK, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
-COIO_API int coio_lock_acquire(coio_lock *l);
-/* Takes it only if it is free and nobody waits: 0 or -EAGAIN (-EINVAL). Callbacks may
- * use it. */
-COIO_API int coio_lock_try_acquire(coio_lock *l);
-/* Releases the lock; the first waiter gets it directly. Any task or callback may release
- * it (as in asyncio). -EPERM if it is not held (asyncio's RuntimeError), -EINVAL. */
-COIO_API int coio_lock_release(coio_lock *l);
-/* 1 if held, else 0. */
-COIO_API int coio_lock_locked(const coio_lock *l);
-
-/* ---- Event (asyncio.Event) ---------------------------------------------------------- */
-
-typedef struct coio_event coio_event;
-
-COIO_API coio_event *coio_event_create(void);
-COIO_API int coio_event_destroy(coio_event *e); /* -EBUSY if waited on, -EINVAL */
-/* Sets the flag and wakes every waiter (those return 0 even if the flag is cleared
- * before they run). 0 or -EINVAL. */
-COIO_API int coio_event_set(coio_event *e);
-COIO_API int coio_event_clear(coio_event *e); /* 0 or -EINVAL */
-COIO_API int coio_event_is_set(const coio_event *e); /* 1 or 0 */
-/* Waits until the flag is set. 0, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
-COIO_API int coio_event_wait(coio_event *e);
-
-/* ---- Condition (asyncio.Condition) -------------------------------------------------- */
-
-typedef struct coio_cond coio_cond;
-
-/* A condition on `lock`, or on a lock of its own when lock is NULL (coio_cond_lock gives
- * it). The caller keeps ownership of a lock it passes. */
-COIO_API coio_cond *coio_cond_create(coio_lock *lock);
-COIO_API int coio_cond_destroy(coio_cond *c); /* -EBUSY if waited on, -EINVAL */
-COIO_API coio_lock *coio_cond_lock(coio_cond *c);
-/* Shorthands for coio_lock_acquire/release(coio_cond_lock(c)). */
-COIO_API int coio_cond_acquire(coio_cond *c);
-COIO_API int coio_cond_release(coio_cond *c);
-
-/* With the lock held by the caller: releases it, waits for a notification, and takes the
- * lock again before returning, whatever the outcome (even when cancelled). Returns 0
- * (notified), -ECANCELED, -ETIMEDOUT, -EPERM (the caller does not hold the lock, or
- * outside a task), -EINVAL. */
-COIO_API int coio_cond_wait(coio_cond *c);
-/* Waits until pred(arg) returns nonzero, evaluating it with the lock held (first at once).
- * Returns 0 once it holds, or coio_cond_wait's errors (the lock is held in every case). */
-COIO_API int coio_cond_wait_for(coio_cond *c, int (*pred)(void *arg), void *arg);
-/* Wakes up to n waiters (FIFO) / all of them. The lock must be held (by anyone: asyncio
- * only checks that it is locked). Returns how many were woken, -EPERM (lock not held),
- * -EINVAL. */
-COIO_API int coio_cond_notify(coio_cond *c, int n);
-COIO_API int coio_cond_notify_all(coio_cond *c);
-
-/* ---- Semaphores (asyncio.Semaphore, asyncio.BoundedSemaphore) ------------------------ */
-
-typedef struct coio_sem coio_sem;
-
-/* A semaphore with `value` permits; the bounded kind refuses to go above its initial
- * value. NULL with errno ENOMEM. */
-COIO_API coio_sem *coio_sem_create(unsigned value);
-COIO_API coio_sem *coio_sem_create_bounded(unsigned value);
-COIO_API int coio_sem_destroy(coio_sem *s); /* -EBUSY if waited on, -EINVAL */
-/* Takes a permit, waiting (FIFO) while none is left. 0, -ECANCELED, -ETIMEDOUT, -EPERM,
- * -EINVAL. */
-COIO_API int coio_sem_acquire(coio_sem *s);
-/* Takes a permit only if one is free and nobody waits: 0 or -EAGAIN. */
-COIO_API int coio_sem_try_acquire(coio_sem *s);
-/* Returns a permit; the first waiter gets it directly. -EOVERFLOW for a bounded
- * semaphore already at its initial value (asyncio's ValueError) or a count at UINT_MAX,
- * -EINVAL. */
-COIO_API int coio_sem_release(coio_sem *s);
-/* Free permits now. */
-COIO_API unsigned coio_sem_value(const coio_sem *s);
-/* 1 if acquire would wait, else 0 (asyncio: Semaphore.locked()). */
-COIO_API int coio_sem_locked(const coio_sem *s);
-
-/* ---- Barrier (asyncio.Barrier) ------------------------------------------------------ */
-
-typedef struct coio_barrier coio_barrier;
-
-/* A barrier for `parties` (>= 1) tasks. NULL with errno EINVAL or ENOMEM. */
-COIO_API coio_barrier *coio_barrier_create(unsigned parties);
-COIO_API int coio_barrier_destroy(coio_barrier *b); /* -EBUSY if waited on, -EINVAL */
-/* Waits until `parties` tasks are waiting, then releases them all and the barrier starts
- * over. Returns this task's index in 0..parties-1 (the tasks that waited get 0, 1, ... in
- * arrival order; the task that completed the set gets parties-1). A waiter that is
- * cancelled or times out leaves without breaking the barrier (as in asyncio). Returns
- * -EPIPE if the barrier is or becomes broken (abort, or reset while waiting: asyncio's
- * BrokenBarrierError), -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
-COIO_API int coio_barrier_wait(coio_barrier *b);
-/* Breaks the barrier: waiters and later waits get -EPIPE until coio_barrier_reset. */
-COIO_API int coio_barrier_abort(coio_barrier *b);
-/* Back to empty and unbroken; current waiters get -EPIPE. 0 or -EINVAL. */
-COIO_API int coio_barrier_reset(coio_barrier *b);
-COIO_API unsigned coio_barrier_parties(const coio_barrier *b);
-COIO_API unsigned coio_barrier_n_waiting(const coio_barrier *b);
-COIO_API int coio_barrier_broken(const coio_barrier *b); /* 1 or 0 */
 /* ==== END sync ==== */
 
 /* ==== BEGIN net (sockets, DNS, TCP/UDP/Unix, servers) ==== */
+/* docs/net.md has the long form with examples. Every call here that may suspend follows
+ * the rules of suspending calls (top of this file): -EPERM outside a task, -ECANCELED when
+ * the task is cancelled, -ETIMEDOUT when a deadline scope expires. Sockets that coio
+ * creates or accepts are non-blocking and close-on-exec; close them with coio_close().
+ *
+ * SIGPIPE policy: coio_send* and coio_sendmsg/sendto pass MSG_NOSIGNAL, so a reset peer is
+ * -EPIPE or -ECONNRESET, never a signal. For plain coio_write/coio_writev on a socket or a
+ * pipe, the first coio_socket-family call (any function below that creates or accepts a
+ * socket, and coio_server_start) sets SIGPIPE to SIG_IGN if it is still SIG_DFL, as
+ * CPython does at startup; a handler or disposition the program set is left alone. */
+#include <sys/socket.h> /* socklen_t, struct sockaddr, struct msghdr */
+struct addrinfo;
+struct iovec;
+
+/* socket(2) with SOCK_NONBLOCK | SOCK_CLOEXEC added. Returns the fd or a negative errno. */
+COIO_API int coio_socket(int domain, int type, int protocol);
+
+/* recv/send/recvmsg/sendmsg/recvfrom/sendto/readv/writev on a non-blocking fd, suspending
+ * the task (never the thread) while the call would block. Return bytes transferred (0 at
+ * EOF for the receiving calls), or a negative errno: the kernel's (-ECONNRESET, -EPIPE,
+ * -ENOTCONN, ...), -EBADF (also when another task coio_close()s fd meanwhile), -EINVAL,
+ * -ECANCELED, -ETIMEDOUT, -EPERM. An operation interrupted by cancellation has had no
+ * effect, except that one which already moved data returns its count (the next call
+ * reports the interruption). Sending calls add MSG_NOSIGNAL. */
+COIO_API ssize_t coio_recv(int fd, void *buf, size_t n, int flags);
+COIO_API ssize_t coio_send(int fd, const void *buf, size_t n, int flags);
+COIO_API ssize_t coio_recvmsg(int fd, struct msghdr *msg, int flags);
+COIO_API ssize_t coio_sendmsg(int fd, const struct msghdr *msg, int flags);
+COIO_API ssize_t coio_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
+                               socklen_t *addrlen);
+COIO_API ssize_t coio_sendto(int fd, const void *buf, size_t n, int flags,
+                             const struct sockaddr *addr, socklen_t addrlen);
+COIO_API ssize_t coio_readv(int fd, const struct iovec *iov, int iovcnt);
+COIO_API ssize_t coio_writev(int fd, const struct iovec *iov, int iovcnt);
+
+/* Send until all n bytes are sent (loops over partial sends). Returns n or a negative
+ * errno; after an error or interruption an unknown prefix may have been sent. */
+COIO_API ssize_t coio_send_all(int fd, const void *buf, size_t n, int flags);
+/* writev until every byte of iov[0..iovcnt) is written; advances iov in place (it is
+ * left in an unspecified state). Returns the total or a negative errno. */
+COIO_API ssize_t coio_writev_all(int fd, struct iovec *iov, int iovcnt);
+
+/* accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC: waits for a connection on listening
+ * socket fd and returns the new fd (addr/addrlen may be NULL). Errors as accept4 gives
+ * them (-EMFILE, -ENFILE, -ECONNABORTED, -ENOMEM, ...) plus those of suspending calls. */
+COIO_API int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+/* connect(2) on a non-blocking socket: returns 0 once connected or a negative errno
+ * (-ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT from the kernel or a deadline scope, ...).
+ * An interrupted connect leaves the socket unusable: close it. AF_UNIX sockets whose
+ * listener's backlog is full are retried (with back-off) until accepted. */
+COIO_API int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+
+/* Like socket.getaddrinfo() in asyncio: resolves on a worker thread, so the loop runs on.
+ * Numeric hosts and services are resolved at once without a thread. On success stores a
+ * list in *res that the caller frees with freeaddrinfo() and returns 0. A cancelled or
+ * timed-out caller returns -ECANCELED / -ETIMEDOUT at once; the lookup finishes in the
+ * background and its result is freed. Errors (EAI_* mapped to errno): -ENXIO host or
+ * service not found (EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY, EAI_SERVICE), -EAGAIN
+ * temporary failure (EAI_AGAIN), -EIO permanent failure (EAI_FAIL), -EAFNOSUPPORT
+ * (EAI_FAMILY), -ESOCKTNOSUPPORT (EAI_SOCKTYPE), -EINVAL (EAI_BADFLAGS, or both host and
+ * service NULL, or res NULL), -ENOMEM, -EMFILE, -EPERM, -ECANCELED, -ETIMEDOUT. */
+COIO_API int coio_getaddrinfo(const char *host, const char *service,
+                              const struct addrinfo *hints, struct addrinfo **res);
+
+/* Options of coio_tcp_connect_ex(); all-zero means the defaults of coio_tcp_connect. */
+typedef struct coio_tcp_connect_opts {
+    unsigned flags;              /* COIO_TCP_* */
+    int family;                  /* AF_UNSPEC (0), AF_INET or AF_INET6 */
+    double happy_eyeballs_delay; /* seconds between attempts; 0: 0.25 (RFC 8305) */
+} coio_tcp_connect_opts;
+
+/* Happy Eyeballs (RFC 8305): addresses interleaved by family, a new attempt every
+ * happy_eyeballs_delay or as soon as the previous one fails; the first to connect wins
+ * and the others are cancelled. Without it, addresses are tried one after the other. */
+#define COIO_TCP_HAPPY_EYEBALLS 0x1u
+/* Leave Nagle's algorithm on (by default TCP_NODELAY is set, as asyncio does). */
+#define COIO_TCP_NAGLE 0x2u
+/* Listening: also set SO_REUSEPORT (several sockets may share the port). */
+#define COIO_TCP_REUSEPORT 0x4u
+/* Listening on an IPv6 address: IPV6_V6ONLY (no IPv4-mapped connections). */
+#define COIO_TCP_V6ONLY 0x8u
+
+/* Connects to host:service (service: port number or name) trying every resolved address
+ * in order, and returns a connected non-blocking CLOEXEC fd with TCP_NODELAY. Bound the
+ * whole call with a deadline scope. Errors: those of coio_getaddrinfo, then the last
+ * connect error (-ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT, ...), -EMFILE,
+ * -ENOMEM, -ECANCELED, -ETIMEDOUT (scope), -EPERM, -EINVAL (host or service NULL). */
+COIO_API int coio_tcp_connect(const char *host, const char *service);
+COIO_API int coio_tcp_connect_ex(const char *host, const char *service,
+                                 const coio_tcp_connect_opts *opts);
+
+/* Options of coio_tcp_listen_ex(); all-zero means the defaults. */
+typedef struct coio_tcp_listen_opts {
+    unsigned flags; /* COIO_TCP_REUSEPORT, COIO_TCP_V6ONLY */
+    int family;     /* AF_UNSPEC (0), AF_INET or AF_INET6 */
+    int backlog;    /* <= 0: SOMAXCONN */
+} coio_tcp_listen_opts;
+
+/* Binds a listening socket (SO_REUSEADDR) to the first resolved address of host:service
+ * that works (host NULL: the wildcard address; service "0": an ephemeral port, see
+ * getsockname) and returns it (non-blocking, CLOEXEC). backlog <= 0 means SOMAXCONN.
+ * Errors: those of coio_getaddrinfo, -EADDRINUSE, -EACCES, -EADDRNOTAVAIL, -EMFILE, ... */
+COIO_API int coio_tcp_listen(const char *host, const char *service, int backlog);
+COIO_API int coio_tcp_listen_ex(const char *host, const char *service,
+                                const coio_tcp_listen_opts *opts);
+
+/* Unix-domain stream sockets. A path starting with '@' names an abstract socket (Linux;
+ * the '@' becomes the leading NUL byte). coio_unix_listen replaces a stale socket file at
+ * path (like asyncio) but never another kind of file (-EADDRINUSE); it does not remove
+ * the file when the socket is closed. Errors: -ENAMETOOLONG (path longer than
+ * sun_path), -EINVAL (path NULL or empty), the kernel's (-ENOENT, -ECONNREFUSED, ...),
+ * and those of suspending calls for connect. */
+COIO_API int coio_unix_connect(const char *path);
+COIO_API int coio_unix_listen(const char *path, int backlog);
+
+/* UDP: a socket bound to host:service (host NULL: wildcard, service "0": ephemeral), or
+ * one connected to host:service (so coio_send/coio_recv work and only that peer's
+ * datagrams arrive). Use coio_sendto/coio_recvfrom for datagrams. Errors as for TCP. */
+COIO_API int coio_udp_bind(const char *host, const char *service);
+COIO_API int coio_udp_connect(const char *host, const char *service);
+
+/* Servers, like asyncio.start_server: an accept loop task that runs handler(fd, arg) in
+ * a new task for every connection. By default the server closes fd when the handler
+ * returns (the handler must not close it; shutdown(2) is fine). */
+typedef struct coio_server coio_server;
+
+typedef struct coio_server_opts {
+    size_t max_connections;  /* 0: unlimited; at the limit the server stops accepting
+                              * (clients wait in the backlog) until a handler returns */
+    size_t stack_size;       /* of handler tasks; 0: COIO_STACK_SIZE_DEFAULT */
+    unsigned flags;          /* COIO_SERVER_* */
+    double accept_retry_max; /* longest back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM; 0: 1 s */
+} coio_server_opts;
+
+/* The handler owns fd and closes it (with coio_close) itself. */
+#define COIO_SERVER_HANDLER_CLOSES 0x1u
+
+typedef struct coio_server_stats {
+    uint64_t accepted;      /* connections accepted */
+    uint64_t active;        /* handlers running (or about to start) */
+    uint64_t accept_errors; /* accept failures survived (EMFILE, ECONNABORTED, ...) */
+    int last_error;         /* the latest of them, as a negative errno; 0 if none */
+} coio_server_stats;
+
+/* Starts serving listen_fd (a listening socket, e.g. from coio_tcp_listen), which the
+ * server then owns. Returns the server, or NULL with errno EINVAL (handler NULL,
+ * listen_fd < 0), EPERM (outside a task) or ENOMEM. The server survives EMFILE, ENFILE,
+ * ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to accept_retry_max) and
+ * ECONNABORTED, EPROTO, EPERM and network errors (retrying at once). */
+COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, void *arg),
+                                        void *arg, const coio_server_opts *opts);
+
+/* Graceful shutdown, then frees s: stops accepting and closes the listening socket,
+ * waits up to `grace` seconds (< 0: no limit) for the handlers to return, then cancels
+ * the rest and waits for them. Returns how many handlers had to be cancelled (>= 0),
+ * -ECANCELED if the caller was cancelled meanwhile (the shutdown still completes, with
+ * the remaining handlers cancelled at once), -EINVAL (s NULL), -EPERM (outside a task;
+ * s is left untouched). Every server must be closed before the loop ends. */
+COIO_API int coio_server_close(coio_server *s, double grace);
+
+/* Like Server.serve_forever(): suspends until the accept loop stops because the server
+ * is closed (returns 0) or accepting failed for good (returns that error, e.g. -EBADF,
+ * -EINVAL). Also -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL (s NULL), -EBUSY (another task
+ * already waits). */
+COIO_API int coio_server_wait(coio_server *s);
+
+/* Counters of s; returns 0 or -EINVAL. */
+COIO_API int coio_server_stats_get(const coio_server *s, coio_server_stats *out);
+/* The listening fd of s (for getsockname), or -EINVAL. */
+COIO_API int coio_server_fd(const coio_server *s);
 /* ==== END net ==== */
 
 /* ==== BEGIN stream (buffered streams) ==== */

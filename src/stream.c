@@ -362,8 +362,8 @@ static ssize_t read_until(coio_stream *s, const void *sep, size_t seplen, void *
     ssize_t r;
     for (;;) {
         size_t have = rbuffered(s);
-        const char *base = s->rbuf + s->rpos;
         if (have >= seplen) {
+            const char *base = s->rbuf + s->rpos; /* rbuf may be NULL when have is 0 */
             const char *p = memmem(base + scanned, have - scanned, sep, seplen);
             if (p) {
                 size_t len = (size_t)(p - base) + seplen;

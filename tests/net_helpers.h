@@ -1,0 +1,225 @@
+/*
+ * Helpers for the network tests (test_net.c, test_dns.c, test_server.c): backend
+ * check, loopback sockets, real peer processes (tests/peers/netpeer.py, nc) started with
+ * fork/exec and awaited without blocking the loop, and a raised fd limit.
+ * Include after coio_test.h. Everything stays on 127.0.0.1.
+ */
+#ifndef COIO_NET_HELPERS_H
+#define COIO_NET_HELPERS_H
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define assert_elapsed(value, lo, hi)                                                    \
+    do {                                                                                 \
+        double v_ = (value);                                                             \
+        if (!(v_ >= (lo) && v_ < (hi))) {                                                \
+            print_error("%s = %.3f s, want [%.3f, %.3f)\n", #value, v_, (double)(lo),     \
+                        (double)(hi));                                                   \
+            fail();                                                                      \
+        }                                                                                \
+    } while (0)
+
+/* CLOCK_MONOTONIC in seconds, read directly (not through the loop). */
+static inline double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int net_noop(void *arg)
+{
+    *(int *)arg = 1;
+    return 0;
+}
+
+/* Exits 77 (CTest: skipped) when the backend COIO_BACKEND names cannot start here. */
+static inline void require_backend(void)
+{
+    int ran = 0;
+    int rc = coio_run(net_noop, &ran);
+    if (rc < 0 && !ran) {
+        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
+                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
+                      coio_err_name(rc));
+        exit(77);
+    }
+    coio_assert_rc(rc, 0);
+}
+
+/* Port of a bound socket (host order), or -1. */
+static inline int local_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static inline struct sockaddr_in loopback_addr(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+/* A listener on 127.0.0.1 that never completes a connection: backlog 0 holds one
+ * established connection (made here, kept in *filler), and the kernel drops every
+ * later SYN while the accept queue is full, so connect() hangs until its SYN retries
+ * give up (minutes). Returns the listener. */
+static inline int blackhole_listener(int *port, int *filler)
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = loopback_addr(0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 0) < 0)
+        return -1;
+    *port = local_port(l);
+    sa = loopback_addr(*port);
+    *filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(*filler, (struct sockaddr *)&sa, sizeof sa) < 0)
+        return -1;
+    usleep(20000); /* let the handshake finish so the queue is full */
+    return l;
+}
+
+/* A port on 127.0.0.1 where nothing listens (connect: ECONNREFUSED). */
+static inline int closed_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = loopback_addr(0);
+    bind(s, (struct sockaddr *)&sa, sizeof sa);
+    int port = local_port(s);
+    close(s);
+    return port;
+}
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
+static inline long raise_nofile(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (long)rl.rlim_cur;
+}
+
+/* ---- peer processes ---------------------------------------------------------------- */
+
+static inline const char *python3_path(void)
+{
+    /* Debian's python starts faster than a pyenv shim, and both have asyncio. */
+    return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
+
+/* tests/peers/<name>, found next to this source file. */
+static inline const char *peer_script(const char *name)
+{
+    static char path[4096];
+    char src[4096];
+    snprintf(src, sizeof src, "%s", __FILE__);
+    snprintf(path, sizeof path, "%s/peers/%s", dirname(src), name);
+    return path;
+}
+
+typedef struct peer {
+    pid_t pid;
+    int out; /* non-blocking read end of its stdout, or -1 */
+} peer;
+
+/* Starts argv[0] (searched in PATH) with stdout to a pipe (if capture) and stdin from
+ * /dev/null or the pipe end stdin_fd. Returns 0 or -errno. */
+static inline int peer_start(peer *p, char *const argv[], int capture, int stdin_fd)
+{
+    int o[2] = {-1, -1};
+    if (capture && pipe2(o, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int in = stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY);
+        dup2(in, 0);
+        if (capture)
+            dup2(o[1], 1);
+        signal(SIGPIPE, SIG_DFL);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    p->pid = pid;
+    p->out = -1;
+    if (capture) {
+        close(o[1]);
+        fcntl(o[0], F_SETFL, O_NONBLOCK);
+        p->out = o[0];
+    }
+    return 0;
+}
+
+/* Reads the peer's stdout until EOF or cap bytes (inside a task). Returns bytes. */
+static inline ssize_t peer_read_all(peer *p, char *buf, size_t cap)
+{
+    size_t got = 0;
+    while (got + 1 < cap) {
+        ssize_t n = coio_read(p->out, buf + got, cap - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return (ssize_t)got;
+}
+
+/* Reads one line (a port number) from the peer's stdout, inside a task. */
+static inline int peer_read_port(peer *p)
+{
+    char line[32];
+    size_t got = 0;
+    while (got + 1 < sizeof line) {
+        ssize_t n = coio_read(p->out, line + got, 1);
+        if (n <= 0)
+            return -1;
+        if (line[got] == '\n')
+            break;
+        got++;
+    }
+    line[got] = '\0';
+    return atoi(line);
+}
+
+/* Waits (inside a task, polling so the loop runs on) up to `seconds` for the peer to
+ * exit; kills it after that. Returns its exit status, or -1 if it had to be killed. */
+static inline int peer_wait(peer *p, double seconds)
+{
+    int st = 0;
+    double end = coio_now() + seconds;
+    pid_t r;
+    while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && coio_now() < end)
+        coio_sleep(0.005);
+    if (r == 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &st, 0);
+        st = -1;
+    } else {
+        st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+    if (p->out >= 0)
+        coio_close(p->out);
+    p->out = -1;
+    return st;
+}
+
+#endif

@@ -1,0 +1,639 @@
+/* coio-test: io timeout=120 */
+/* coio_server: echo served to real clients (Python asyncio, nc, and the examples'
+ * echo_server binary), clients that reset, half-close, trickle or stay silent, the
+ * connection limit, graceful shutdown (grace period, then cancellation), EMFILE on
+ * accept (back off, recover), coio_server_wait, and 1,000 concurrent connections.
+ * Runs once per backend. */
+#define _GNU_SOURCE
+#include "coio_test.h"
+#include "net_helpers.h"
+
+#include <limits.h>
+
+static int echo_handler(int fd, void *arg)
+{
+    (void)arg;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = coio_recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return (int)n;
+        ssize_t w = coio_send_all(fd, buf, (size_t)n, 0);
+        if (w < 0)
+            return (int)w;
+    }
+}
+
+struct srv_state {
+    coio_server *srv;
+    int port;
+    char portstr[16];
+    int rc[12];
+    double t[4];
+    char out[512];
+    coio_server_stats st;
+    int status[8];
+};
+
+static int start_echo(struct srv_state *s, const coio_server_opts *opts)
+{
+    int fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    if (fd < 0)
+        return fd;
+    s->port = local_port(fd);
+    snprintf(s->portstr, sizeof s->portstr, "%d", s->port);
+    s->srv = coio_server_start(fd, echo_handler, s, opts);
+    return s->srv ? 0 : -errno;
+}
+
+static int run_peer(char *const argv[], const char *input, char *out, size_t outcap,
+                    double seconds)
+{
+    peer p = {.pid = -1, .out = -1};
+    int in[2] = {-1, -1};
+    if (input) {
+        if (pipe2(in, O_CLOEXEC) < 0)
+            return -errno;
+        ssize_t w = write(in[1], input, strlen(input)); /* small: fits the pipe */
+        (void)w;
+        close(in[1]);
+    }
+    int r = peer_start(&p, argv, out != NULL, in[0]);
+    if (in[0] >= 0)
+        close(in[0]);
+    if (r < 0)
+        return r;
+    if (out)
+        peer_read_all(&p, out, outcap);
+    return peer_wait(&p, seconds);
+}
+
+static char *netpeer(void)
+{
+    return (char *)peer_script("netpeer.py");
+}
+
+/* ---- real clients ------------------------------------------------------------------- */
+
+static int python_main(void *arg)
+{
+    struct srv_state *s = arg;
+    if (start_echo(s, NULL) < 0)
+        return -1;
+    char *argv[] = {(char *)python3_path(), netpeer(), "echo-client", s->portstr, "20", "50",
+                    "1000", NULL};
+    s->status[0] = run_peer(argv, NULL, NULL, 0, 60);
+    coio_server_stats_get(s->srv, &s->st);
+    s->rc[0] = coio_server_close(s->srv, 1.0);
+    return 0;
+}
+
+static void echo_server_serves_python_asyncio_client(void **state)
+{
+    (void)state;
+    require_backend();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(python_main, &s), 0);
+    assert_int_equal(s.status[0], 0);
+    assert_int_equal(s.st.accepted, 20);
+    coio_assert_rc(s.rc[0], 0);
+}
+
+static int nc_main(void *arg)
+{
+    struct srv_state *s = arg;
+    if (start_echo(s, NULL) < 0)
+        return -1;
+    char *argv[] = {"nc", "-N", "127.0.0.1", s->portstr, NULL};
+    s->status[0] = run_peer(argv, "hello from nc\nsecond line\n", s->out, sizeof s->out, 10);
+    s->rc[0] = coio_server_close(s->srv, 1.0);
+    return 0;
+}
+
+static void echo_server_serves_nc(void **state)
+{
+    (void)state;
+    require_backend();
+    if (access("/usr/bin/nc", X_OK) != 0 && access("/bin/nc", X_OK) != 0)
+        skip(); /* make deps installs netcat-openbsd */
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(nc_main, &s), 0);
+    assert_int_equal(s.status[0], 0);
+    assert_string_equal(s.out, "hello from nc\nsecond line\n");
+    coio_assert_rc(s.rc[0], 0);
+}
+
+/* examples/echo_server, run as its own process, against nc and the asyncio client. */
+static int example_main(void *arg)
+{
+    struct srv_state *s = arg;
+    char exe[PATH_MAX], bin[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n < 0)
+        return -1;
+    exe[n] = '\0';
+    snprintf(bin, sizeof bin, "%s/../examples/echo_server", dirname(exe));
+    if (access(bin, X_OK) != 0) {
+        s->rc[0] = 77;
+        return 0;
+    }
+    char *argv[] = {bin, "0", NULL};
+    peer srv = {.pid = -1, .out = -1};
+    if (peer_start(&srv, argv, 1, -1) < 0)
+        return -1;
+    char line[64];
+    size_t got = 0;
+    while (got + 1 < sizeof line && coio_read(srv.out, line + got, 1) == 1 && line[got] != '\n')
+        got++;
+    line[got] = '\0';
+    if (sscanf(line, "listening on 127.0.0.1:%d", &s->port) != 1)
+        return -2;
+    snprintf(s->portstr, sizeof s->portstr, "%d", s->port);
+    char *nc[] = {"nc", "-N", "127.0.0.1", s->portstr, NULL};
+    s->status[0] = run_peer(nc, "over nc\n", s->out, sizeof s->out, 10);
+    char *py[] = {(char *)python3_path(), netpeer(), "echo-client", s->portstr, "10", "20",
+                  "4096", NULL};
+    s->status[1] = run_peer(py, NULL, NULL, 0, 60);
+    kill(srv.pid, SIGTERM);
+    s->status[2] = peer_wait(&srv, 5);
+    return 0;
+}
+
+static void example_echo_server_with_nc_and_python(void **state)
+{
+    (void)state;
+    require_backend();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(example_main, &s), 0);
+    if (s.rc[0] == 77)
+        skip();
+    assert_int_equal(s.status[0], 0);
+    assert_string_equal(s.out, "over nc\n");
+    assert_int_equal(s.status[1], 0);
+    assert_int_equal(s.status[2], 128 + SIGTERM);
+}
+
+/* ---- misbehaving clients ------------------------------------------------------------ */
+
+static int misbehaving_main(void *arg)
+{
+    struct srv_state *s = arg;
+    if (start_echo(s, NULL) < 0)
+        return -1;
+    char *py = (char *)python3_path();
+    char *reset[] = {py, netpeer(), "reset", s->portstr, NULL};
+    char *half[] = {py, netpeer(), "half-close", s->portstr, "half and half", NULL};
+    char *trickle[] = {py, netpeer(), "trickle", s->portstr, "drip drop", "0.01", NULL};
+    char *silent[] = {py, netpeer(), "silent", s->portstr, "30", NULL};
+    peer quiet = {.pid = -1, .out = -1};
+    peer_start(&quiet, silent, 0, -1); /* stays connected, says nothing */
+    s->status[0] = run_peer(reset, NULL, NULL, 0, 10);
+    s->status[1] = run_peer(half, NULL, s->out, sizeof s->out, 10);
+    s->status[2] = run_peer(trickle, NULL, NULL, 0, 10);
+    /* still serving */
+    char *ok[] = {py, netpeer(), "echo-client", s->portstr, "3", "10", "100", NULL};
+    s->status[3] = run_peer(ok, NULL, NULL, 0, 30);
+    coio_server_stats_get(s->srv, &s->st);
+    /* the silent client's handler is the one left: cancelled after the grace period */
+    double t0 = coio_now();
+    s->rc[0] = coio_server_close(s->srv, 0.2);
+    s->t[0] = coio_now() - t0;
+    kill(quiet.pid, SIGTERM);
+    peer_wait(&quiet, 5);
+    return 0;
+}
+
+static void server_survives_reset_half_closing_trickling_and_silent_clients(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(misbehaving_main, &s), 0);
+    assert_int_equal(s.status[0], 0);
+    assert_int_equal(s.status[1], 0);
+    assert_string_equal(s.out, "half and half");
+    assert_int_equal(s.status[2], 0);
+    assert_int_equal(s.status[3], 0);
+    assert_int_equal(s.st.accepted, 7);
+    coio_assert_rc(s.rc[0], 1);
+    assert_elapsed(s.t[0], 0.19, 1.0);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
+/* ---- connection limit, graceful shutdown, wait ------------------------------------- */
+
+struct hold {
+    int release;     /* handlers return when this is set */
+    int served, cancelled;
+    double finish_after; /* > 0: the handler returns by itself after this long */
+};
+
+static int holding_handler(int fd, void *arg)
+{
+    struct hold *h = arg;
+    char c;
+    if (coio_recv(fd, &c, 1, 0) != 1) /* the client's hello */
+        return -1;
+    double end = h->finish_after > 0 ? coio_now() + h->finish_after : 1e300;
+    while (!h->release && coio_now() < end) {
+        int r = coio_sleep(0.005);
+        if (r < 0) {
+            h->cancelled++;
+            return r;
+        }
+    }
+    coio_send(fd, "k", 1, 0);
+    h->served++;
+    return 0;
+}
+
+static int connect_and_hello(const char *port)
+{
+    int fd = coio_tcp_connect("127.0.0.1", port);
+    if (fd >= 0)
+        coio_send(fd, "h", 1, 0);
+    return fd;
+}
+
+static int limit_main(void *arg)
+{
+    struct srv_state *s = arg;
+    struct hold h = {0};
+    int fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    snprintf(s->portstr, sizeof s->portstr, "%d", local_port(fd));
+    coio_server_opts o = {.max_connections = 2};
+    s->srv = coio_server_start(fd, holding_handler, &h, &o);
+    int c[3];
+    for (int i = 0; i < 2; i++)
+        c[i] = connect_and_hello(s->portstr);
+    c[2] = coio_tcp_connect("127.0.0.1", s->portstr); /* waits in the backlog */
+    coio_sleep(0.1);
+    coio_server_stats_get(s->srv, &s->st);
+    s->rc[0] = (int)s->st.accepted;
+    s->rc[1] = (int)s->st.active;
+    h.release = 1;
+    char k;
+    for (int i = 0; i < 2; i++)
+        s->rc[2 + i] = (int)coio_recv(c[i], &k, 1, 0);
+    h.release = 0; /* the third one is accepted once a slot is free, then held */
+    coio_send(c[2], "h", 1, 0);
+    coio_sleep(0.1);
+    coio_server_stats_get(s->srv, &s->st);
+    s->rc[4] = (int)s->st.accepted;
+    s->rc[5] = (int)s->st.active;
+    h.release = 1;
+    s->rc[6] = (int)coio_recv(c[2], &k, 1, 0);
+    s->rc[7] = coio_server_close(s->srv, 1.0);
+    s->rc[8] = h.served;
+    for (int i = 0; i < 3; i++)
+        coio_close(c[i]);
+    return 0;
+}
+
+static void connection_limit_keeps_extra_clients_in_the_backlog(void **state)
+{
+    (void)state;
+    require_backend();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(limit_main, &s), 0);
+    assert_int_equal(s.rc[0], 2);
+    assert_int_equal(s.rc[1], 2);
+    coio_assert_rc(s.rc[2], 1);
+    coio_assert_rc(s.rc[3], 1);
+    assert_int_equal(s.rc[4], 3);
+    assert_int_equal(s.rc[5], 1);
+    coio_assert_rc(s.rc[6], 1);
+    coio_assert_rc(s.rc[7], 0);
+    assert_int_equal(s.rc[8], 3);
+}
+
+static int waiter_task(void *arg)
+{
+    struct srv_state *s = arg;
+    double t0 = coio_now();
+    s->rc[5] = coio_server_wait(s->srv);
+    s->t[1] = coio_now() - t0;
+    return 0;
+}
+
+static int shutdown_main(void *arg)
+{
+    struct srv_state *s = arg;
+    struct hold h = {.finish_after = 0.05};
+    int fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    snprintf(s->portstr, sizeof s->portstr, "%d", local_port(fd));
+    s->srv = coio_server_start(fd, holding_handler, &h, NULL);
+    coio_task *w = coio_spawn(waiter_task, s);
+    int c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = connect_and_hello(s->portstr);
+    coio_sleep(0.02);
+    s->rc[6] = coio_server_wait(s->srv); /* a second waiter */
+    /* handlers finish 50 ms after their hello: a 1 s grace period is enough */
+    double t0 = coio_now();
+    s->rc[0] = coio_server_close(s->srv, 1.0);
+    s->t[0] = coio_now() - t0;
+    s->rc[1] = h.served;
+    coio_await(w);
+    /* a new connection is refused now */
+    s->rc[2] = coio_tcp_connect("127.0.0.1", s->portstr);
+    for (int i = 0; i < 3; i++)
+        coio_close(c[i]);
+
+    /* now handlers that never finish: cancelled when the grace period ends */
+    struct hold forever = {0};
+    fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    snprintf(s->portstr, sizeof s->portstr, "%d", local_port(fd));
+    s->srv = coio_server_start(fd, holding_handler, &forever, NULL);
+    for (int i = 0; i < 3; i++)
+        c[i] = connect_and_hello(s->portstr);
+    coio_sleep(0.05);
+    t0 = coio_now();
+    s->rc[3] = coio_server_close(s->srv, 0.1);
+    s->t[2] = coio_now() - t0;
+    s->rc[4] = forever.cancelled;
+    char k;
+    s->rc[7] = (int)coio_recv(c[0], &k, 1, 0); /* the server closed it: EOF */
+    for (int i = 0; i < 3; i++)
+        coio_close(c[i]);
+    return 0;
+}
+
+static void graceful_shutdown_waits_for_handlers_then_cancels_them(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(shutdown_main, &s), 0);
+    coio_assert_rc(s.rc[0], 0); /* nobody had to be cancelled */
+    assert_int_equal(s.rc[1], 3);
+    assert_elapsed(s.t[0], 0.0, 0.5);
+    coio_assert_rc(s.rc[2], -ECONNREFUSED);
+    coio_assert_rc(s.rc[3], 3);
+    assert_int_equal(s.rc[4], 3);
+    assert_elapsed(s.t[2], 0.09, 0.5);
+    coio_assert_rc(s.rc[5], 0); /* coio_server_wait: closed */
+    coio_assert_rc(s.rc[6], -EBUSY);
+    coio_assert_rc(s.rc[7], 0);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
+static int closer_task(void *arg)
+{
+    struct srv_state *s = arg;
+    s->rc[0] = coio_server_close(s->srv, 5.0);
+    return 0;
+}
+
+static int cancelled_close_main(void *arg)
+{
+    struct srv_state *s = arg;
+    struct hold h = {0};
+    int fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    snprintf(s->portstr, sizeof s->portstr, "%d", local_port(fd));
+    s->srv = coio_server_start(fd, holding_handler, &h, NULL);
+    int c = connect_and_hello(s->portstr);
+    coio_sleep(0.05);
+    coio_task *t = coio_spawn(closer_task, s);
+    coio_sleep(0.05); /* the closer waits in its grace period */
+    double t0 = coio_now();
+    coio_cancel(t);
+    coio_await(t);
+    s->t[0] = coio_now() - t0;
+    s->rc[1] = h.cancelled;
+    coio_close(c);
+    /* a fatal accept error ends coio_server_wait with it */
+    int l2 = coio_tcp_listen("127.0.0.1", "0", 0);
+    coio_server *s2 = coio_server_start(l2, holding_handler, &h, NULL);
+    coio_sleep(0.01);
+    shutdown(l2, SHUT_RD); /* no longer listening: accept fails with EINVAL */
+    s->rc[2] = coio_server_wait(s2);
+    s->rc[3] = coio_server_close(s2, 0);
+    return 0;
+}
+
+static void cancelled_shutdown_still_completes(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(cancelled_close_main, &s), 0);
+    coio_assert_rc(s.rc[0], -ECANCELED);
+    assert_elapsed(s.t[0], 0.0, 0.5);
+    assert_int_equal(s.rc[1], 1);
+    assert_true(s.rc[2] < 0 && s.rc[2] != -ECANCELED);
+    coio_assert_rc(s.rc[3], 0);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
+/* The handler owns its fd with COIO_SERVER_HANDLER_CLOSES. */
+static int closing_handler(int fd, void *arg)
+{
+    int *n = arg;
+    coio_send(fd, "bye", 3, 0);
+    (*n)++;
+    return coio_close(fd);
+}
+
+static int owns_main(void *arg)
+{
+    struct srv_state *s = arg;
+    int n = 0;
+    int fd = coio_unix_listen("@coio-test-server-owns", 0);
+    coio_server_opts o = {.flags = COIO_SERVER_HANDLER_CLOSES};
+    s->srv = coio_server_start(fd, closing_handler, &n, &o);
+    for (int i = 0; i < 5; i++) {
+        int c = coio_unix_connect("@coio-test-server-owns");
+        char b[8];
+        ssize_t got = 0, r;
+        while ((r = coio_recv(c, b + got, sizeof b - (size_t)got, 0)) > 0)
+            got += r;
+        s->rc[i] = (int)got;
+        coio_close(c);
+    }
+    s->rc[5] = coio_server_close(s->srv, 1);
+    s->rc[6] = n;
+    return 0;
+}
+
+static void handler_may_own_the_fd_on_a_unix_socket(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(owns_main, &s), 0);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s.rc[i], 3);
+    coio_assert_rc(s.rc[5], 0);
+    assert_int_equal(s.rc[6], 5);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
+/* ---- EMFILE ------------------------------------------------------------------------- */
+
+#define EMFILE_CLIENTS 3
+
+struct emfile_state {
+    struct srv_state s;
+    int c[EMFILE_CLIENTS];
+    int echoed[EMFILE_CLIENTS];
+    int errors_while_limited;
+    int last_error;
+    int late_ok;
+    struct rlimit saved;
+};
+
+static int emfile_main(void *arg)
+{
+    struct emfile_state *e = arg;
+    struct srv_state *s = &e->s;
+    if (start_echo(s, NULL) < 0)
+        return -1;
+    /* client sockets first: connecting needs no new fd, accepting does */
+    for (int i = 0; i < EMFILE_CLIENTS; i++)
+        e->c[i] = coio_socket(AF_INET, SOCK_STREAM, 0);
+    int probe = dup(0); /* the lowest free fd number */
+    close(probe);
+    getrlimit(RLIMIT_NOFILE, &e->saved);
+    struct rlimit low = {.rlim_cur = (rlim_t)probe, .rlim_max = e->saved.rlim_max};
+    setrlimit(RLIMIT_NOFILE, &low);
+    struct sockaddr_in sa = loopback_addr(s->port);
+    for (int i = 0; i < EMFILE_CLIENTS; i++) {
+        coio_connect(e->c[i], (struct sockaddr *)&sa, sizeof sa); /* the kernel completes it */
+        coio_send(e->c[i], "emfile", 6, 0);
+    }
+    coio_sleep(0.3); /* the server fails to accept: EMFILE, backing off */
+    coio_server_stats_get(s->srv, &s->st);
+    e->errors_while_limited = (int)s->st.accept_errors;
+    e->last_error = s->st.last_error;
+    setrlimit(RLIMIT_NOFILE, &e->saved); /* fds are available again */
+    for (int i = 0; i < EMFILE_CLIENTS; i++) {
+        char b[8];
+        e->echoed[i] = (int)coio_recv(e->c[i], b, sizeof b, 0);
+        coio_close(e->c[i]);
+    }
+    /* and it serves new clients as before */
+    int c = coio_tcp_connect("127.0.0.1", s->portstr);
+    char b[4];
+    e->late_ok = c >= 0 && coio_send(c, "ok", 2, 0) == 2 && coio_recv(c, b, 4, 0) == 2;
+    coio_close(c);
+    coio_server_stats_get(s->srv, &s->st);
+    s->rc[0] = coio_server_close(s->srv, 1);
+    return 0;
+}
+
+static void emfile_on_accept_backs_off_and_recovers(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct emfile_state e = {0};
+    coio_assert_rc(coio_run(emfile_main, &e), 0);
+    assert_true(e.errors_while_limited >= 2); /* retried, with back-off */
+    assert_true(e.errors_while_limited < 20); /* ... not in a busy loop */
+    coio_assert_rc(e.last_error, -EMFILE);
+    for (int i = 0; i < EMFILE_CLIENTS; i++)
+        coio_assert_rc(e.echoed[i], 6);
+    assert_int_equal(e.late_ok, 1);
+    assert_int_equal(e.s.st.accepted, EMFILE_CLIENTS + 1);
+    coio_assert_rc(e.s.rc[0], 0);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
+/* ---- 1,000 concurrent connections --------------------------------------------------- */
+
+#define THOUSAND 1000
+
+struct thousand {
+    struct srv_state s;
+    int connected, ok, go;
+    uint64_t peak_active;
+};
+
+static int thousand_client(void *arg)
+{
+    struct thousand *t = arg;
+    int fd = coio_tcp_connect("127.0.0.1", t->s.portstr);
+    if (fd < 0)
+        return fd;
+    t->connected++;
+    while (!t->go) /* every connection is open at the same time */
+        coio_sleep(0.005);
+    char msg[32], back[32];
+    int n = snprintf(msg, sizeof msg, "client %p", (void *)&fd);
+    int r = (int)coio_send_all(fd, msg, (size_t)n, 0);
+    size_t got = 0;
+    while (r >= 0 && got < (size_t)n) {
+        ssize_t k = coio_recv(fd, back + got, (size_t)n - got, 0);
+        if (k <= 0)
+            r = k < 0 ? (int)k : -ECONNRESET;
+        else
+            got += (size_t)k;
+    }
+    if (r >= 0 && memcmp(msg, back, (size_t)n) == 0)
+        t->ok++;
+    coio_close(fd);
+    return r < 0 ? r : 0;
+}
+
+static int thousand_main(void *arg)
+{
+    struct thousand *t = arg;
+    if (start_echo(&t->s, NULL) < 0)
+        return -1;
+    static coio_task *tasks[THOUSAND];
+    for (int i = 0; i < THOUSAND; i++)
+        tasks[i] = coio_spawn(thousand_client, t);
+    /* wait until the server holds every connection (or 10 s pass) */
+    double end = coio_now() + 10;
+    coio_server_stats st = {0};
+    while (coio_now() < end && st.active < THOUSAND) {
+        coio_sleep(0.005);
+        coio_server_stats_get(t->s.srv, &st);
+    }
+    t->peak_active = st.active;
+    t->go = 1;
+    t->s.rc[1] = coio_gather_n(tasks, THOUSAND, NULL);
+    coio_server_stats_get(t->s.srv, &t->s.st);
+    t->s.rc[0] = coio_server_close(t->s.srv, 1);
+    return 0;
+}
+
+static void thousand_concurrent_connections(void **state)
+{
+    (void)state;
+    require_backend();
+    if (raise_nofile() < 2 * THOUSAND + 64)
+        skip();
+    int fds = coio_test_count_fds();
+    struct thousand t = {0};
+    double t0 = mono_now();
+    coio_assert_rc(coio_run(thousand_main, &t), 0);
+    coio_assert_rc(t.s.rc[1], 0);
+    assert_int_equal(t.connected, THOUSAND);
+    assert_int_equal(t.ok, THOUSAND);
+    assert_int_equal(t.s.st.accepted, THOUSAND);
+    assert_int_equal(t.peak_active, THOUSAND);
+    coio_assert_rc(t.s.rc[0], 0);
+    assert_int_equal(coio_test_count_fds(), fds);
+    print_message("1000 connections echoed in %.2f s\n", mono_now() - t0);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(echo_server_serves_python_asyncio_client),
+    cmocka_unit_test(echo_server_serves_nc),
+    cmocka_unit_test(example_echo_server_with_nc_and_python),
+    cmocka_unit_test(server_survives_reset_half_closing_trickling_and_silent_clients),
+    cmocka_unit_test(connection_limit_keeps_extra_clients_in_the_backlog),
+    cmocka_unit_test(graceful_shutdown_waits_for_handlers_then_cancels_them),
+    cmocka_unit_test(cancelled_shutdown_still_completes),
+    cmocka_unit_test(handler_may_own_the_fd_on_a_unix_socket),
+    cmocka_unit_test(emfile_on_accept_backs_off_and_recovers),
+    cmocka_unit_test(thousand_concurrent_connections),
+};
+
+COIO_TEST_MAIN(tests)
