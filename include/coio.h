@@ -232,6 +232,130 @@ COIO_API int coio_close(int fd);
 
 /* ==== BEGIN sync (task groups, wait, futures, queues, locks, events, conditions,
  * semaphores, barriers, callbacks) ==== */
+/* Common rules for this section (docs/sync.md has examples and the asyncio names):
+ *  - Objects are opaque, made by *_create (NULL with errno ENOMEM/EINVAL on failure) and
+ *    freed by *_destroy, which returns -EBUSY (and frees nothing) while a task waits on
+ *    the object. An object other than a future belongs to the loop that first uses it.
+ *  - Blocking calls are suspending calls (see the top of this file): -EPERM outside a task
+ *    (also inside callbacks, which run on the loop's stack), -ECANCELED / -ETIMEDOUT at
+ *    once in a cancelled task or an expired deadline scope, and the same when cancellation
+ *    or a deadline (coio_timeout_begin) ends the wait. Deadlines come from scopes unless a
+ *    call takes a timeout argument.
+ *  - Waiters are served first come, first served, and a waiter that is cancelled or times
+ *    out never takes a wake-up with it: the lock, permit, item or notification goes to
+ *    the next waiter. A waiter that was handed its lock/permit/item before cancellation
+ *    arrived returns success; the cancellation shows at its next suspending call.
+ *  - Non-blocking calls (release, set, notify, *_nowait, try_*) work from tasks and from
+ *    callbacks alike. Only futures and coio_call_soon_threadsafe may be used from other
+ *    threads.
+ *  - Errors specific to this section: -ESHUTDOWN (queue or group shut down, loop ended),
+ *    -EPIPE (barrier broken), -EOVERFLOW (released / task_done more often than acquired /
+ *    put), -EDEADLK (acquiring a lock the caller holds). */
+
+/* ---- Lock (asyncio.Lock) ------------------------------------------------------------ */
+
+typedef struct coio_lock coio_lock;
+
+COIO_API coio_lock *coio_lock_create(void);
+COIO_API int coio_lock_destroy(coio_lock *l); /* -EBUSY if waited on, -EINVAL */
+
+/* Takes the lock, waiting (FIFO) while it is held. Not reentrant: -EDEADLK if the
+ * calling task holds it. Returns 0, -EDEADLK, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
+COIO_API int coio_lock_acquire(coio_lock *l);
+/* Takes it only if it is free and nobody waits: 0 or -EAGAIN (-EINVAL). Callbacks may
+ * use it. */
+COIO_API int coio_lock_try_acquire(coio_lock *l);
+/* Releases the lock; the first waiter gets it directly. Any task or callback may release
+ * it (as in asyncio). -EPERM if it is not held (asyncio's RuntimeError), -EINVAL. */
+COIO_API int coio_lock_release(coio_lock *l);
+/* 1 if held, else 0. */
+COIO_API int coio_lock_locked(const coio_lock *l);
+
+/* ---- Event (asyncio.Event) ---------------------------------------------------------- */
+
+typedef struct coio_event coio_event;
+
+COIO_API coio_event *coio_event_create(void);
+COIO_API int coio_event_destroy(coio_event *e); /* -EBUSY if waited on, -EINVAL */
+/* Sets the flag and wakes every waiter (those return 0 even if the flag is cleared
+ * before they run). 0 or -EINVAL. */
+COIO_API int coio_event_set(coio_event *e);
+COIO_API int coio_event_clear(coio_event *e); /* 0 or -EINVAL */
+COIO_API int coio_event_is_set(const coio_event *e); /* 1 or 0 */
+/* Waits until the flag is set. 0, -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
+COIO_API int coio_event_wait(coio_event *e);
+
+/* ---- Condition (asyncio.Condition) -------------------------------------------------- */
+
+typedef struct coio_cond coio_cond;
+
+/* A condition on `lock`, or on a lock of its own when lock is NULL (coio_cond_lock gives
+ * it). The caller keeps ownership of a lock it passes. */
+COIO_API coio_cond *coio_cond_create(coio_lock *lock);
+COIO_API int coio_cond_destroy(coio_cond *c); /* -EBUSY if waited on, -EINVAL */
+COIO_API coio_lock *coio_cond_lock(coio_cond *c);
+/* Shorthands for coio_lock_acquire/release(coio_cond_lock(c)). */
+COIO_API int coio_cond_acquire(coio_cond *c);
+COIO_API int coio_cond_release(coio_cond *c);
+
+/* With the lock held by the caller: releases it, waits for a notification, and takes the
+ * lock again before returning, whatever the outcome (even when cancelled). Returns 0
+ * (notified), -ECANCELED, -ETIMEDOUT, -EPERM (the caller does not hold the lock, or
+ * outside a task), -EINVAL. */
+COIO_API int coio_cond_wait(coio_cond *c);
+/* Waits until pred(arg) returns nonzero, evaluating it with the lock held (first at once).
+ * Returns 0 once it holds, or coio_cond_wait's errors (the lock is held in every case). */
+COIO_API int coio_cond_wait_for(coio_cond *c, int (*pred)(void *arg), void *arg);
+/* Wakes up to n waiters (FIFO) / all of them. The lock must be held (by anyone: asyncio
+ * only checks that it is locked). Returns how many were woken, -EPERM (lock not held),
+ * -EINVAL. */
+COIO_API int coio_cond_notify(coio_cond *c, int n);
+COIO_API int coio_cond_notify_all(coio_cond *c);
+
+/* ---- Semaphores (asyncio.Semaphore, asyncio.BoundedSemaphore) ------------------------ */
+
+typedef struct coio_sem coio_sem;
+
+/* A semaphore with `value` permits; the bounded kind refuses to go above its initial
+ * value. NULL with errno ENOMEM. */
+COIO_API coio_sem *coio_sem_create(unsigned value);
+COIO_API coio_sem *coio_sem_create_bounded(unsigned value);
+COIO_API int coio_sem_destroy(coio_sem *s); /* -EBUSY if waited on, -EINVAL */
+/* Takes a permit, waiting (FIFO) while none is left. 0, -ECANCELED, -ETIMEDOUT, -EPERM,
+ * -EINVAL. */
+COIO_API int coio_sem_acquire(coio_sem *s);
+/* Takes a permit only if one is free and nobody waits: 0 or -EAGAIN. */
+COIO_API int coio_sem_try_acquire(coio_sem *s);
+/* Returns a permit; the first waiter gets it directly. -EOVERFLOW for a bounded
+ * semaphore already at its initial value (asyncio's ValueError) or a count at UINT_MAX,
+ * -EINVAL. */
+COIO_API int coio_sem_release(coio_sem *s);
+/* Free permits now. */
+COIO_API unsigned coio_sem_value(const coio_sem *s);
+/* 1 if acquire would wait, else 0 (asyncio: Semaphore.locked()). */
+COIO_API int coio_sem_locked(const coio_sem *s);
+
+/* ---- Barrier (asyncio.Barrier) ------------------------------------------------------ */
+
+typedef struct coio_barrier coio_barrier;
+
+/* A barrier for `parties` (>= 1) tasks. NULL with errno EINVAL or ENOMEM. */
+COIO_API coio_barrier *coio_barrier_create(unsigned parties);
+COIO_API int coio_barrier_destroy(coio_barrier *b); /* -EBUSY if waited on, -EINVAL */
+/* Waits until `parties` tasks are waiting, then releases them all and the barrier starts
+ * over. Returns this task's index in 0..parties-1 (the tasks that waited get 0, 1, ... in
+ * arrival order; the task that completed the set gets parties-1). A waiter that is
+ * cancelled or times out leaves without breaking the barrier (as in asyncio). Returns
+ * -EPIPE if the barrier is or becomes broken (abort, or reset while waiting: asyncio's
+ * BrokenBarrierError), -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
+COIO_API int coio_barrier_wait(coio_barrier *b);
+/* Breaks the barrier: waiters and later waits get -EPIPE until coio_barrier_reset. */
+COIO_API int coio_barrier_abort(coio_barrier *b);
+/* Back to empty and unbroken; current waiters get -EPIPE. 0 or -EINVAL. */
+COIO_API int coio_barrier_reset(coio_barrier *b);
+COIO_API unsigned coio_barrier_parties(const coio_barrier *b);
+COIO_API unsigned coio_barrier_n_waiting(const coio_barrier *b);
+COIO_API int coio_barrier_broken(const coio_barrier *b); /* 1 or 0 */
 /* ==== END sync ==== */
 
 /* ==== BEGIN net (sockets, DNS, TCP/UDP/Unix, servers) ==== */
