@@ -14,9 +14,8 @@ static void ctx_start(unsigned hi, unsigned lo)
     coio__task_main((coio_task *)p);
 }
 
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, const coio__ctx *like)
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
 {
-    (void)like;
     /* The ucontext_t takes the top of the stack; the usable stack lies below it. */
     uintptr_t at = ((uintptr_t)stack_top - sizeof(ucontext_t)) & ~(uintptr_t)63;
     ucontext_t *uc = (ucontext_t *)at;
@@ -25,14 +24,29 @@ void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, const coio_
     uc->uc_stack.ss_sp = stack_lo;
     uc->uc_stack.ss_size = (size_t)(at - (uintptr_t)stack_lo);
     uc->uc_link = NULL;
+#if defined(__x86_64__)
+    /* getcontext() captured the FPU state of whichever task is dispatching this one:
+     * start from the thread's, like the assembly switch does. */
+    if (uc->uc_mcontext.fpregs) {
+        uc->uc_mcontext.fpregs->mxcsr = (uint32_t)fpu;
+        uc->uc_mcontext.fpregs->cwd = (uint16_t)(fpu >> 32);
+    }
+#endif
     uintptr_t p = (uintptr_t)ctx; /* ctx is the first member of the task */
     makecontext(uc, (void (*)(void))ctx_start, 2, (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
     ctx->uc = uc;
 }
 
-void coio__ctx_capture(coio__ctx *ctx)
+uint64_t coio__ctx_fpu(void)
 {
-    (void)ctx;
+#if defined(__x86_64__)
+    uint32_t mxcsr;
+    uint16_t cw;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+    return (uint64_t)mxcsr | ((uint64_t)cw << 32);
+#else
+    return 0;
+#endif
 }
 
 void coio__ctx_switch(coio__ctx *from, coio__ctx *to)
@@ -43,7 +57,8 @@ void coio__ctx_switch(coio__ctx *from, coio__ctx *to)
 #elif defined(__x86_64__)
 
 /* Entered by the switch's jump with rsp = the 16-byte aligned stack top and rsi = the
- * new task. A zero frame pointer ends backtraces here; ud2 catches a return that can't
+ * new task (its first switch skips the red-zone adjustment, which only resume points
+ * make). A zero frame pointer ends backtraces here; ud2 catches a return that can't
  * happen (coio__task_main never returns). */
 __asm__(".text\n"
         ".p2align 4\n"
@@ -59,21 +74,24 @@ __asm__(".text\n"
         ".size coio__ctx_entry, .-coio__ctx_entry\n");
 void coio__ctx_entry(void);
 
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, const coio__ctx *like)
+/* The first switch to a new task pops this frame: control state, then the trampoline's
+ * address, then a zero frame pointer, leaving rsp at the 16-byte aligned stack top. */
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
 {
     (void)stack_lo;
-    ctx->sp = (void *)((uintptr_t)stack_top & ~(uintptr_t)15);
-    ctx->pc = (void *)coio__ctx_entry;
-    ctx->fp = NULL;
-    ctx->mxcsr = like->mxcsr;
-    ctx->x87cw = like->x87cw;
-    ctx->pad = 0;
+    uint64_t *top = (uint64_t *)((uintptr_t)stack_top & ~(uintptr_t)15);
+    top[-1] = 0;                           /* rbp */
+    top[-2] = (uint64_t)(uintptr_t)coio__ctx_entry;
+    top[-3] = fpu;
+    ctx->sp = &top[-3];
 }
 
-void coio__ctx_capture(coio__ctx *ctx)
+uint64_t coio__ctx_fpu(void)
 {
-    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(ctx->mxcsr), "=m"(ctx->x87cw));
-    ctx->pad = 0;
+    uint32_t mxcsr;
+    uint16_t cw;
+    __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(cw));
+    return (uint64_t)mxcsr | ((uint64_t)cw << 32);
 }
 
 #elif defined(__aarch64__)
@@ -93,20 +111,23 @@ __asm__(".text\n"
         ".size coio__ctx_entry, .-coio__ctx_entry\n");
 void coio__ctx_entry(void);
 
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, const coio__ctx *like)
+/* Popped by the first switch: FPCR, padding, x29 = 0, the trampoline's address. */
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
 {
     (void)stack_lo;
-    ctx->sp = (void *)((uintptr_t)stack_top & ~(uintptr_t)15);
-    ctx->pc = (void *)coio__ctx_entry;
-    ctx->fp = NULL;
-    ctx->fpcr = like->fpcr;
+    uint64_t *top = (uint64_t *)((uintptr_t)stack_top & ~(uintptr_t)15);
+    top[-1] = (uint64_t)(uintptr_t)coio__ctx_entry;
+    top[-2] = 0;
+    top[-3] = 0;
+    top[-4] = fpu;
+    ctx->sp = &top[-4];
 }
 
-void coio__ctx_capture(coio__ctx *ctx)
+uint64_t coio__ctx_fpu(void)
 {
     uint64_t v;
     __asm__ volatile("mrs %0, fpcr" : "=r"(v));
-    ctx->fpcr = v;
+    return v;
 }
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * Context switch between tasks (and the loop's own context).
  *
- * The switch is inline assembly that saves only the stack pointer, the frame pointer,
- * a resume address and the floating-point control state, and tells the compiler that
+ * The switch is inline assembly that saves only the frame pointer, a resume address and
+ * the floating-point control state on the stack, and the stack pointer in the context;
+ * it tells the compiler that
  * every other register is clobbered. The compiler then saves around the switch only the
  * registers that are live at that point, which is never more than the ABI's callee-saved
  * set (x86-64 System V: rbx rbp r12-r15, MXCSR and x87 control word; AAPCS64: x19-x29,
@@ -35,36 +36,40 @@ void coio__ctx_switch(coio__ctx *from, coio__ctx *to);
 #define COIO__CONTEXT_NAME "ucontext"
 
 #elif defined(__x86_64__)
+/* A suspended context is its stack pointer; the rest is on its stack:
+ *   sp -> [MXCSR:4 | x87 CW:2 | 0:2] [resume address] [rbp]   then 128 bytes (red zone) */
 typedef struct coio__ctx {
     void *sp;
-    void *pc;
-    void *fp;
-    uint32_t mxcsr;
-    uint16_t x87cw;
-    uint16_t pad; /* stays zero: the control words are compared as one 64-bit value */
 } coio__ctx;
 #define COIO__CONTEXT_NAME "x86_64"
+#define COIO__CTX_FRAME 24 /* bytes pushed below the red zone */
+#define COIO__RED_ZONE 128
 
 static inline __attribute__((always_inline)) void coio__ctx_switch(coio__ctx *from, coio__ctx *to)
 {
-    /* rdi = from, rsi = to; the entry trampoline reads `to` from rsi. */
-    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
-                     "movq %%rsp, 0(%%rdi)\n\t"
-                     "movq %%rax, 8(%%rdi)\n\t"
-                     "movq %%rbp, 16(%%rdi)\n\t"
-                     "stmxcsr 24(%%rdi)\n\t"
-                     "fnstcw 28(%%rdi)\n\t"
-                     /* Reloading the control state is slow-ish: skip it when unchanged. */
-                     "movq 24(%%rdi), %%rax\n\t"
-                     "cmpq 24(%%rsi), %%rax\n\t"
+    /* rdi = from, rsi = to; the entry trampoline reads `to` (the task) from rsi. The
+     * red zone of the function we are inlined into may hold live data: step over it. */
+    __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
+                     "pushq %%rbp\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "pushq $0\n\t"
+                     "stmxcsr (%%rsp)\n\t"
+                     "fnstcw 4(%%rsp)\n\t"
+                     "movq %%rsp, (%%rdi)\n\t"
+                     "movq (%%rsi), %%rcx\n\t"
+                     /* Reloading the control state is slow: skip it when unchanged. */
+                     "movq (%%rcx), %%rax\n\t"
+                     "cmpq (%%rsp), %%rax\n\t"
                      "je 2f\n\t"
-                     "ldmxcsr 24(%%rsi)\n\t"
-                     "fldcw 28(%%rsi)\n\t"
+                     "ldmxcsr (%%rcx)\n\t"
+                     "fldcw 4(%%rcx)\n\t"
                      "2:\n\t"
-                     "movq 16(%%rsi), %%rbp\n\t"
-                     "movq 0(%%rsi), %%rsp\n\t"
-                     "jmpq *8(%%rsi)\n\t"
+                     "leaq 24(%%rcx), %%rsp\n\t"
+                     "movq -8(%%rsp), %%rbp\n\t"
+                     "jmpq *-16(%%rsp)\n\t"
                      "1:\n\t"
+                     "leaq 128(%%rsp), %%rsp\n\t"
                      : "+D"(from), "+S"(to)
                      :
                      : "rax", "rbx", "rcx", "rdx", "r8", "r9", "r10", "r11", "r12", "r13",
@@ -76,32 +81,33 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio__ctx *fr
 }
 
 #elif defined(__aarch64__)
+/* sp -> [FPCR:8] [pad:8] [x29] [resume address] (AAPCS64 has no red zone) */
 typedef struct coio__ctx {
     void *sp;
-    void *pc;
-    void *fp;
-    uint64_t fpcr;
 } coio__ctx;
 #define COIO__CONTEXT_NAME "aarch64"
+#define COIO__CTX_FRAME 32
+#define COIO__RED_ZONE 0
 
 static inline __attribute__((always_inline)) void coio__ctx_switch(coio__ctx *from, coio__ctx *to)
 {
     register coio__ctx *x0 __asm__("x0") = from;
     register coio__ctx *x1 __asm__("x1") = to;
     __asm__ volatile("adr x9, 1f\n\t"
-                     "mov x10, sp\n\t"
-                     "stp x10, x9, [x0, #0]\n\t"
-                     "str x29, [x0, #16]\n\t"
+                     "sub sp, sp, #32\n\t"
+                     "stp x29, x9, [sp, #16]\n\t"
                      "mrs x11, fpcr\n\t"
-                     "str x11, [x0, #24]\n\t"
-                     "ldr x12, [x1, #24]\n\t"
+                     "str x11, [sp]\n\t"
+                     "mov x10, sp\n\t"
+                     "str x10, [x0]\n\t"
+                     "ldr x10, [x1]\n\t"
+                     "ldr x12, [x10]\n\t"
                      "cmp x11, x12\n\t"
                      "b.eq 2f\n\t"
                      "msr fpcr, x12\n\t"
                      "2:\n\t"
-                     "ldp x10, x9, [x1, #0]\n\t"
-                     "ldr x29, [x1, #16]\n\t"
-                     "mov sp, x10\n\t"
+                     "ldp x29, x9, [x10, #16]\n\t"
+                     "add sp, x10, #32\n\t"
                      "br x9\n\t"
                      "1:\n\t"
                      : "+r"(x0), "+r"(x1)
@@ -131,10 +137,10 @@ static inline const void *coio__ctx_sp(const coio__ctx *c)
 }
 
 /* Prepares ctx to start in coio__task_main(task) on the stack whose highest usable
- * address is stack_top, inheriting the floating-point control state of `like`.
- * In ucontext mode the ucontext_t is carved from the top of the stack. */
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, const coio__ctx *like);
-/* Captures the calling thread's floating-point control state into ctx. */
-void coio__ctx_capture(coio__ctx *ctx);
+ * address is stack_top, with the floating-point control state `fpu` (from
+ * coio__ctx_fpu()). In ucontext mode the ucontext_t is carved from the top of the stack. */
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu);
+/* The calling thread's floating-point control state, as a context stores it. */
+uint64_t coio__ctx_fpu(void);
 
 #endif

@@ -3,12 +3,34 @@
 
 static const char *const state_names[] = {
     [COIO__NEW] = "new", [COIO__READY] = "ready", [COIO__RUNNING] = "running",
-    [COIO__WAITING] = "waiting", [COIO__DONE] = "done",
+    [COIO__WAITING] = "waiting", [COIO__DONE] = "done", [COIO__FREE] = "free",
 };
 
 const char *coio__state_name(int state)
 {
-    return state >= 0 && state <= COIO__DONE ? state_names[state] : "?";
+    return state >= 0 && state <= COIO__FREE ? state_names[state] : "?";
+}
+
+static FILE *dump_out;
+static int dump_count;
+
+static void dump_one(coio__loop *L, coio_task *t)
+{
+    char stack[48] = "-";
+    if (t->stack_lo) {
+        /* A suspended task's use is exact; the running one's is measured here. */
+        char here;
+        const char *sp = t == L->current ? &here : (const char *)coio__ctx_sp(&t->ctx);
+        const char *top = t->stack_lo + t->stack_size;
+        if (sp >= t->stack_lo && sp <= top)
+            snprintf(stack, sizeof stack, "%zu/%u KiB", (size_t)(top - sp + 1023) / 1024,
+                     t->stack_size / 1024);
+    }
+    fprintf(dump_out, "%-6u %-20s %-8s %-22s %s%s\n", t->id, t->name ? t->name : "",
+            coio__state_name(t == L->current ? COIO__RUNNING : t->state),
+            t->wait_what ? t->wait_what : "", stack,
+            (t->flags & COIO__F_CANCELLED) ? " cancelled" : "");
+    dump_count++;
 }
 
 int coio_dump_tasks(FILE *out)
@@ -18,25 +40,15 @@ int coio_dump_tasks(FILE *out)
         return -EPERM;
     if (!out)
         return -EINVAL;
-    int n = 0;
+    /* Loops are per thread and dumping never suspends: file statics are safe enough
+     * only under a lock; keep it simple with one. */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    dump_out = out;
+    dump_count = 0;
     fprintf(out, "%-6s %-20s %-8s %-22s %s\n", "id", "name", "state", "waiting on", "stack");
-    for (coio__list *p = L->all.next; p != &L->all; p = p->next) {
-        coio_task *t = coio__container_of(p, coio_task, all);
-        char stack[48] = "-";
-        if (t->stack.lo) {
-            /* A suspended task's use is exact; the running one's is measured here. */
-            char here;
-            const char *sp = t == L->current ? &here : (const char *)coio__ctx_sp(&t->ctx);
-            const char *top = t->stack.lo + t->stack.size;
-            if (sp >= t->stack.lo && sp <= top)
-                snprintf(stack, sizeof stack, "%zu/%zu KiB", (size_t)(top - sp + 1023) / 1024,
-                         t->stack.size / 1024);
-        }
-        fprintf(out, "%-6llu %-20s %-8s %-22s %s%s\n", (unsigned long long)t->id,
-                t->name ? t->name : "", coio__state_name(t->state),
-                t->wait_what ? t->wait_what : "", stack,
-                (t->flags & COIO__F_CANCELLED) ? " cancelled" : "");
-        n++;
-    }
+    coio__tasks_each(L, dump_one);
+    int n = dump_count;
+    pthread_mutex_unlock(&mu);
     return n;
 }

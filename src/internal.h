@@ -121,6 +121,7 @@ enum coio__state {
     COIO__RUNNING,
     COIO__WAITING, /* parked; some object will wake it */
     COIO__DONE,
+    COIO__FREE,    /* a recycled slot, not a task */
 };
 
 enum {
@@ -137,6 +138,9 @@ typedef struct coio__joinset {
     size_t pending;      /* members not yet finished */
     int first_err;       /* first negative result, in completion order */
     bool wake_on_any;    /* wake the waiter at every completion */
+    /* Called at each member's completion, after the counts and before the waiter is
+     * woken (task groups, wait, as_completed: group.c). May be NULL. */
+    void (*on_finish)(coio__loop *L, struct coio__joinset *js, coio_task *t);
 } coio__joinset;
 
 /* The internal shape of coio_scope (public storage, checked by a static assert). */
@@ -150,29 +154,32 @@ typedef struct coio__scope {
 } coio__scope;
 enum { COIO__S_SHIELD = 1, COIO__S_FIRED = 2, COIO__S_SHIELDED = 4 };
 
+/* 136 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
+ * shows in the page faults of a million sleepers (bench W3). Cold data stays out: the
+ * context lives on the task's own stack, and tasks are enumerated through the loop's
+ * chunks rather than a list. */
 struct coio_task {
     coio__ctx ctx;          /* first: the entry trampoline receives &ctx as the task */
     coio__list link;        /* the wait queue of what it waits on, if any */
     int (*fn)(void *);
-    void *arg;
-    coio__stack stack;
+    void *arg;              /* also the free-list link of a free slot */
+    char *stack_lo;         /* NULL until the task first runs and after it finishes */
+    uint32_t stack_size;    /* usable bytes; before the first run: the size wanted (0: default) */
     int result;
+    int wake_result;        /* what coio__park returns */
+    uint32_t id;
     uint8_t state;
     uint8_t flags;
     uint8_t wait_interruptible; /* cancel / deadline may end the current wait */
     uint8_t io_streak;      /* I/O ops completed in a row without suspending */
-    int wake_result;        /* what coio__park returns */
+    uint8_t timer_is_scope; /* the armed timer is the scope deadline, not the op's own */
     const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
     void *wait_obj;
     void (*unwait)(coio_task *t); /* unlinks t from wait_obj when its wait is interrupted */
     coio__timer timer;
-    uint8_t timer_is_scope; /* the armed timer is the scope deadline, not the op's own */
     coio__joinset *joiner;  /* completion is reported there */
     coio__scope *scope;     /* innermost deadline/shield scope */
-    coio__list all;         /* the loop's list of every task */
-    uint64_t id;
     char *name;
-    int64_t step_start;     /* COIO_DEBUG: when the current step began */
 #ifdef COIO__ASAN
     void *asan_fake;        /* AddressSanitizer's fake stack of a suspended task */
 #endif
@@ -184,6 +191,8 @@ struct coio_task {
 coio_task *coio__task_alloc(coio__loop *L);
 void coio__task_free(coio__loop *L, coio_task *t);
 _Noreturn void coio__task_main(coio_task *t);
+/* Calls fn for every task struct in use, in slot order. fn may free the task. */
+void coio__tasks_each(coio__loop *L, void (*fn)(coio__loop *L, coio_task *t));
 /* Called for a task leaving the NEW state when it is dispatched: gives it a stack. */
 int coio__task_prepare(coio__loop *L, coio_task *t);
 /* Marks t done with `result` and reports to its joiner (no stack work). */
@@ -293,11 +302,12 @@ struct coio__loop {
     size_t nsoon;
     size_t keepalive;    /* handles that other threads may use to wake the loop (futures,
                           * threadsafe callbacks): while > 0, no task waiting is a deadlock */
-    coio__list all;      /* every task not yet freed */
-    size_t ntasks;
+    size_t ntasks;       /* task structs in use (not FREE) */
     size_t nalive;       /* tasks not yet DONE */
     coio_task *dead;     /* finished task whose stack the loop must release */
-    uint64_t next_id;
+    uint32_t next_id;
+    uint64_t fpu;        /* FPU control state new tasks start with (the thread's) */
+    int64_t step_start;  /* COIO_DEBUG: when the running task's current step began */
     coio_task *main;
     coio__stack dead_stack; /* non-default stack of a finished task, unmapped by the loop */
     bool debug;          /* COIO_DEBUG=1 */
@@ -369,5 +379,31 @@ void coio__loop_drain_ext(coio__loop *L);
 
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
+
+/* ==== BEGIN sync internals (callback.c, future.c; owner: the sync work, issue 3) ==== */
+
+/* A message to a loop from any thread: posted to the loop's handle (coio_loop) and run on
+ * the loop's thread, from the backend's poll (coio__loop_drain_ext), or at once when the
+ * poster is that thread. run() must not suspend. Used by call_soon_threadsafe and by
+ * futures completed from other threads. */
+typedef struct coio__remote {
+    coio__list link;
+    void (*run)(coio__loop *L, struct coio__remote *r);
+} coio__remote;
+
+/* L's handle, created on first use; not a new reference (the loop holds one until it
+ * ends). NULL on ENOMEM. Loop thread only. */
+coio_loop *coio__loop_handle(coio__loop *L);
+/* Posts r to h's loop and wakes it. Any thread. -ESHUTDOWN if the loop has ended. */
+int coio__remote_post(coio_loop *h, coio__remote *r);
+/* Withdraws r if it was posted and has not run yet. h's loop thread only. */
+void coio__remote_withdraw(coio_loop *h, coio__remote *r);
+/* Runs the messages posted to L. Called by coio__loop_drain_ext (threadpool.c). */
+void coio__loop_drain_remote(coio__loop *L);
+/* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()).
+ * For the loop's end: see the note on run_loop in docs/sync.md. */
+void coio__callbacks_stop(coio__loop *L);
+
+/* ==== END sync internals ==== */
 
 #endif

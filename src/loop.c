@@ -47,7 +47,7 @@ static inline void switch_ctx(coio__loop *L, coio__ctx *from, coio_task *ft, coi
 #ifdef COIO__ASAN
     void **save = dying ? NULL : ft ? &ft->asan_fake : &L->main_fake_stack;
     if (tt)
-        __sanitizer_start_switch_fiber(save, tt->stack.lo, tt->stack.size);
+        __sanitizer_start_switch_fiber(save, tt->stack_lo, tt->stack_size);
     else
         __sanitizer_start_switch_fiber(save, L->main_stack_bottom, L->main_stack_size);
 #endif
@@ -104,10 +104,9 @@ static inline __attribute__((always_inline)) coio_task *pick_next(coio__loop *L)
 static void debug_step_end(coio__loop *L, coio_task *t)
 {
     int64_t now = coio__clock_ns();
-    if (t->step_start && now - t->step_start > 100000000)
-        coio__debug_warn(L, "task %llu \"%s\" ran %.0f ms without suspending",
-                         (unsigned long long)t->id, t->name ? t->name : "",
-                         (double)(now - t->step_start) / 1e6);
+    if (L->step_start && now - L->step_start > 100000000)
+        coio__debug_warn(L, "task %u \"%s\" ran %.0f ms without suspending", t->id,
+                         t->name ? t->name : "", (double)(now - L->step_start) / 1e6);
 }
 
 void coio__schedule(coio__loop *L, coio_task *self)
@@ -126,7 +125,7 @@ void coio__schedule(coio__loop *L, coio_task *self)
         switch_ctx(L, &self->ctx, self, &L->ctx, NULL, false);
     }
     if (__builtin_expect(L->debug, 0))
-        self->step_start = coio__clock_ns();
+        L->step_start = coio__clock_ns();
 }
 
 _Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self)
@@ -265,26 +264,26 @@ static void reap(coio__loop *L, coio_task *t)
     __tsan_destroy_fiber(t->tsan_fiber);
     t->tsan_fiber = NULL;
 #endif
-    coio__stack_put(&L->stacks, &t->stack);
-    t->stack.lo = NULL;
+    coio__stack_put(&L->stacks, &(coio__stack){t->stack_lo, t->stack_size});
+    t->stack_lo = NULL;
     if (t->flags & COIO__F_DETACHED)
         coio__task_free(L, t);
+}
+
+static void cancel_leftover(coio__loop *L, coio_task *t)
+{
+    if (t->state == COIO__DONE)
+        return;
+    if (L->debug)
+        coio__debug_warn(L, "task %u \"%s\" still alive when coio_run ended: cancelled", t->id,
+                         t->name ? t->name : "");
+    coio_cancel(t);
 }
 
 static void begin_stopping(coio__loop *L)
 {
     L->stopping = true;
-    coio__list *n, *tmp;
-    coio__list_for_each_safe(n, tmp, &L->all)
-    {
-        coio_task *t = coio__container_of(n, coio_task, all);
-        if (t->state == COIO__DONE)
-            continue;
-        if (L->debug)
-            coio__debug_warn(L, "task %llu \"%s\" still alive when coio_run ended: cancelled",
-                             (unsigned long long)t->id, t->name ? t->name : "");
-        coio_cancel(t);
-    }
+    coio__tasks_each(L, cancel_leftover);
 }
 
 static int run_loop(coio__loop *L)
@@ -341,19 +340,19 @@ static int run_loop(coio__loop *L)
     }
 }
 
+static void free_leftover(coio__loop *L, coio_task *t)
+{
+    if (L->debug && t != L->main && !(t->flags & (COIO__F_CLAIMED | COIO__F_DETACHED)))
+        coio__debug_warn(L, "task %u \"%s\" was neither awaited nor detached", t->id,
+                         t->name ? t->name : "");
+    if (t->stack_lo) /* a task the loop could not finish (deadlock) */
+        coio__stack_put(&L->stacks, &(coio__stack){t->stack_lo, t->stack_size});
+    coio__task_free(L, t);
+}
+
 static void free_all_tasks(coio__loop *L)
 {
-    coio__list *n, *tmp;
-    coio__list_for_each_safe(n, tmp, &L->all)
-    {
-        coio_task *t = coio__container_of(n, coio_task, all);
-        if (L->debug && t != L->main && !(t->flags & (COIO__F_CLAIMED | COIO__F_DETACHED)))
-            coio__debug_warn(L, "task %llu \"%s\" was neither awaited nor detached",
-                             (unsigned long long)t->id, t->name ? t->name : "");
-        if (t->stack.lo) /* a task the loop could not finish (deadlock) */
-            coio__stack_put(&L->stacks, &t->stack);
-        coio__task_free(L, t);
-    }
+    coio__tasks_each(L, free_leftover);
     for (size_t i = 0; i < L->ntask_chunks; i++)
         free(L->task_chunks[i]);
     free(L->task_chunks);
@@ -368,7 +367,6 @@ int coio_run(int (*main)(void *), void *arg)
     coio__loop *L = calloc(1, sizeof *L);
     if (!L)
         return -ENOMEM;
-    coio__list_init(&L->all);
     coio__list_init(&L->soon);
     coio__list_init(&L->ext_done);
     L->wake_fd = -1;
@@ -376,7 +374,7 @@ int coio_run(int (*main)(void *), void *arg)
     L->budget = COIO__MIN_TURN;
     const char *dbg = getenv("COIO_DEBUG");
     L->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
-    coio__ctx_capture(&L->ctx);
+    L->fpu = coio__ctx_fpu();
 #if defined(COIO_CONTEXT_UCONTEXT)
     L->ctx.uc = &L->uc_loop;
 #endif

@@ -302,12 +302,12 @@ static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
     coio__loop *L = coio__tls_loop;
     coio_task *t = L ? L->current : NULL;
-    if (t && t->stack.lo) {
+    if (t && t->stack_lo) {
         char *a = (char *)si->si_addr;
         /* In the guard, or just below it (a frame that skipped part of it). */
-        if (a < t->stack.lo && a >= t->stack.lo - guard_bytes() - 64 * 1024) {
-            char id[32];
-            snprintf(id, sizeof id, "%llu", (unsigned long long)t->id);
+        if (a < t->stack_lo && a >= t->stack_lo - guard_bytes() - 64 * 1024) {
+            char id[16];
+            snprintf(id, sizeof id, "%u", t->id);
             write_str("coio: stack overflow in task \"");
             write_str(t->name ? t->name : "");
             write_str("\" (id ");

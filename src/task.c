@@ -58,14 +58,24 @@ coio_task *coio__task_alloc(coio__loop *L)
 
 void coio__task_free(coio__loop *L, coio_task *t)
 {
-    coio__list_unlink(&t->all);
     L->ntasks--;
     free(t->name);
     t->name = NULL;
-    t->state = COIO__DONE;
+    t->state = COIO__FREE;
     t->flags = 0;
     t->arg = L->task_free;
     L->task_free = t;
+}
+
+void coio__tasks_each(coio__loop *L, void (*fn)(coio__loop *L, coio_task *t))
+{
+    for (size_t c = 0; c < L->ntask_chunks; c++) {
+        coio_task *chunk = L->task_chunks[c];
+        size_t n = c + 1 < L->ntask_chunks ? TASKS_PER_CHUNK : TASKS_PER_CHUNK - L->task_chunk_left;
+        for (size_t i = 0; i < n; i++)
+            if (chunk[i].state != COIO__FREE)
+                fn(L, &chunk[i]);
+    }
 }
 
 /* ------------------------------------------------------------------ spawn and finish */
@@ -88,6 +98,10 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
     }
     size_t stack_size = 0;
     if (opts && opts->stack_size) {
+        if (opts->stack_size > (1u << 30)) { /* stack_size is kept in 32 bits */
+            errno = EINVAL;
+            return NULL;
+        }
         stack_size = opts->stack_size < COIO_STACK_SIZE_MIN ? COIO_STACK_SIZE_MIN : opts->stack_size;
         stack_size = (stack_size + L->stacks.page - 1) & ~(L->stacks.page - 1);
     }
@@ -109,7 +123,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
     coio__list_init(&t->link);
     t->fn = fn;
     t->arg = arg;
-    t->stack.size = stack_size; /* wanted size; lo stays NULL until the first run */
+    t->stack_size = (uint32_t)stack_size; /* wanted size; stack_lo stays NULL until it runs */
     t->state = COIO__NEW;
     t->id = L->next_id++;
     t->name = name;
@@ -117,7 +131,6 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
         t->flags |= COIO__F_DETACHED;
     if (L->stopping) /* spawned by cleanup code after main returned */
         t->flags |= COIO__F_CANCELLED;
-    coio__list_push_back(&L->all, &t->all);
     L->ntasks++;
     L->nalive++;
     coio__ready_push(L, t);
@@ -134,6 +147,8 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
         js->pending--;
         if (result < 0 && !js->first_err)
             js->first_err = result;
+        if (js->on_finish)
+            js->on_finish(L, js, t);
         coio_task *w = js->waiter;
         if (w && w->wait_obj == js && (js->pending == 0 || js->wake_on_any))
             coio__wake(L, w, 0);
@@ -143,18 +158,21 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
 int coio__task_prepare(coio__loop *L, coio_task *t)
 {
     int r = 0;
+    coio__stack st;
     if (t->flags & COIO__F_CANCELLED)
         r = -ECANCELED; /* cancelled before it started: it never runs */
-    else if (coio__stack_get(&L->stacks, t->stack.size, &t->stack) < 0)
+    else if (coio__stack_get(&L->stacks, t->stack_size, &st) < 0)
         r = -ENOMEM;
     if (r < 0) {
-        t->stack.lo = NULL;
+        t->stack_lo = NULL;
         coio__task_finish(L, t, r);
         if (t->flags & COIO__F_DETACHED)
             coio__task_free(L, t);
         return r;
     }
-    coio__ctx_init(&t->ctx, t->stack.lo, t->stack.lo + t->stack.size, &L->ctx);
+    t->stack_lo = st.lo;
+    t->stack_size = (uint32_t)st.size;
+    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu);
 #ifdef COIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -168,7 +186,7 @@ _Noreturn void coio__task_main(coio_task *t)
 #endif
     coio__loop *L = coio__tls_loop;
     if (L->debug)
-        t->step_start = coio__clock_ns();
+        L->step_start = coio__clock_ns();
     int r = t->fn(t->arg);
     L = coio__tls_loop;
     coio__task_finish(L, t, r);

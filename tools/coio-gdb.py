@@ -4,7 +4,8 @@
 #   (gdb) coio tasks          list the tasks of the current thread's loop
 #   (gdb) coio bt ID          backtrace of task ID (suspended or running)
 #
-# A suspended task's context is {sp, pc, fp} at the start of struct coio_task (see
+# A suspended task's context is its saved stack pointer (the first member of struct
+# coio_task), below which the switch pushed the resume address and frame pointer (see
 # src/context.h); "coio bt" points the selected thread's registers at that context,
 # prints the backtrace and puts the registers back.
 import gdb
@@ -22,19 +23,23 @@ def _loop():
     return loop
 
 
+TASKS_PER_CHUNK = 256  # src/task.c
+FREE = 5               # COIO__FREE: a recycled slot
+
+
 def _tasks():
+    """Every task of this thread's loop, walking the loop's task chunks like
+    coio__tasks_each() does."""
     loop = _loop()
-    task_t = gdb.lookup_type("struct coio_task")
-    off = None
-    for f in task_t.fields():
-        if f.name == "all":
-            off = f.bitpos // 8
-    head = loop["all"].address
-    node = loop["all"]["next"]
-    while int(node) != int(head):
-        addr = int(node) - off
-        yield gdb.Value(addr).cast(task_t.pointer()).dereference()
-        node = node["next"]
+    task_p = gdb.lookup_type("struct coio_task").pointer()
+    nchunks = int(loop["ntask_chunks"])
+    for c in range(nchunks):
+        chunk = loop["task_chunks"][c].cast(task_p)
+        n = TASKS_PER_CHUNK if c + 1 < nchunks else TASKS_PER_CHUNK - int(loop["task_chunk_left"])
+        for i in range(n):
+            t = chunk[i]
+            if int(t["state"]) != FREE:
+                yield t
 
 
 def _str(p):
@@ -44,6 +49,25 @@ def _str(p):
         return p.string()
     except gdb.error:
         return "?"
+
+
+def _arch():
+    return gdb.selected_frame().architecture().name()
+
+
+def _regs():
+    return ("sp", "pc", "x29") if "aarch64" in _arch() else ("sp", "pc", "rbp")
+
+
+def _saved_context(t):
+    """(sp, pc, fp) at which a suspended task resumes; see the frame in src/context.h."""
+    sp = int(t["ctx"]["sp"])
+    u64 = gdb.lookup_type("unsigned long").pointer()
+    word = lambda addr: int(gdb.Value(addr).cast(u64).dereference())
+    if "aarch64" in _arch():  # [fpcr][pad][x29][pc], no red zone
+        return sp + 32, word(sp + 24), word(sp + 16)
+    # x86-64: [mxcsr|cw][pc][rbp], then the 128-byte red zone it stepped over
+    return sp + 24 + 128, word(sp + 8), word(sp + 16)
 
 
 class Coio(gdb.Command):
@@ -88,21 +112,20 @@ class CoioBt(gdb.Command):
             if int(t.address) == int(loop["current"]):
                 gdb.execute("bt")
                 return
-            if int(t["state"]) in (0, 4) or int(t["stack"]["lo"]) == 0:
+            if int(t["state"]) in (0, 4) or int(t["stack_lo"]) == 0:
                 print("task %d has no stack (%s)" % (want, STATES.get(int(t["state"]), "?")))
                 return
-            ctx = t["ctx"]
+            sp, pc, fp = _saved_context(t)
             gdb.execute("select-frame 0")
-            saved = [int(gdb.parse_and_eval(r)) for r in ("$sp", "$pc", "$rbp")]
+            regs = _regs()
+            saved = [int(gdb.parse_and_eval("$" + r)) for r in regs]
             try:
-                gdb.execute("set $sp = %d" % int(ctx["sp"]))
-                gdb.execute("set $rbp = %d" % int(ctx["fp"]))
-                gdb.execute("set $pc = %d" % int(ctx["pc"]))
+                for r, v in zip(regs, (sp, pc, fp)):
+                    gdb.execute("set $%s = %d" % (r, v))
                 gdb.execute("bt")
             finally:
-                gdb.execute("set $sp = %d" % saved[0])
-                gdb.execute("set $rbp = %d" % saved[2])
-                gdb.execute("set $pc = %d" % saved[1])
+                for r, v in zip(regs, saved):
+                    gdb.execute("set $%s = %d" % (r, v))
             return
         raise gdb.GdbError("coio: no task %d" % want)
 
