@@ -744,6 +744,36 @@ static void close_with_read_in_flight_releases_the_file_at_once(void **state)
     coio_assert_rc(s.rc[2], -EBADF);
 }
 
+/* The same when the read was cancelled in the same turn, just before coio_close: its
+ * cancellation may still be on its way to the kernel. */
+static int cancel_then_close_main(void *arg)
+{
+    struct io_state *s = arg;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s->p), 0);
+    coio_task *t = coio_spawn(reader_fn, s);
+    coio_sleep(0.01);
+    s->rc[0] = coio_cancel(t);
+    s->rc[1] = coio_close(s->p[0]);
+    s->p[0] = -1;
+    s->rc[2] = send(s->p[1], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -errno : 0;
+    s->rc[3] = coio_await(t);
+    close_pipe(s);
+    return 0;
+}
+
+static void close_right_after_cancelling_a_read_releases_the_file_at_once(void **state)
+{
+    (void)state;
+    require_backend();
+    struct io_state s = {0};
+    coio_assert_rc(coio_run(cancel_then_close_main, &s), 0);
+    coio_assert_rc(s.rc[0], 0);
+    coio_assert_rc(s.rc[1], 0);
+    coio_assert_rc(s.rc[2], -EPIPE);
+    coio_assert_rc(s.read_rc, -ECANCELED);
+    coio_assert_rc(s.rc[3], -ECANCELED);
+}
+
 /* More ops (and then more cancellations) in one loop turn than io_uring's submission
  * queue holds (256). */
 #define MANY 600
@@ -981,6 +1011,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(backend_name_matches_coio_backend_env),
     cmocka_unit_test(cancel_racing_completion_loses_no_data),
     cmocka_unit_test(close_with_read_in_flight_releases_the_file_at_once),
+    cmocka_unit_test(close_right_after_cancelling_a_read_releases_the_file_at_once),
     cmocka_unit_test(more_ops_than_the_submission_queue_holds_all_complete),
     cmocka_unit_test(to_thread_completion_wakes_loop_blocked_in_backend),
     cmocka_unit_test(signalfd_read_waits_for_signal_and_can_be_cancelled),
