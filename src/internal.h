@@ -90,7 +90,7 @@ typedef struct coio__stack {
 typedef struct coio__stacks {
     size_t default_size;   /* usable bytes of a default stack */
     size_t page;
-    coio__stack *free;     /* LIFO of free default-size stacks */
+    char **free;           /* LIFO of free default-size stacks (their lo) */
     size_t nfree, capfree;
     char *slab_next;       /* next uncarved stack in the current slab */
     size_t slab_left;      /* stacks left in it */

@@ -73,6 +73,18 @@ int coio__ready_reserve(coio__loop *L)
     if (L->nalive < cap)
         return 0;
     size_t nc = cap ? cap * 2 : 256;
+    size_t head = L->ready_head & L->ready_mask;
+    if (head + L->nready <= cap) {
+        /* Not wrapped: realloc keeps every slot where it is (and, for large rings, moves
+         * pages with mremap instead of copying and faulting in new ones). */
+        coio_task **r = realloc(L->ready, nc * sizeof *r);
+        if (!r)
+            return -ENOMEM;
+        L->ready = r;
+        L->ready_head = head;
+        L->ready_mask = nc - 1;
+        return 0;
+    }
     coio_task **r = malloc(nc * sizeof *r);
     if (!r)
         return -ENOMEM;

@@ -227,7 +227,8 @@ int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out)
 {
     if (size == 0 || size == S->default_size) {
         if (S->nfree) {
-            *out = S->free[--S->nfree];
+            out->lo = S->free[--S->nfree];
+            out->size = S->default_size;
 #ifdef COIO__ASAN
             /* Frames of the task that used it last left their redzones poisoned. */
             __asan_unpoison_memory_region(out->lo, out->size);
@@ -262,8 +263,8 @@ void coio__stack_put(coio__stacks *S, coio__stack *st)
 {
     S->live--;
     if (st->size == S->default_size &&
-        grow((void **)&S->free, &S->capfree, S->nfree + 1, sizeof(coio__stack)) == 0) {
-        S->free[S->nfree++] = *st;
+        grow((void **)&S->free, &S->capfree, S->nfree + 1, sizeof(char *)) == 0) {
+        S->free[S->nfree++] = st->lo;
         return;
     }
     /* Own-size stack (or no memory to remember it): give it back. The caller is not
