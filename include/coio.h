@@ -252,6 +252,88 @@ COIO_API int coio_close(int fd);
  *    -EPIPE (barrier broken), -EOVERFLOW (released / task_done more often than acquired /
  *    put), -EDEADLK (acquiring a lock the caller holds). */
 
+/* ---- Futures (asyncio.Future, concurrent.futures.Future) ---------------------------- */
+
+/* A one-shot value: pending until set to a result, an error or cancelled. Completing
+ * calls are thread-safe: any thread, task or callback may complete a future that tasks
+ * of several loops await. A task awaiting a future counts as something another thread
+ * may wake, so its loop never reports -EDEADLK for it. */
+typedef struct coio_future coio_future;
+
+/* A pending future. NULL with errno ENOMEM. */
+COIO_API coio_future *coio_future_create(void);
+/* Frees f (any thread). -EBUSY while a task awaits it, -EINVAL for NULL. */
+COIO_API int coio_future_destroy(coio_future *f);
+
+/* Completes f with a value, an error (err < 0, else -EINVAL) or cancellation, and wakes
+ * every waiter. Each returns 0, or -EALREADY if f was already complete (nothing changes),
+ * -EINVAL for NULL. Thread-safe; never suspends. */
+COIO_API int coio_future_set_result(coio_future *f, void *value);
+COIO_API int coio_future_set_error(coio_future *f, int err);
+COIO_API int coio_future_cancel(coio_future *f);
+
+/* Waits until f is complete or `timeout` seconds have passed (< 0: no limit). Returns 0
+ * and stores the value in *value (may be NULL), or f's error, or -ECANCELED if f was
+ * cancelled; -ETIMEDOUT after the timeout (f stays pending: unlike asyncio.wait_for, the
+ * future is not cancelled, since other tasks or threads may share it); -ECANCELED /
+ * -ETIMEDOUT when the caller is cancelled / its deadline scope expires; -EINVAL (f NULL or
+ * timeout NaN), -EPERM, -ENOMEM. Many tasks, on several loops, may await one future. */
+COIO_API int coio_future_await(coio_future *f, double timeout, void **value);
+
+/* Without waiting: what coio_future_await would return now, or -EAGAIN if f is pending
+ * (asyncio's InvalidStateError). Thread-safe. */
+COIO_API int coio_future_result(coio_future *f, void **value);
+/* 1 if f is complete (result, error or cancelled), else 0. Thread-safe. */
+COIO_API int coio_future_done(coio_future *f);
+
+/* ---- Queues (asyncio.Queue, LifoQueue, PriorityQueue) ------------------------------- */
+
+typedef struct coio_queue coio_queue;
+
+#define COIO_QUEUE_FIFO 0
+#define COIO_QUEUE_LIFO 1
+#define COIO_QUEUE_PRIORITY 2 /* smallest first by cmp(); equal items leave FIFO */
+
+/* A queue of void * items. maxsize 0 means unbounded. order is COIO_QUEUE_*; cmp (a
+ * qsort-style comparison of two items, as passed to put) is required for PRIORITY and
+ * must be NULL otherwise. NULL with errno EINVAL or ENOMEM. */
+COIO_API coio_queue *coio_queue_create(int order, size_t maxsize,
+                                       int (*cmp)(const void *a, const void *b));
+/* Frees q and drops the items left in it. -EBUSY while a task waits on q. */
+COIO_API int coio_queue_destroy(coio_queue *q);
+
+/* Adds item, waiting while q is full. A waiting getter receives the item directly.
+ * Returns 0, -ESHUTDOWN (q was shut down, before or during the wait: the item was not
+ * added), -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL, -ENOMEM (unbounded queue growth). */
+COIO_API int coio_queue_put(coio_queue *q, void *item);
+/* Removes the next item into *item, waiting while q is empty. Returns 0, -ESHUTDOWN (q
+ * is shut down and empty, or was shut down with immediate=1), -ECANCELED, -ETIMEDOUT,
+ * -EPERM, -EINVAL. */
+COIO_API int coio_queue_get(coio_queue *q, void **item);
+/* The same without waiting: -EAGAIN when q is full (put) or empty (get). */
+COIO_API int coio_queue_put_nowait(coio_queue *q, void *item);
+COIO_API int coio_queue_get_nowait(coio_queue *q, void **item);
+
+/* Marks one item taken with get as processed. -EOVERFLOW if called more times than items
+ * were put (asyncio's ValueError), -EINVAL. */
+COIO_API int coio_queue_task_done(coio_queue *q);
+/* Waits until every item ever put has been marked done (unfinished count 0). Returns 0,
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL. */
+COIO_API int coio_queue_join(coio_queue *q);
+
+/* Python 3.13 Queue.shutdown(): put and put_nowait fail with -ESHUTDOWN from now on, and
+ * blocked putters are released with it. Without `immediate`, gets go on returning the
+ * items left and then fail with -ESHUTDOWN (blocked getters, who only wait on an empty
+ * queue, are released with it at once). With `immediate`, the items left are dropped (as
+ * if task_done'd, which may release join), and every get fails with -ESHUTDOWN. Returns
+ * the number of items dropped, or -EINVAL. Calling it again is harmless. */
+COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
+
+COIO_API size_t coio_queue_size(const coio_queue *q);    /* items in q */
+COIO_API size_t coio_queue_maxsize(const coio_queue *q); /* 0: unbounded */
+COIO_API int coio_queue_empty(const coio_queue *q);      /* 1 or 0 */
+COIO_API int coio_queue_full(const coio_queue *q);       /* 1 or 0 (0 if unbounded) */
+
 /* ---- Lock (asyncio.Lock) ------------------------------------------------------------ */
 
 typedef struct coio_lock coio_lock;
@@ -356,6 +438,53 @@ COIO_API int coio_barrier_reset(coio_barrier *b);
 COIO_API unsigned coio_barrier_parties(const coio_barrier *b);
 COIO_API unsigned coio_barrier_n_waiting(const coio_barrier *b);
 COIO_API int coio_barrier_broken(const coio_barrier *b); /* 1 or 0 */
+
+/* ---- Callbacks and loop handles (loop.call_soon, call_later, call_at,
+ *      call_soon_threadsafe, asyncio.get_running_loop) ---------------------------------- */
+
+/* Callbacks run on the loop's own stack between task steps and must not suspend: every
+ * suspending call made in one returns -EPERM (no task is current). They may spawn tasks,
+ * complete futures, set events, release locks, use *_nowait calls and schedule callbacks.
+ * Callbacks due at the same time run in the order they were scheduled. Scheduling one
+ * ends the running loop turn, so it runs before the tasks that are ready after it. A
+ * call_later/call_at callback still pending when main returns delays coio_run's return
+ * until it has run: cancel it first. */
+
+/* Identifies a scheduled callback for coio_call_cancel. Plain value; valid while the loop
+ * that made it runs (using it afterwards is undefined). */
+typedef struct coio_call_handle {
+    uint64_t coio__opaque[2];
+} coio_call_handle;
+
+/* Schedules fn(arg) for the next loop turn / after `delay` seconds (< 0 counts as 0) / at
+ * `when` on the coio_now() clock. If handle is not NULL it receives a handle for
+ * cancellation. Returns 0, -EINVAL (fn NULL, NaN time), -EPERM (no loop on this thread),
+ * -ENOMEM. */
+COIO_API int coio_call_soon(void (*fn)(void *), void *arg, coio_call_handle *handle);
+COIO_API int coio_call_later(double delay, void (*fn)(void *), void *arg,
+                             coio_call_handle *handle);
+COIO_API int coio_call_at(double when, void (*fn)(void *), void *arg,
+                          coio_call_handle *handle);
+/* Cancels a callback that has not run yet. 0, -EALREADY (it ran or was cancelled),
+ * -EINVAL (NULL or never-filled handle), -EPERM (no loop on this thread). */
+COIO_API int coio_call_cancel(coio_call_handle *handle);
+
+/* A loop, as seen from other threads. */
+typedef struct coio_loop coio_loop;
+
+/* This thread's running loop, with a new reference that the caller must give back with
+ * coio_loop_release (from any thread). While references other than the loop's own exist,
+ * the loop does not report -EDEADLK: another thread may still wake it. NULL with errno
+ * EPERM (no loop on this thread) or ENOMEM. */
+COIO_API coio_loop *coio_loop_current(void);
+/* Drops a reference; the handle stays safe to use until its last reference is gone, even
+ * after the loop has ended. Returns 0 or -EINVAL. */
+COIO_API int coio_loop_release(coio_loop *loop);
+
+/* Schedules fn(arg) on `loop` from any thread (including the loop's own) and wakes it
+ * (eventfd). Callbacks posted by one thread run in the order posted. Returns 0, -EINVAL,
+ * -ENOMEM, or -ESHUTDOWN if that loop has ended (fn will not run). */
+COIO_API int coio_call_soon_threadsafe(coio_loop *loop, void (*fn)(void *), void *arg);
 /* ==== END sync ==== */
 
 /* ==== BEGIN net (sockets, DNS, TCP/UDP/Unix, servers) ==== */

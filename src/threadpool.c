@@ -113,6 +113,7 @@ void coio__loop_drain_ext(coio__loop *L)
         if (j->task->wait_obj == j)
             coio__wake(L, j->task, 0);
     }
+    coio__loop_drain_remote(L); /* call_soon_threadsafe, futures (callback.c) */
 }
 
 /* Cancellation: a job no worker has taken is dropped; a running one is waited for. */
