@@ -252,6 +252,82 @@ COIO_API int coio_close(int fd);
  *    -EPIPE (barrier broken), -EOVERFLOW (released / task_done more often than acquired /
  *    put), -EDEADLK (acquiring a lock the caller holds). */
 
+/* ---- Task groups (asyncio.TaskGroup, Trio nursery) ---------------------------------- */
+
+typedef struct coio_group coio_group;
+
+/* A new, empty group. NULL with errno ENOMEM. */
+COIO_API coio_group *coio_group_create(void);
+
+/* Starts fn(arg) as a child of g (like TaskGroup.create_task; it starts at a later loop
+ * turn). The group owns the child: no handle is returned; results travel through arg.
+ * Returns 0, -EINVAL (g or fn NULL), -EPERM (no loop on this thread), -ENOMEM, or
+ * -ESHUTDOWN if g is closing: a child failed, the group was cancelled, or
+ * coio_group_wait has returned. Children may spawn into their own group. */
+COIO_API int coio_group_spawn(coio_group *g, int (*fn)(void *), void *arg);
+/* The same with task options (name, stack size; COIO_SPAWN_DETACHED is implied). */
+COIO_API int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg,
+                                 const coio_spawn_opts *opts);
+
+/* Waits until every child has finished (children spawned meanwhile included). The first
+ * child that returns a negative value other than -ECANCELED makes the group cancel all
+ * the others; the wait still waits for every child to end, then returns that first error.
+ * If the waiting task is cancelled (or its deadline expires) first, every child is
+ * cancelled and awaited, and -ECANCELED (-ETIMEDOUT) is returned, unless a child failed,
+ * whose error wins. Returns 0 when no child failed. A child returning -ECANCELED is not a
+ * failure (as in asyncio). Afterwards the group is closed; waiting again returns the same
+ * value at once. Errors: -EINVAL, -EPERM, -EALREADY (another task is waiting on g). */
+COIO_API int coio_group_wait(coio_group *g);
+
+/* Cancels every child and closes g to new children (Trio: nursery.cancel_scope.cancel()).
+ * Children that end with -ECANCELED are not failures, so a later wait returns 0 unless
+ * some child failed otherwise. Returns 0 or -EINVAL. */
+COIO_API int coio_group_cancel(coio_group *g);
+
+/* Number of children that have not finished yet (0 for NULL). */
+COIO_API size_t coio_group_size(const coio_group *g);
+
+/* Frees g. -EBUSY while children are alive (wait for them first), -EINVAL for NULL. */
+COIO_API int coio_group_destroy(coio_group *g);
+
+/* ---- wait and as_completed (asyncio.wait, asyncio.as_completed) ---------------------- */
+
+#define COIO_ALL_COMPLETED 0   /* return when every task has finished */
+#define COIO_FIRST_COMPLETED 1 /* return when at least one has finished */
+#define COIO_FIRST_ERROR 2     /* ... when one fails (negative result other than
+                                * -ECANCELED), else when all have finished */
+
+/* Waits on tasks[0..n) (NULL entries are skipped) until `return_when` holds or `timeout`
+ * seconds pass (timeout < 0: no limit; 0: just look). Every task found finished is
+ * released: its result goes to results[i] (results may be NULL) and tasks[i] is set to
+ * NULL. Unfinished tasks are left running and their handles stay with the caller (await,
+ * cancel or wait on them again). Returns the number of tasks released, which may be 0
+ * after a timeout (a timeout is not an error, as in asyncio). If the caller is cancelled
+ * or its deadline scope expires: -ECANCELED / -ETIMEDOUT and nothing is released or
+ * cancelled. Errors: -EINVAL (bad return_when, NaN timeout, tasks NULL with n > 0),
+ * -EPERM, -EDEADLK (the caller is in tasks), -EALREADY (a handle is detached or awaited
+ * elsewhere; nothing is changed then). */
+COIO_API int coio_wait(coio_task **tasks, size_t n, int return_when, double timeout,
+                       int *results);
+
+typedef struct coio_as_completed coio_as_completed;
+
+/* An iterator over tasks[0..n) in completion order (NULL entries skipped). It keeps
+ * `tasks` (which must stay valid until destroy) and claims the handles; timeout is for
+ * the whole iteration (< 0: none). NULL with errno EINVAL, EPERM, EDEADLK, EALREADY or
+ * ENOMEM. */
+COIO_API coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n,
+                                                     double timeout);
+/* Waits for the next task to finish, releases it (tasks[i] becomes NULL), stores its
+ * result in *result (may be NULL) and returns its index i. Tasks that had finished before
+ * the iterator was created come first, in array order. Returns -ENOENT when every task
+ * has been returned, -ETIMEDOUT once the iterator's timeout has passed (tasks keep
+ * running), -ECANCELED, -ETIMEDOUT (deadline scope), -EPERM or -EINVAL. */
+COIO_API int coio_as_completed_next(coio_as_completed *ac, int *result);
+/* Frees the iterator. The tasks not returned yet stay in the caller's array and are the
+ * caller's again (await or cancel them). Returns 0 or -EINVAL. */
+COIO_API int coio_as_completed_destroy(coio_as_completed *ac);
+
 /* ---- Futures (asyncio.Future, concurrent.futures.Future) ---------------------------- */
 
 /* A one-shot value: pending until set to a result, an error or cancelled. Completing

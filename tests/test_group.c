@@ -1,0 +1,613 @@
+/* Task groups (asyncio.TaskGroup), coio_wait (asyncio.wait) and as_completed:
+ * failure and cancellation propagation, nesting, closing, timeouts, handle ownership. */
+#define _GNU_SOURCE
+#include "sync_helpers.h"
+
+/* A child sleeps, then returns `ret`; with cleanup it also sleeps (shielded) when
+ * cancelled, so the group must wait for that to end. */
+struct child {
+    double sleep;
+    int ret;
+    int cleanup;
+    int cancel_ret; /* nonzero: returned when the sleep is interrupted */
+    int *finished_counter;
+    /* outputs */
+    int started, sleep_rc, finished;
+};
+
+static int child_fn(void *arg)
+{
+    struct child *c = arg;
+    c->started = 1;
+    c->sleep_rc = coio_sleep(c->sleep);
+    if (c->sleep_rc < 0 && c->cleanup) {
+        coio_scope s;
+        coio_shield_begin(&s, -1);
+        coio_sleep(0.01);
+        coio_scope_end(&s);
+    }
+    c->finished = 1;
+    if (c->finished_counter)
+        (*c->finished_counter)++;
+    if (c->sleep_rc < 0 && c->cancel_ret)
+        return c->cancel_ret;
+    return c->sleep_rc < 0 ? c->sleep_rc : c->ret;
+}
+
+struct gstate {
+    struct child c[8];
+    int n;
+    int wait_rc;
+    int all_finished_at_return;
+    double elapsed;
+    int spawn_rc[4];
+    int finished;
+};
+
+static int all_finished(const struct gstate *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (!g->c[i].finished)
+            return 0;
+    return 1;
+}
+
+static int group_run(struct gstate *g)
+{
+    coio_group *grp = coio_group_create();
+    for (int i = 0; i < g->n; i++) {
+        g->c[i].finished_counter = &g->finished;
+        check_rc(coio_group_spawn(grp, child_fn, &g->c[i]), 0);
+    }
+    double t0 = coio_now();
+    g->wait_rc = coio_group_wait(grp);
+    g->elapsed = coio_now() - t0;
+    g->all_finished_at_return = all_finished(g);
+    check_int(coio_group_size(grp), 0);
+    g->spawn_rc[0] = coio_group_spawn(grp, child_fn, &g->c[0]); /* closed now */
+    check_rc(coio_group_destroy(grp), 0);
+    return 0;
+}
+
+static int group_main(void *arg)
+{
+    return group_run(arg);
+}
+
+static void group_wait_waits_for_every_child(void **state)
+{
+    (void)state;
+    struct gstate g = {.n = 3};
+    g.c[0] = (struct child){.sleep = 0.03, .ret = 1};
+    g.c[1] = (struct child){.sleep = 0.01, .ret = 2};
+    g.c[2] = (struct child){.sleep = 0.0, .ret = 3};
+    run_ok(group_main, &g);
+    coio_assert_rc(g.wait_rc, 0);
+    assert_true(g.all_finished_at_return);
+    assert_true(g.elapsed >= 0.029);
+    coio_assert_rc(g.spawn_rc[0], -ESHUTDOWN);
+}
+
+static void group_first_failure_cancels_siblings_and_is_returned_after_all_end(void **state)
+{
+    (void)state;
+    struct gstate g = {.n = 4};
+    g.c[0] = (struct child){.sleep = 10, .cleanup = 1};
+    g.c[1] = (struct child){.sleep = 0.01, .ret = -EIO};  /* fails first */
+    g.c[2] = (struct child){.sleep = 0.3, .ret = -EPIPE}; /* would fail later */
+    g.c[3] = (struct child){.sleep = 10, .cleanup = 1};
+    run_ok(group_main, &g);
+    coio_assert_rc(g.wait_rc, -EIO);
+    assert_true(g.all_finished_at_return); /* including the shielded cleanups */
+    coio_assert_rc(g.c[0].sleep_rc, -ECANCELED);
+    coio_assert_rc(g.c[2].sleep_rc, -ECANCELED);
+    coio_assert_rc(g.c[3].sleep_rc, -ECANCELED);
+    assert_true(g.elapsed < 1.0);
+}
+
+static void group_child_returning_ecanceled_is_not_a_failure(void **state)
+{
+    (void)state;
+    struct gstate g = {.n = 2};
+    g.c[0] = (struct child){.sleep = 0.0, .ret = -ECANCELED};
+    g.c[1] = (struct child){.sleep = 0.02, .ret = 5};
+    run_ok(group_main, &g);
+    coio_assert_rc(g.wait_rc, 0);
+    coio_assert_rc(g.c[1].sleep_rc, 0); /* not cancelled */
+}
+
+/* The owner G runs group_run; the case's main cancels G or bounds it with a scope. */
+struct owner {
+    struct gstate g;
+    int how; /* 0: cancel G while it waits; 1: cancel G before it waits; 2: timeout scope */
+    int owner_rc;
+};
+
+static int owner_fn(void *arg)
+{
+    struct owner *o = arg;
+    struct gstate *g = &o->g;
+    coio_group *grp = coio_group_create();
+    for (int i = 0; i < g->n; i++)
+        coio_group_spawn(grp, child_fn, &g->c[i]);
+    if (o->how == 1)
+        coio_sleep(10); /* cancelled here: returns -ECANCELED, then waits */
+    coio_scope s;
+    if (o->how == 2)
+        coio_timeout_begin(&s, 0.02);
+    g->wait_rc = coio_group_wait(grp);
+    if (o->how == 2)
+        coio_scope_end(&s);
+    g->all_finished_at_return = all_finished(g);
+    coio_group_destroy(grp);
+    return 0;
+}
+
+static int owner_main(void *arg)
+{
+    struct owner *o = arg;
+    coio_task *t = coio_spawn(owner_fn, o);
+    if (o->how != 2) {
+        coio_sleep(0.01);
+        coio_cancel(t);
+    }
+    o->owner_rc = coio_await(t);
+    return 0;
+}
+
+static void group_cancelling_owner_cancels_children(void **state)
+{
+    (void)state;
+    for (int how = 0; how < 3; how++) {
+        struct owner o = {.g = {.n = 3}, .how = how};
+        for (int i = 0; i < 3; i++)
+            o.g.c[i] = (struct child){.sleep = 10, .cleanup = i == 1};
+        run_ok(owner_main, &o);
+        coio_assert_rc(o.owner_rc, 0);
+        coio_assert_rc(o.g.wait_rc, how == 2 ? -ETIMEDOUT : -ECANCELED);
+        assert_true(o.g.all_finished_at_return);
+        for (int i = 0; i < 3; i++)
+            coio_assert_rc(o.g.c[i].sleep_rc, -ECANCELED);
+    }
+}
+
+static void group_child_error_wins_over_owner_cancellation(void **state)
+{
+    (void)state;
+    struct owner o = {.g = {.n = 2}, .how = 0};
+    /* Cancelled at 10 ms; the first child then fails as it is cancelled. */
+    o.g.c[0] = (struct child){.sleep = 10, .cancel_ret = -EIO};
+    o.g.c[1] = (struct child){.sleep = 10, .cleanup = 1};
+    run_ok(owner_main, &o);
+    coio_assert_rc(o.g.wait_rc, -EIO);
+    assert_true(o.g.all_finished_at_return);
+}
+
+/* Nesting: the outer group's child runs an inner group; a failure in the outer group
+ * cancels the inner group's children through the inner owner's wait. */
+struct nest {
+    struct child inner[2];
+    struct child fail;
+    int inner_wait_rc;
+    int outer_wait_rc;
+};
+
+static int inner_owner(void *arg)
+{
+    struct nest *n = arg;
+    coio_group *g = coio_group_create();
+    coio_group_spawn(g, child_fn, &n->inner[0]);
+    coio_group_spawn(g, child_fn, &n->inner[1]);
+    n->inner_wait_rc = coio_group_wait(g);
+    coio_group_destroy(g);
+    return n->inner_wait_rc;
+}
+
+static int nest_main(void *arg)
+{
+    struct nest *n = arg;
+    coio_group *g = coio_group_create();
+    coio_group_spawn(g, inner_owner, n);
+    coio_group_spawn(g, child_fn, &n->fail);
+    n->outer_wait_rc = coio_group_wait(g);
+    coio_group_destroy(g);
+    return 0;
+}
+
+static void group_nested_groups_cancel_through_levels(void **state)
+{
+    (void)state;
+    struct nest n = {0};
+    n.inner[0] = (struct child){.sleep = 10, .cleanup = 1};
+    n.inner[1] = (struct child){.sleep = 10};
+    n.fail = (struct child){.sleep = 0.01, .ret = -ENOSPC};
+    run_ok(nest_main, &n);
+    coio_assert_rc(n.outer_wait_rc, -ENOSPC);
+    coio_assert_rc(n.inner_wait_rc, -ECANCELED); /* not a failure of the outer group */
+    assert_true(n.inner[0].finished && n.inner[1].finished);
+    coio_assert_rc(n.inner[0].sleep_rc, -ECANCELED);
+}
+
+/* Children spawn more children while the owner waits; closing refuses new ones. */
+struct spawner {
+    coio_group *g;
+    int depth;
+    int *count;
+    int late_rc;
+};
+
+static int spawner_fn(void *arg)
+{
+    struct spawner *s = arg;
+    (*s->count)++;
+    if (s->depth > 0) {
+        static struct spawner kids[64];
+        static int next;
+        for (int i = 0; i < 2; i++) {
+            struct spawner *k = &kids[next++ % 64];
+            *k = (struct spawner){s->g, s->depth - 1, s->count, 0};
+            check_rc(coio_group_spawn(s->g, spawner_fn, k), 0);
+        }
+    }
+    coio_yield();
+    return 0;
+}
+
+static int late_fail(void *arg)
+{
+    (void)arg;
+    coio_sleep(0.005);
+    return -EIO;
+}
+
+static int sleeper(void *arg)
+{
+    (void)arg;
+    return coio_sleep(10);
+}
+
+static int spawn_during_wait_main(void *arg)
+{
+    int *count = arg;
+    coio_group *g = coio_group_create();
+    struct spawner root = {g, 4, count, 0};
+    check_rc(coio_group_spawn(g, spawner_fn, &root), 0);
+    check_rc(coio_group_wait(g), 0);
+    check_int(*count, 31); /* 1 + 2 + 4 + 8 + 16 */
+    check_rc(coio_group_wait(g), 0); /* again: same value, at once */
+    check_rc(coio_group_destroy(g), 0);
+
+    /* After a failure the group is closing: spawn gives -ESHUTDOWN. */
+    g = coio_group_create();
+    coio_group_spawn(g, late_fail, NULL);
+    coio_group_spawn(g, sleeper, NULL);
+    coio_sleep(0.02);
+    check_rc(coio_group_spawn(g, sleeper, NULL), -ESHUTDOWN);
+    check_int(coio_group_size(g), 0); /* the sleeper was cancelled by the failure */
+    check_rc(coio_group_wait(g), -EIO);
+    check_rc(coio_group_wait(g), -EIO);
+    coio_group_destroy(g);
+
+    /* coio_group_cancel: children cancelled, wait returns 0, closed. */
+    g = coio_group_create();
+    coio_group_spawn(g, sleeper, NULL);
+    coio_group_spawn(g, sleeper, NULL);
+    check_int(coio_group_size(g), 2);
+    coio_yield();
+    check_rc(coio_group_destroy(g), -EBUSY);
+    check_rc(coio_group_cancel(g), 0);
+    check_rc(coio_group_spawn(g, sleeper, NULL), -ESHUTDOWN);
+    check_rc(coio_group_wait(g), 0);
+    check_rc(coio_group_destroy(g), 0);
+    return 0;
+}
+
+static void group_children_spawn_while_waiting_and_closed_group_refuses(void **state)
+{
+    (void)state;
+    int count = 0;
+    run_ok(spawn_during_wait_main, &count);
+}
+
+static int short_child(void *arg)
+{
+    int *n = arg;
+    (*n)++;
+    return 0;
+}
+
+static int many_main(void *arg)
+{
+    int *n = arg;
+    coio_group *g = coio_group_create();
+    /* A long-lived group: children are freed as they finish. */
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 1000; i++)
+            check_rc(coio_group_spawn(g, short_child, n), 0);
+        coio_sleep(0);
+        coio_sleep(0);
+        check_int(coio_group_size(g), 0);
+    }
+    check_rc(coio_group_wait(g), 0);
+    coio_group_destroy(g);
+    return 0;
+}
+
+static void group_many_children_are_freed_as_they_finish(void **state)
+{
+    (void)state;
+    int n = 0;
+    run_ok(many_main, &n);
+    assert_int_equal(n, 20000);
+}
+
+static int group_misuse_main(void *arg)
+{
+    (void)arg;
+    check_rc(coio_group_spawn(NULL, child_fn, NULL), -EINVAL);
+    coio_group *g = coio_group_create();
+    check_rc(coio_group_spawn(g, NULL, NULL), -EINVAL);
+    check_rc(coio_group_wait(NULL), -EINVAL);
+    check_rc(coio_group_destroy(NULL), -EINVAL);
+    check_rc(coio_group_wait(g), 0); /* empty */
+    coio_group_destroy(g);
+    /* A child cancelled before it ever ran is not a failure either. */
+    g = coio_group_create();
+    struct child c = {.sleep = 0};
+    coio_group_spawn(g, child_fn, &c);
+    coio_group_cancel(g);
+    check_rc(coio_group_wait(g), 0);
+    check_int(c.started, 0);
+    coio_group_destroy(g);
+    return 0;
+}
+
+static void group_misuse_returns_error_codes(void **state)
+{
+    (void)state;
+    run_ok(group_misuse_main, NULL);
+    coio_group *g = coio_group_create();
+    assert_int_equal(coio_group_spawn(g, child_fn, NULL), -EPERM); /* no loop */
+    assert_int_equal(coio_group_wait(g), -EPERM);
+    coio_group_destroy(g);
+}
+
+/* ------------------------------------------------------------------ coio_wait */
+
+struct wstate {
+    struct child c[4];
+    coio_task *t[4];
+    int results[4];
+    int rc;
+};
+
+static void spawn_children(struct wstate *w, int n)
+{
+    for (int i = 0; i < n; i++) {
+        w->results[i] = 12345;
+        w->t[i] = coio_spawn(child_fn, &w->c[i]);
+    }
+}
+
+static int wait_first_completed_main(void *arg)
+{
+    struct wstate *w = arg;
+    /* Far apart, so that a late wake-up of a loaded machine can't merge them. */
+    w->c[0] = (struct child){.sleep = 0.2, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.01, .ret = 2};
+    w->c[2] = (struct child){.sleep = 0.4, .ret = 3};
+    spawn_children(w, 3);
+    check_rc(coio_wait(w->t, 3, COIO_FIRST_COMPLETED, -1, w->results), 1);
+    check_true(w->t[1] == NULL);
+    check_int(w->results[1], 2);
+    check_int(w->results[0], 12345);
+    check_true(w->t[0] && w->t[2]);
+    check_int(w->c[0].finished, 0); /* not cancelled, still running */
+    /* Wait again on the rest (NULL entries skipped), then await the last by hand. */
+    check_rc(coio_wait(w->t, 3, COIO_FIRST_COMPLETED, -1, w->results), 1);
+    check_int(w->results[0], 1);
+    check_rc(coio_await(w->t[2]), 3);
+    return 0;
+}
+
+static void wait_first_completed_releases_only_finished_tasks(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(wait_first_completed_main, &w);
+}
+
+static int wait_first_error_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.01, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.02, .ret = -ECANCELED}; /* not an error */
+    w->c[2] = (struct child){.sleep = 0.03, .ret = -EIO};
+    w->c[3] = (struct child){.sleep = 10};
+    spawn_children(w, 4);
+    check_rc(coio_wait(w->t, 4, COIO_FIRST_ERROR, -1, w->results), 3);
+    check_int(w->results[0], 1);
+    check_int(w->results[1], -ECANCELED);
+    check_int(w->results[2], -EIO);
+    check_true(w->t[3] != NULL);
+    coio_cancel(w->t[3]);
+    check_rc(coio_await(w->t[3]), -ECANCELED);
+    /* FIRST_ERROR without an error is ALL_COMPLETED. */
+    w->c[0] = (struct child){.sleep = 0.01, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.02, .ret = 2};
+    spawn_children(w, 2);
+    check_rc(coio_wait(w->t, 2, COIO_FIRST_ERROR, -1, NULL), 2);
+    return 0;
+}
+
+static void wait_first_error_returns_at_first_failure(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(wait_first_error_main, &w);
+}
+
+static int wait_all_and_timeout_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.01, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.02, .ret = 2};
+    spawn_children(w, 2);
+    check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, -1, w->results), 2);
+    check_int(w->results[0] + w->results[1], 3);
+    /* Timeout: nothing finished, nothing released or cancelled (not an error). */
+    w->c[0] = (struct child){.sleep = 0.3, .ret = 7};
+    w->c[1] = (struct child){.sleep = 0.0, .ret = 8};
+    spawn_children(w, 2);
+    double t0 = coio_now();
+    check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, 0.02, w->results), 1);
+    check_true(coio_now() - t0 >= 0.019);
+    check_true(w->t[0] != NULL && w->t[1] == NULL);
+    check_int(w->results[1], 8);
+    check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, 0, NULL), 0); /* just look */
+    check_rc(coio_await(w->t[0]), 7);
+    return 0;
+}
+
+static void wait_all_completed_and_timeout_keep_handles(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(wait_all_and_timeout_main, &w);
+}
+
+static int wait_in_task(void *arg)
+{
+    struct wstate *w = arg;
+    w->rc = coio_wait(w->t, 2, COIO_ALL_COMPLETED, -1, w->results);
+    return 0;
+}
+
+static int wait_cancelled_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.0, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.05, .ret = 2};
+    spawn_children(w, 2);
+    coio_task *waiter = coio_spawn(wait_in_task, w);
+    coio_sleep(0.01);
+    coio_cancel(waiter);
+    check_rc(coio_await(waiter), 0);
+    check_rc(w->rc, -ECANCELED);
+    check_true(w->t[0] != NULL && w->t[1] != NULL); /* nothing released */
+    check_rc(coio_await(w->t[0]), 1);
+    check_rc(coio_await(w->t[1]), 2); /* and nothing cancelled */
+    return 0;
+}
+
+static void wait_cancelled_releases_and_cancels_nothing(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(wait_cancelled_main, &w);
+}
+
+static int wait_misuse_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.01};
+    w->c[1] = (struct child){.sleep = 0.01};
+    spawn_children(w, 2);
+    check_rc(coio_wait(w->t, 2, 9, -1, NULL), -EINVAL);
+    check_rc(coio_wait(NULL, 2, COIO_ALL_COMPLETED, -1, NULL), -EINVAL);
+    coio_task *self[2] = {w->t[0], coio_current()};
+    check_rc(coio_wait(self, 2, COIO_ALL_COMPLETED, -1, NULL), -EDEADLK);
+    coio_detach(w->t[1]);
+    check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, -1, NULL), -EALREADY);
+    check_rc(coio_await(w->t[0]), 0); /* the failed wait claimed nothing */
+    check_rc(coio_wait(NULL, 0, COIO_ALL_COMPLETED, -1, NULL), 0);
+    return 0;
+}
+
+static void wait_misuse_returns_error_codes(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(wait_misuse_main, &w);
+}
+
+/* ------------------------------------------------------------------ as_completed */
+
+static int as_completed_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.03, .ret = 10};
+    w->c[1] = (struct child){.sleep = 0.01, .ret = 11};
+    w->c[2] = (struct child){.sleep = 0.02, .ret = -EIO};
+    w->c[3] = (struct child){.sleep = 0.0, .ret = 13};
+    spawn_children(w, 4);
+    coio_sleep(0.001); /* t[3] has finished before the iterator exists */
+    coio_as_completed *ac = coio_as_completed_create(w->t, 4, -1);
+    check_true(ac != NULL);
+    int want_idx[] = {3, 1, 2, 0}, want_res[] = {13, 11, -EIO, 10};
+    for (int k = 0; k < 4; k++) {
+        int res = 0;
+        int i = coio_as_completed_next(ac, &res);
+        check_int(i, want_idx[k]);
+        check_int(res, want_res[k]);
+        if (i >= 0)
+            check_true(w->t[i] == NULL);
+    }
+    check_rc(coio_as_completed_next(ac, NULL), -ENOENT);
+    check_rc(coio_as_completed_destroy(ac), 0);
+    return 0;
+}
+
+static void as_completed_yields_in_completion_order(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(as_completed_main, &w);
+}
+
+static int as_completed_timeout_main(void *arg)
+{
+    struct wstate *w = arg;
+    w->c[0] = (struct child){.sleep = 0.01, .ret = 1};
+    w->c[1] = (struct child){.sleep = 0.2, .ret = 2};
+    spawn_children(w, 2);
+    coio_as_completed *ac = coio_as_completed_create(w->t, 2, 0.05);
+    check_int(coio_as_completed_next(ac, NULL), 0);
+    check_rc(coio_as_completed_next(ac, NULL), -ETIMEDOUT);
+    check_rc(coio_as_completed_destroy(ac), 0);
+    check_true(w->t[1] != NULL);
+    check_rc(coio_await(w->t[1]), 2); /* the caller's again, still running */
+    /* Misuse */
+    check_true(coio_as_completed_create(NULL, 1, -1) == NULL);
+    check_int(errno, EINVAL);
+    check_rc(coio_as_completed_next(NULL, NULL), -EINVAL);
+    return 0;
+}
+
+static void as_completed_timeout_leaves_tasks_with_caller(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(as_completed_timeout_main, &w);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(group_wait_waits_for_every_child),
+    cmocka_unit_test(group_first_failure_cancels_siblings_and_is_returned_after_all_end),
+    cmocka_unit_test(group_child_returning_ecanceled_is_not_a_failure),
+    cmocka_unit_test(group_cancelling_owner_cancels_children),
+    cmocka_unit_test(group_child_error_wins_over_owner_cancellation),
+    cmocka_unit_test(group_nested_groups_cancel_through_levels),
+    cmocka_unit_test(group_children_spawn_while_waiting_and_closed_group_refuses),
+    cmocka_unit_test(group_many_children_are_freed_as_they_finish),
+    cmocka_unit_test(group_misuse_returns_error_codes),
+    cmocka_unit_test(wait_first_completed_releases_only_finished_tasks),
+    cmocka_unit_test(wait_first_error_returns_at_first_failure),
+    cmocka_unit_test(wait_all_completed_and_timeout_keep_handles),
+    cmocka_unit_test(wait_cancelled_releases_and_cancels_nothing),
+    cmocka_unit_test(wait_misuse_returns_error_codes),
+    cmocka_unit_test(as_completed_yields_in_completion_order),
+    cmocka_unit_test(as_completed_timeout_leaves_tasks_with_caller),
+};
+
+COIO_TEST_MAIN(tests)
