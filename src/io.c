@@ -39,11 +39,14 @@ ssize_t coio__op_syscall(coio__op *op)
         r = accept4(op->fd, op->u.sa.addr, op->u.sa.addrlen, op->flags);
         break;
     case COIO__OP_CONNECT:
-        if (!op->len) { /* first attempt; len marks "connect started" afterwards */
-            op->len = 1;
+        if (!op->len) { /* len marks "connect in progress": then only SO_ERROR tells */
             r = connect(op->fd, op->u.sa.addr, op->u.sa.alen);
-            if (r < 0 && errno == EINPROGRESS)
+            if (r < 0 && errno == EINPROGRESS) {
+                op->len = 1;
                 return -EAGAIN;
+            }
+            /* EAGAIN (an AF_UNIX listener's full backlog) means nothing started: the
+             * next attempt calls connect() again. */
         } else {
             int err = 0;
             socklen_t l = sizeof err;

@@ -49,7 +49,7 @@ static void rounding_mode_is_per_task(void **state)
 }
 
 struct regs {
-    long sum;
+    unsigned long sum;
 };
 
 /* Lots of live values across switches: the compiler must keep them safe, whatever
@@ -57,27 +57,27 @@ struct regs {
 static int many_live_values(void *arg)
 {
     struct regs *r = arg;
-    long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17;
+    unsigned long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17; /* wrap freely */
     double x = 1.5, y = 2.5, z = 3.5;
     for (int i = 0; i < 1000; i++) {
         a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
         x = x * 1.0000001 + y; y = y * 0.9999999 + z; z += 0.5;
         coio_yield();
     }
-    r->sum = a + b + c + d + e + f + g + h + (long)(x + y + z);
+    r->sum = a + b + c + d + e + f + g + h + (unsigned long)(x + y + z);
     return 0;
 }
 
-static long expected_sum(void)
+static unsigned long expected_sum(void)
 {
-    long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17;
+    unsigned long a = 1, b = 2, c = 3, d = 5, e = 7, f = 11, g = 13, h = 17;
     double x = 1.5, y = 2.5, z = 3.5;
     for (int i = 0; i < 1000; i++) {
         a += b; b += c; c += d; d += e; e += f; f += g; g += h; h += a;
         x = x * 1.0000001 + y; y = y * 0.9999999 + z; z += 0.5;
         __asm__ volatile("" ::: "memory");
     }
-    return a + b + c + d + e + f + g + h + (long)(x + y + z);
+    return a + b + c + d + e + f + g + h + (unsigned long)(x + y + z);
 }
 
 static int registers_main(void *arg)
@@ -92,7 +92,7 @@ static void live_registers_survive_switches(void **state)
     (void)state;
     struct regs r[3] = {{0}, {0}, {0}};
     coio_assert_rc(coio_run(registers_main, r), 0);
-    long want = expected_sum();
+    unsigned long want = expected_sum();
     for (int i = 0; i < 3; i++)
         assert_int_equal(r[i].sum, want);
 }
