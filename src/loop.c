@@ -243,7 +243,9 @@ static const coio__backend *choose_backend(int *err)
 {
     const char *want = getenv("COIO_BACKEND");
     *err = 0;
-    if (want && *want && strcmp(want, "epoll") != 0) {
+    if (want && strcmp(want, "epoll") == 0)
+        return &coio__backend_epoll;
+    if (want && *want) {
 #ifdef COIO_HAVE_LIBURING
         if (strcmp(want, "io_uring") == 0) {
             int r = coio__uring_probe();
@@ -262,8 +264,12 @@ static const coio__backend *choose_backend(int *err)
         *err = -EINVAL;
         return NULL;
     }
-    /* Default: epoll. io_uring is used when asked for (COIO_BACKEND=io_uring) until it
-     * matches epoll's speed on small operations here; see docs/backends.md. */
+    /* Default: io_uring where the kernel allows it (one system call per batch of
+     * operations), else epoll; docs/backends.md has the measurements. */
+#ifdef COIO_HAVE_LIBURING
+    if (coio__uring_probe() == 0)
+        return &coio__backend_uring;
+#endif
     return &coio__backend_epoll;
 }
 
