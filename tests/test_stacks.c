@@ -1,4 +1,4 @@
-/* coio-test: timeout=180 serial */
+/* coio-test: timeout=180 serial novalgrind */
 /* Stacks beyond vm.max_map_count's reach, with and without MADV_GUARD_INSTALL, and the
  * guard page that catches an overflow. */
 #define _GNU_SOURCE
