@@ -121,23 +121,27 @@ static void debug_step_end(coio__loop *L, coio_task *t)
                          t->name ? t->name : "", (double)(now - L->step_start) / 1e6);
 }
 
-void coio__schedule(coio__loop *L, coio_task *self)
+/* The heart of every suspension: hand the CPU to the next ready task, or to the loop.
+ * Inlined into coio_yield, so the hot path saves the callee-saved registers once. */
+static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_task *self)
 {
     self->io_streak = 0;
     if (__builtin_expect(L->debug, 0))
         debug_step_end(L, self);
     coio_task *next = pick_next(L);
-    if (next == self) {
-        L->current = self;
-    } else if (next) {
-        L->current = next;
-        switch_ctx(L, &self->ctx, self, &next->ctx, next, false);
+    if (__builtin_expect(next != self, 1)) {
+        L->current = next; /* NULL: the loop */
+        switch_ctx(L, &self->ctx, self, next ? &next->ctx : &L->ctx, next, false);
     } else {
-        L->current = NULL;
-        switch_ctx(L, &self->ctx, self, &L->ctx, NULL, false);
+        L->current = self; /* it yielded and nothing else was ready */
     }
     if (__builtin_expect(L->debug, 0))
         L->step_start = coio__clock_ns();
+}
+
+void coio__schedule(coio__loop *L, coio_task *self)
+{
+    schedule(L, self);
 }
 
 _Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self)
@@ -479,7 +483,7 @@ int coio_yield(void)
     }
     t->state = COIO__READY;
     coio__ready_push(L, t);
-    coio__schedule(L, t);
+    schedule(L, t);
     return 0;
 }
 

@@ -149,7 +149,7 @@ static void cancelled_lookup_returns_at_once_and_late_result_is_freed(void **sta
     struct dns_state s = {0};
     coio_assert_rc(coio_run(cancel_main, &s), 0);
     coio_assert_rc(s.rc, -ECANCELED);
-    assert_elapsed(s.cancel_elapsed, 0.0, 0.1); /* the lookup itself takes 0.3 s */
+    assert_elapsed(s.cancel_elapsed, 0.0, 0.25); /* the lookup itself takes 0.3 s */
     assert_int_equal(s.calls_during, 0);       /* returned before the answer came */
     assert_int_equal(s.all_freed, 1);
     assert_int_equal(atomic_load(&fake_made), 1);
@@ -177,7 +177,7 @@ static void lookup_in_deadline_scope_times_out(void **state)
     struct dns_state s = {0};
     coio_assert_rc(coio_run(timeout_main, &s), 0);
     coio_assert_rc(s.rc, -ETIMEDOUT);
-    assert_elapsed(s.elapsed, 0.04, 0.2);
+    assert_elapsed(s.elapsed, 0.04, 0.29);
     assert_int_equal(s.all_freed, 1);
 }
 

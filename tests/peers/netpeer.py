@@ -12,7 +12,7 @@ Clients (against a coio server at PORT):
                                     read to EOF; exit 0 if the echo equals DATA
   silent PORT SECONDS               connect and do nothing for SECONDS
 Servers (print "PORT\\n" when listening, serve one connection, exit):
-  serve-reset                       accept, then reset the connection
+  serve-reset                       accept, read one byte, then reset the connection
   serve-silent SECONDS              accept and never answer
   serve-trickle DATA DELAY          send DATA one byte every DELAY s, then close
   serve-half-close                  read to EOF, send b"got N bytes", close
@@ -105,6 +105,7 @@ def main(argv):
         s.close()
     elif cmd == "serve-reset":
         c = listen_and_accept()
+        c.recv(1)
         abort(c)
     elif cmd in ("serve-silent", "serve-sink"):
         c = listen_and_accept()
