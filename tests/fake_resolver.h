@@ -23,7 +23,7 @@
 
 static atomic_int fake_made, fake_freed, fake_calls, fake_started;
 static atomic_long fake_delay_us = 300000;
-static pthread_t fake_last_thread;
+static _Atomic unsigned long fake_last_thread; /* a pthread_t (glibc: unsigned long) */
 static const char *fake_list[8];
 
 /* Our lists are marked by a canonical name that points at this tag. */
@@ -60,7 +60,7 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
         real = (int (*)(const char *, const char *, const struct addrinfo *,
                         struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
     atomic_fetch_add(&fake_calls, 1);
-    fake_last_thread = pthread_self();
+    atomic_store(&fake_last_thread, (unsigned long)pthread_self());
     if (!node || !ends_with(node, ".coio.test"))
         return real(node, service, hints, res);
     int socktype = hints ? hints->ai_socktype : 0;
