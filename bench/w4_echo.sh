@@ -97,8 +97,8 @@ if [ $# -ge 3 ]; then
     point "$1" "$2" "$3"
     exit $?
 fi
-IMPLS=(coio libuv floor)
-[ -x "$BIN/libuv_echo" ] || IMPLS=(coio floor)
+IMPLS=(coio coio_uring libuv floor)
+[ -x "$BIN/libuv_echo" ] || IMPLS=(coio coio_uring floor)
 for c in 100 1000; do
     for m in 64 4096; do
         for impl in "${IMPLS[@]}"; do
