@@ -61,7 +61,12 @@ COIO_API const char *coio_version_string(void);
     X(EALREADY, "already done")                                                  \
     X(EAGAIN, "resource temporarily unavailable")                                \
     X(EBADF, "bad file descriptor")                                              \
-    X(ESRCH, "no such task")
+    X(ESRCH, "no such task")                                                     \
+    X(ESHUTDOWN, "the queue, group or loop has been shut down")                  \
+    X(EPIPE, "broken: the peer or barrier went away, or the stream ended early") \
+    X(EOVERFLOW, "released or marked done more often than acquired")             \
+    X(ENXIO, "host or service not found")                                        \
+    X(EMSGSIZE, "over the limit (line, buffer or cap)")
 
 /* Description of a (negative or positive) errno value; never NULL. */
 COIO_API const char *coio_strerror(int err);

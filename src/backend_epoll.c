@@ -26,6 +26,9 @@ typedef struct fd_state {
     coio__list readers; /* ops waiting for EPOLLIN */
     coio__list writers; /* ops waiting for EPOLLOUT */
     bool registered;
+    bool in_maybe;  /* EPOLLIN edge seen since the last read found the fd drained */
+    bool is_stream; /* SOCK_STREAM socket: a short read drains it */
+    bool in_final;  /* EOF, hang-up or error seen: reads never block again */
 } fd_state;
 
 typedef struct epoll_backend {
@@ -100,6 +103,9 @@ static fd_state *get_fd(epoll_backend *b, int fd)
             coio__list_init(&st[i].readers);
             coio__list_init(&st[i].writers);
             st[i].registered = false;
+            st[i].in_maybe = true;
+            st[i].is_stream = false;
+            st[i].in_final = false;
         }
         b->blocks[blk] = st;
     }
@@ -128,25 +134,51 @@ static bool is_reader(const coio__op *op)
     }
 }
 
+/* A read that returned less than asked drained a stream socket: no data until the next
+ * EPOLLIN edge (Tokio clears readiness the same way). Not for datagrams or MSG_PEEK. */
+static bool drains(const fd_state *fs, const coio__op *op, ssize_t r)
+{
+    if (!fs->is_stream || fs->in_final || r <= 0)
+        return false;
+    if (op->code == COIO__OP_RECV)
+        return !(op->flags & MSG_PEEK) && (size_t)r < op->len;
+    return op->code == COIO__OP_READ && (size_t)r < op->len;
+}
+
 static int ep_submit(coio__loop *L, coio__op *op)
 {
     epoll_backend *b = L->backend_data;
-    ssize_t r = coio__op_syscall(op);
-    if (r != -EAGAIN) {
-        op->res = r;
-        return 1;
+    fd_state *fs = find_fd(b, op->fd);
+    bool reader = is_reader(op);
+    ssize_t r;
+    if (fs && fs->registered && !fs->in_maybe && !fs->in_final &&
+        (reader && (op->code != COIO__OP_POLL || op->flags == COIO_READABLE))) {
+        r = -EAGAIN; /* known drained: wait for the edge without a system call */
+    } else {
+        r = coio__op_syscall(op);
+        if (r != -EAGAIN) {
+            if (fs && fs->registered && reader && drains(fs, op, r))
+                fs->in_maybe = false;
+            op->res = r;
+            return 1;
+        }
+        if (!fs && !(fs = get_fd(b, op->fd)))
+            return -ENOMEM;
+        if (reader && op->code != COIO__OP_POLL)
+            fs->in_maybe = false;
     }
-    fd_state *fs = get_fd(b, op->fd);
-    if (!fs)
-        return -ENOMEM;
     if (!fs->registered) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                                  .data.u64 = (uint64_t)op->fd};
         if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, op->fd, &ev) < 0 && errno != EEXIST)
             return -errno;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        fs->is_stream = getsockopt(op->fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 &&
+                        type == SOCK_STREAM;
         fs->registered = true;
     }
-    coio__list_push_back(is_reader(op) ? &fs->readers : &fs->writers, &op->link);
+    coio__list_push_back(reader ? &fs->readers : &fs->writers, &op->link);
     return 0;
 }
 
@@ -158,15 +190,20 @@ static int ep_cancel(coio__loop *L, coio__op *op)
 }
 
 /* Retries every op in list; completes those that no longer block. */
-static void retry(coio__loop *L, coio__list *list)
+static void retry(coio__loop *L, fd_state *fs, coio__list *list)
 {
     coio__list *n, *tmp;
     coio__list_for_each_safe(n, tmp, list)
     {
         coio__op *op = coio__container_of(n, coio__op, link);
         ssize_t r = coio__op_syscall(op);
-        if (r == -EAGAIN)
+        if (r == -EAGAIN) {
+            if (list == &fs->readers && op->code != COIO__OP_POLL)
+                fs->in_maybe = false;
             continue;
+        }
+        if (list == &fs->readers && drains(fs, op, r))
+            fs->in_maybe = false;
         coio__list_unlink(&op->link);
         coio__op_complete(L, op, r);
     }
@@ -214,10 +251,14 @@ static int ep_poll(coio__loop *L, int64_t timeout_ns)
         fd_state *fs = find_fd(b, fd);
         if (!fs)
             continue;
-        if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
-            retry(L, &fs->readers);
+        if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+            fs->in_maybe = true;
+            if (e->events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+                fs->in_final = true;
+            retry(L, fs, &fs->readers);
+        }
         if (e->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-            retry(L, &fs->writers);
+            retry(L, fs, &fs->writers);
     }
     return n;
 }
@@ -245,6 +286,9 @@ static void ep_forget_fd(coio__loop *L, int fd)
     /* close() removes the registration unless the file is still open through a dup;
      * then an event may still arrive for fd and finds no waiter, which is harmless. */
     fs->registered = false;
+    fs->in_maybe = true;
+    fs->is_stream = false;
+    fs->in_final = false;
 }
 
 const coio__backend coio__backend_epoll = {

@@ -122,6 +122,7 @@ ssize_t coio__op_run(coio__op *op)
      * COIO__IO_BUDGET operations in a row that completed at once, the next one first
      * yields for one turn (Tokio's coop budget: it cut tail latency about 3x there). */
     if (++t->io_streak > COIO__IO_BUDGET) {
+        L->budget = 0; /* end the turn: the loop polls I/O before this task runs again */
         r = coio_yield(); /* resets io_streak */
         if (r < 0)
             return r;

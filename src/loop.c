@@ -328,9 +328,13 @@ static int run_loop(coio__loop *L)
         if (L->main->state == COIO__DONE) {
             if (!L->stopping)
                 begin_stopping(L);
-            if (!L->nready && !L->nsoon && !L->io_pending && !L->ext_pending &&
-                !L->timers.live && L->nalive == 0)
-                return 0;
+            if (L->nalive == 0 && !L->nready && !L->io_pending && !L->ext_pending) {
+                /* Every task is done: callbacks still pending (call_later) are dropped,
+                 * as asyncio's loop.close() does, rather than keeping run alive. */
+                coio__callbacks_stop(L);
+                if (!L->nsoon && !L->timers.live)
+                    return 0;
+            }
         }
         /* Maintenance: I/O, then timers. */
         int64_t timeout = 0, now = 0;
@@ -345,7 +349,8 @@ static int run_loop(coio__loop *L)
                 timeout = due > now ? due - now : 0;
             }
         }
-        if (L->io_pending || L->ext_pending || timeout) {
+        /* keepalive: another thread may post to this loop; look at least once a turn. */
+        if (L->io_pending || L->ext_pending || L->keepalive || timeout) {
             int r = L->backend->poll(L, timeout);
             if (r < 0 && r != -EINTR)
                 return r;
