@@ -51,14 +51,23 @@ static inline struct addrinfo *fake_node(const char *ip, int port, int socktype)
     return ai;
 }
 
+static int (*fake_real_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+                                   struct addrinfo **);
+
+static void fake_find_real(void)
+{
+    fake_real_getaddrinfo = (int (*)(const char *, const char *, const struct addrinfo *,
+                                     struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+}
+
 int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res)
 {
-    static int (*real)(const char *, const char *, const struct addrinfo *,
-                       struct addrinfo **);
-    if (!real)
-        real = (int (*)(const char *, const char *, const struct addrinfo *,
-                        struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+    /* Resolver threads call this concurrently: look the real one up once. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fake_find_real);
+    int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **) =
+        fake_real_getaddrinfo;
     atomic_fetch_add(&fake_calls, 1);
     atomic_store(&fake_last_thread, (unsigned long)pthread_self());
     if (!node || !ends_with(node, ".coio.test"))
