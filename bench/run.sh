@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# coio benchmarks W1-W3 against their peers (Go, Python asyncio, uvloop).
+#
+#   bench/run.sh [W1] [W2] [W3] [W6] [W7]   (no argument: W1 W2 W3)
+#
+# (W4, the echo server, has its own driver: bench/w4_echo.sh.)
+#
+# Every point runs REPS times (default 3) pinned to CPU 0 with taskset and under a
+# timeout; bench/report.py takes the median and the min-max spread, prints the table,
+# writes bench/results/<W>.json and regenerates docs/benchmarks.md (+ docs/img/*.png
+# when gnuplot is there). Benchmarks are not tests: this script fails only when it
+# cannot build or report, never because a target is missed.
+#
+# Environment: COIO_BENCH_BUILD or COIO_BUILD_DIR (default build/release), COIO_BENCH_REPS (3),
+# COIO_BENCH_TIMEOUT (seconds per run, 120), COIO_BENCH_POINT_BUDGET (seconds per point,
+# 100: a point whose next repeat would pass it is not repeated, so `make bench` stays
+# near 5 minutes even when one implementation is slow), COIO_BENCH_NO_INSTALL=1.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+REPS=${COIO_BENCH_REPS:-3}
+TMO=${COIO_BENCH_TIMEOUT:-120}
+BUDGET=${COIO_BENCH_POINT_BUDGET:-100} # seconds: no further repeat once a point would pass it
+OUT=$BUILD/bench-out
+BIN=$BUILD/bench
+GOBIN_DIR=$BUILD/bench-go
+PYPEERS=$ROOT/bench/peers/python
+PIN=(taskset -c 0)
+SYSPY=/usr/bin/python3 # Debian's: the pyenv python3 on PATH has no uvloop
+
+say() { printf '%s\n' "$*" >&2; }
+
+WORKLOADS=()
+for w in "$@"; do
+    case "${w^^}" in
+    W1 | W2 | W3 | W6 | W7) WORKLOADS+=("${w^^}") ;;
+    *) say "usage: bench/run.sh [W1] [W2] [W3] [W6] [W7]"; exit 2 ;;
+    esac
+done
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3)
+
+# ---------------------------------------------------------------- peers (apt-get)
+apt_updated=0
+apt_install() { # pkg...: installs the debs that apt knows, when root and allowed
+    [ "$(id -u)" = 0 ] && [ -z "${COIO_BENCH_NO_INSTALL:-}" ] || return 1
+    command -v apt-get >/dev/null || return 1
+    local want=()
+    for p in "$@"; do
+        if ! apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            if [ $apt_updated = 0 ]; then
+                apt-get update -qq >/dev/null 2>&1
+                apt_updated=1
+            fi
+        fi
+        if apt-cache policy "$p" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+            want+=("$p")
+        else
+            say "  apt has no candidate for $p"
+        fi
+    done
+    [ ${#want[@]} -gt 0 ] || return 1
+    say "  apt-get install ${want[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >"$OUT/apt.log" 2>&1
+}
+
+mkdir -p "$OUT/raw" "$ROOT/bench/results"
+rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
+
+say "== peers"
+HAVE_GO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0
+GO=$(command -v go || echo /usr/lib/go/bin/go)
+[ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
+[ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
+[ -x $SYSPY ] || apt_install python3
+if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
+[ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
+$SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
+    say "  skip uvloop peers: no python3-uvloop for $SYSPY"
+command -v gnuplot >/dev/null || apt_install gnuplot-nox
+command -v gnuplot >/dev/null && HAVE_GNUPLOT=1 || say "  no gnuplot: no charts"
+command -v taskset >/dev/null || { say "  no taskset: runs are not pinned"; PIN=(); }
+
+# ---------------------------------------------------------------- build
+say "== build"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$OUT/cmake.log" 2>&1 ||
+        { say "cmake configure failed: $OUT/cmake.log"; exit 1; }
+fi
+cmake --build "$BUILD" -j2 --target bench_sys_costs bench_w1_switch bench_w2_spawn bench_w3_sleep \
+    bench_w6_queue bench_w7_lock \
+    >"$OUT/build.log" 2>&1 || { say "building the coio benchmarks failed: $OUT/build.log"; exit 1; }
+if [ $HAVE_GO = 1 ]; then
+    mkdir -p "$GOBIN_DIR"
+    for f in w1_switch w2_spawn w3_sleep w6_queue w7_lock; do
+        (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
+            GO111MODULE=off "$GO" build -o "$GOBIN_DIR/$f" "$f.go") >>"$OUT/build.log" 2>&1 ||
+            { say "  skip Go peers: go build $f.go failed ($OUT/build.log)"; HAVE_GO=0; break; }
+    done
+fi
+
+# ---------------------------------------------------------------- running points
+# point W impl cmd...: runs cmd REPS times, pinned, appending its JSON lines to raw/W.jsonl
+point() {
+    local w=$1 impl=$2
+    shift 2
+    local ok=0 t0 t1 i rc why idx
+    printf '%s\t%s\t%s\n' "$w" "$impl" "${PIN[*]} $*" >>"$OUT/commands.txt"
+    idx=$(wc -l <"$OUT/commands.txt")
+    t0=$(date +%s%N)
+    local r0 r1 last=0 cut=""
+    for ((i = 1; i <= REPS; i++)); do
+        r0=$(date +%s%N)
+        if [ $i -gt 1 ] && [ $(((r0 - t0 + last) / 1000000000)) -gt "$BUDGET" ]; then
+            cut=" (repeats cut: ${BUDGET}s budget per point)"
+            printf '%s\t%s\t%s\n' "$impl" "$*" "not repeated: another run would pass the ${BUDGET}s budget of a point" >>"$OUT/raw/$w.fail"
+            break
+        fi
+        timeout --signal=KILL "$TMO" "${PIN[@]}" "$@" >"$OUT/run.out" 2>"$OUT/run.err"
+        rc=$?
+        r1=$(date +%s%N)
+        last=$((r1 - r0))
+        if [ $rc = 0 ] && grep -q '^{' "$OUT/run.out"; then
+            grep '^{' "$OUT/run.out" | sed "s/^/$idx\t/" >>"$OUT/raw/$w.jsonl"
+            ok=$((ok + 1))
+        else
+            [ $rc = 137 ] && why="timed out after ${TMO}s" || why="exit $rc: $(tail -c 300 "$OUT/run.err" | tr '\n' ' ')"
+            printf '%s\t%s\t%s\n' "$impl" "$*" "$why" >>"$OUT/raw/$w.fail"
+            [ $rc = 137 ] && break # one timeout is enough to know: keep the run bounded
+        fi
+    done
+    t1=$(date +%s%N)
+    say "$(printf '  [%s] %-8s %-44s %d/%d ok  %4d.%ds%s' "$w" "$impl" "${*##*/}" \
+        $ok "$REPS" $(((t1 - t0) / 1000000000)) $(((t1 - t0) / 100000000 % 10)) "$cut")"
+}
+
+gopeer() { [ $HAVE_GO = 1 ] && point "$1" go env GOMAXPROCS=1 GOGC=100 "$GOBIN_DIR/$2" "${@:3}"; }
+pypeer() {
+    local w=$1 script=$2
+    shift 2
+    [ $HAVE_ASYNCIO = 1 ] && point "$w" asyncio $SYSPY "$PYPEERS/$script" asyncio "$@"
+    [ $HAVE_UVLOOP = 1 ] && point "$w" uvloop $SYSPY "$PYPEERS/$script" uvloop "$@"
+    return 0
+}
+
+cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.start"
+say "== machine costs (load average now: $(cat "$OUT/loadavg.start"))"
+point SYS machine "$BIN/sys_costs" 200000
+
+for w in "${WORKLOADS[@]}"; do
+    say "== $w"
+    case $w in
+    W1)
+        point W1 coio "$BIN/w1_switch" 5000000
+        gopeer W1 w1_switch 5000000
+        pypeer W1 w1_switch.py 200000
+        ;;
+    W2)
+        point W2 coio "$BIN/w2_spawn" batched 1000000 10000
+        point W2 coio "$BIN/w2_spawn" all 1000000
+        gopeer W2 w2_spawn batched 1000000 10000
+        gopeer W2 w2_spawn all 1000000
+        pypeer W2 w2_spawn.py batched 200000 10000
+        ;;
+    W3)
+        point W3 coio "$BIN/w3_sleep" 100000
+        point W3 coio "$BIN/w3_sleep" 1000000
+        gopeer W3 w3_sleep 100000
+        gopeer W3 w3_sleep 1000000
+        pypeer W3 w3_sleep.py 100000 # asyncio at 1 M would take minutes: not run
+        ;;
+    W6)
+        point W6 coio "$BIN/w6_queue" 2000000
+        gopeer W6 w6_queue 2000000
+        pypeer W6 w6_queue.py 200000
+        ;;
+    W7)
+        point W7 coio "$BIN/w7_lock" 1000000 100
+        gopeer W7 w7_lock 1000000 100
+        pypeer W7 w7_lock.py 100000 100
+        ;;
+    esac
+done
+
+cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.end"
+say "== report"
+export COIO_BENCH_GNUPLOT=$HAVE_GNUPLOT
+PY=$SYSPY
+[ -x "$PY" ] || PY=python3
+exec "$PY" "$ROOT/bench/report.py" --out "$OUT" --root "$ROOT" --reps "$REPS" "${WORKLOADS[@]}"
