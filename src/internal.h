@@ -191,6 +191,8 @@ struct coio_task {
 coio_task *coio__task_alloc(coio__loop *L);
 void coio__task_free(coio__loop *L, coio_task *t);
 _Noreturn void coio__task_main(coio_task *t);
+/* Unmaps the loop's task chunks (loop end). */
+void coio__task_chunks_free(coio__loop *L);
 /* Calls fn for every task struct in use, in slot order. fn may free the task. */
 void coio__tasks_each(coio__loop *L, void (*fn)(coio__loop *L, coio_task *t));
 /* Called for a task leaving the NEW state when it is dispatched: gives it a stack. */

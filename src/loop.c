@@ -380,9 +380,7 @@ static void free_leftover(coio__loop *L, coio_task *t)
 static void free_all_tasks(coio__loop *L)
 {
     coio__tasks_each(L, free_leftover);
-    for (size_t i = 0; i < L->ntask_chunks; i++)
-        free(L->task_chunks[i]);
-    free(L->task_chunks);
+    coio__task_chunks_free(L);
 }
 
 int coio_run(int (*main)(void *), void *arg)

@@ -23,15 +23,17 @@ def _loop():
     return loop
 
 
-TASKS_PER_CHUNK = 256  # src/task.c
-FREE = 5               # COIO__FREE: a recycled slot
+CHUNK_BYTES = 64 * 1024  # src/task.c
+FREE = 5                 # COIO__FREE: a recycled slot
 
 
 def _tasks():
     """Every task of this thread's loop, walking the loop's task chunks like
     coio__tasks_each() does."""
     loop = _loop()
-    task_p = gdb.lookup_type("struct coio_task").pointer()
+    task_t = gdb.lookup_type("struct coio_task")
+    task_p = task_t.pointer()
+    TASKS_PER_CHUNK = CHUNK_BYTES // task_t.sizeof
     nchunks = int(loop["ntask_chunks"])
     for c in range(nchunks):
         chunk = loop["task_chunks"][c].cast(task_p)
