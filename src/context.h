@@ -58,10 +58,16 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio__ctx *fr
                      "fnstcw 4(%%rsp)\n\t"
                      "movq %%rsp, (%%rdi)\n\t"
                      "movq (%%rsi), %%rcx\n\t"
-                     /* Reloading the control state is slow: skip it when unchanged. */
-                     "movq (%%rcx), %%rax\n\t"
-                     "cmpq (%%rsp), %%rax\n\t"
+                     /* Reloading the control state is slow: skip it when unchanged.
+                      * Compare with loads of the sizes just stored (4 and 2 bytes), so
+                      * they are forwarded from the stores instead of stalling. */
+                     "movl (%%rsp), %%eax\n\t"
+                     "cmpl (%%rcx), %%eax\n\t"
+                     "jne 3f\n\t"
+                     "movzwl 4(%%rsp), %%eax\n\t"
+                     "cmpw 4(%%rcx), %%ax\n\t"
                      "je 2f\n\t"
+                     "3:\n\t"
                      "ldmxcsr (%%rcx)\n\t"
                      "fldcw 4(%%rcx)\n\t"
                      "2:\n\t"
