@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # coio benchmarks W1-W3 against their peers (Go, Python asyncio, uvloop).
 #
-#   bench/run.sh [W1] [W2] [W3] [W6] [W7]   (no argument: W1 W2 W3)
+#   bench/run.sh [W1] [W2] [W3] [W6] [W7]   (no argument: all of them)
 #
 # (W4, the echo server, has its own driver: bench/w4_echo.sh.)
 #
@@ -38,7 +38,7 @@ for w in "$@"; do
     *) say "usage: bench/run.sh [W1] [W2] [W3] [W6] [W7]"; exit 2 ;;
     esac
 done
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W6 W7)
 
 # ---------------------------------------------------------------- peers (apt-get)
 apt_updated=0

@@ -220,7 +220,9 @@ static int claim(coio_task *cur, coio_task *t)
 {
     if (t == cur)
         return -EDEADLK;
-    if (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED))
+    /* A released handle is caught while its slot is free; once a newer task reuses the
+     * slot, using the old handle is undefined, like a double free (docs/api.md). */
+    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
         return -EALREADY;
     return 0;
 }
@@ -289,7 +291,7 @@ int coio_detach(coio_task *t)
     coio__loop *L = coio__loop_get();
     if (!t)
         return -EINVAL;
-    if (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED))
+    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
         return -EALREADY;
     if (t->state == COIO__DONE && L)
         coio__task_free(L, t);
@@ -303,7 +305,7 @@ int coio_cancel(coio_task *t)
     coio__loop *L = coio__loop_get();
     if (!t)
         return -EINVAL;
-    if (t->state == COIO__DONE)
+    if (t->state == COIO__DONE || t->state == COIO__FREE)
         return -EALREADY;
     t->flags |= COIO__F_CANCELLED;
     if (L && t->state == COIO__WAITING && t->wait_interruptible && coio__cancel_visible(t)) {

@@ -329,6 +329,35 @@ static void version_matches_header(void **state)
     assert_string_equal(coio_version_string(), "0.1.0");
 }
 
+static int returns_seven(void *arg)
+{
+    (void)arg;
+    return 7;
+}
+
+static int await_released_main(void *arg)
+{
+    int *rc = arg;
+    coio_task *t = coio_spawn(returns_seven, NULL);
+    rc[0] = coio_await(t);
+    rc[1] = coio_await(t);  /* released: its slot is free until another spawn */
+    rc[2] = coio_detach(t);
+    rc[3] = coio_cancel(t);
+    return 0;
+}
+
+/* A handle used again after await released it is caught while its slot is still free. */
+static void awaiting_a_released_handle_returns_ealready(void **state)
+{
+    (void)state;
+    int rc[4] = {0, 0, 0, 0};
+    coio_assert_rc(coio_run(await_released_main, rc), 0);
+    coio_assert_rc(rc[0], 7);
+    coio_assert_rc(rc[1], -EALREADY);
+    coio_assert_rc(rc[2], -EALREADY);
+    coio_assert_rc(rc[3], -EALREADY);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sleep_outside_task_returns_eperm),
     cmocka_unit_test(yield_outside_task_returns_eperm),
@@ -347,6 +376,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(to_thread_null_fn_returns_einval),
     cmocka_unit_test(await_self_returns_edeadlk),
     cmocka_unit_test(detach_twice_returns_ealready),
+    cmocka_unit_test(awaiting_a_released_handle_returns_ealready),
     cmocka_unit_test(await_detached_task_returns_ealready),
     cmocka_unit_test(sleep_negative_or_nan_returns_einval),
     cmocka_unit_test(task_set_name_null_name_returns_einval),
