@@ -20,7 +20,6 @@
 
 #define WAKE_TAG UINT64_MAX
 #define MAX_EVENTS 256
-#define FD_BLOCK 256
 
 typedef struct fd_state {
     coio__list readers; /* ops waiting for EPOLLIN */
@@ -34,17 +33,19 @@ typedef struct fd_state {
 typedef struct epoll_backend {
     int epfd;
     int evfd;
-    fd_state **blocks;
-    size_t nblocks;
+    coio__fdtable fds;
     bool have_pwait2;
     struct epoll_event events[MAX_EVENTS];
 } epoll_backend;
+
+static void fd_state_init(void *p);
 
 static int ep_init(coio__loop *L)
 {
     epoll_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
+    coio__fdtable_init(&b->fds, sizeof(fd_state), fd_state_init);
     b->have_pwait2 = true;
     b->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (b->epfd < 0) {
@@ -72,50 +73,30 @@ static void ep_destroy(coio__loop *L)
     epoll_backend *b = L->backend_data;
     close(b->evfd);
     close(b->epfd);
-    for (size_t i = 0; i < b->nblocks; i++)
-        free(b->blocks[i]);
-    free(b->blocks);
+    coio__fdtable_free(&b->fds);
     free(b);
     L->backend_data = NULL;
 }
 
-/* fd states live in blocks that never move (lists point into them); only the table of
- * blocks grows. */
+static void fd_state_init(void *p)
+{
+    fd_state *st = p;
+    coio__list_init(&st->readers);
+    coio__list_init(&st->writers);
+    st->registered = false;
+    st->in_maybe = true;
+    st->is_stream = false;
+    st->in_final = false;
+}
+
 static fd_state *get_fd(epoll_backend *b, int fd)
 {
-    size_t blk = (size_t)fd / FD_BLOCK;
-    if (blk >= b->nblocks) {
-        size_t n = b->nblocks ? b->nblocks : 4;
-        while (n <= blk)
-            n *= 2;
-        fd_state **p = realloc(b->blocks, n * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + b->nblocks, 0, (n - b->nblocks) * sizeof *p);
-        b->blocks = p;
-        b->nblocks = n;
-    }
-    if (!b->blocks[blk]) {
-        fd_state *st = malloc(FD_BLOCK * sizeof *st);
-        if (!st)
-            return NULL;
-        for (size_t i = 0; i < FD_BLOCK; i++) {
-            coio__list_init(&st[i].readers);
-            coio__list_init(&st[i].writers);
-            st[i].registered = false;
-            st[i].in_maybe = true;
-            st[i].is_stream = false;
-            st[i].in_final = false;
-        }
-        b->blocks[blk] = st;
-    }
-    return &b->blocks[blk][(size_t)fd % FD_BLOCK];
+    return coio__fdtable_get(&b->fds, fd);
 }
 
 static fd_state *find_fd(epoll_backend *b, int fd)
 {
-    size_t blk = (size_t)fd / FD_BLOCK;
-    return blk < b->nblocks && b->blocks[blk] ? &b->blocks[blk][(size_t)fd % FD_BLOCK] : NULL;
+    return coio__fdtable_find(&b->fds, fd);
 }
 
 static bool is_reader(const coio__op *op)

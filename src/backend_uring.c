@@ -43,7 +43,6 @@
 /* Completions can pile up between two reaps (a turn that started many ops); a large CQ
  * keeps them out of the kernel's overflow list. 4096 CQEs are 64 KiB. */
 #define CQ_ENTRIES 4096
-#define FD_BLOCK 256
 #define REAP_BATCH 64
 #define MAX_RW 0x7ffff000u /* what read(2) transfers at most (MAX_RW_COUNT) */
 
@@ -64,8 +63,7 @@ typedef struct uring_backend {
     int evfd;
     bool wake_multishot; /* false on kernels without multishot poll (< 5.13) */
     int fatal;           /* the wake-up poll failed: poll() reports it */
-    coio__list **blocks; /* per fd: ops in flight on it */
-    size_t nblocks;
+    coio__fdtable fds; /* per fd: the list of ops in flight on it */
 } uring_backend;
 
 static int reap(coio__loop *L, uring_backend *b);
@@ -151,37 +149,19 @@ int coio__uring_probe(void)
 
 /* ------------------------------------------------------------------ fd lists */
 
-/* Per-fd lists live in blocks that never move (ops link into them); only the table of
- * blocks grows. */
+static void fd_list_init(void *p)
+{
+    coio__list_init(p);
+}
+
 static coio__list *get_fd(uring_backend *b, int fd)
 {
-    size_t blk = (size_t)fd / FD_BLOCK;
-    if (blk >= b->nblocks) {
-        size_t n = b->nblocks ? b->nblocks : 4;
-        while (n <= blk)
-            n *= 2;
-        coio__list **p = realloc(b->blocks, n * sizeof *p);
-        if (!p)
-            return NULL;
-        memset(p + b->nblocks, 0, (n - b->nblocks) * sizeof *p);
-        b->blocks = p;
-        b->nblocks = n;
-    }
-    if (!b->blocks[blk]) {
-        coio__list *l = malloc(FD_BLOCK * sizeof *l);
-        if (!l)
-            return NULL;
-        for (size_t i = 0; i < FD_BLOCK; i++)
-            coio__list_init(&l[i]);
-        b->blocks[blk] = l;
-    }
-    return &b->blocks[blk][(size_t)fd % FD_BLOCK];
+    return coio__fdtable_get(&b->fds, fd);
 }
 
 static coio__list *find_fd(uring_backend *b, int fd)
 {
-    size_t blk = (size_t)fd / FD_BLOCK;
-    return blk < b->nblocks && b->blocks[blk] ? &b->blocks[blk][(size_t)fd % FD_BLOCK] : NULL;
+    return coio__fdtable_find(&b->fds, fd);
 }
 
 /* ------------------------------------------------------------------ submission queue */
@@ -228,6 +208,7 @@ static int ur_init(coio__loop *L)
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
+    coio__fdtable_init(&b->fds, sizeof(coio__list), fd_list_init);
     /* Newest first; each one a kernel rejects with -EINVAL is dropped and the rest tried
      * again. DEFER_TASKRUN (6.1): completions are posted only when we ask for them, in
      * our own io_uring_enter, not by interrupting the thread. SINGLE_ISSUER (6.0): one
@@ -282,9 +263,7 @@ static void ur_destroy(coio__loop *L)
     uring_backend *b = L->backend_data;
     io_uring_queue_exit(&b->ring);
     close(b->evfd);
-    for (size_t i = 0; i < b->nblocks; i++)
-        free(b->blocks[i]);
-    free(b->blocks);
+    coio__fdtable_free(&b->fds);
     free(b);
     L->backend_data = NULL;
     L->wake_fd = -1;

@@ -262,6 +262,19 @@ typedef struct coio__backend {
     void (*forget_fd)(coio__loop *L, int fd);
 } coio__backend;
 
+/* Per-fd backend state (fdtable.c): entries are created on first use, initialised by
+ * `init`, and never move, so list heads inside them stay valid. */
+typedef struct coio__fdtable {
+    char **blocks;
+    size_t nblocks;
+    size_t elem_size;
+    void (*init)(void *elem);
+} coio__fdtable;
+void coio__fdtable_init(coio__fdtable *T, size_t elem_size, void (*init)(void *elem));
+void *coio__fdtable_get(coio__fdtable *T, int fd);        /* creates; NULL on ENOMEM */
+void *coio__fdtable_find(const coio__fdtable *T, int fd); /* NULL if never created */
+void coio__fdtable_free(coio__fdtable *T);
+
 extern const coio__backend coio__backend_epoll;
 #ifdef COIO_HAVE_LIBURING
 extern const coio__backend coio__backend_uring;
