@@ -99,21 +99,6 @@ static fd_state *find_fd(epoll_backend *b, int fd)
     return coio__fdtable_find(&b->fds, fd);
 }
 
-static bool is_reader(const coio__op *op)
-{
-    switch (op->code) {
-    case COIO__OP_READ:
-    case COIO__OP_READV:
-    case COIO__OP_RECV:
-    case COIO__OP_RECVMSG:
-    case COIO__OP_ACCEPT:
-        return true;
-    case COIO__OP_POLL:
-        return (op->flags & COIO_READABLE) != 0;
-    default:
-        return false;
-    }
-}
 
 /* A read that returned less than asked drained a stream socket: no data until the next
  * EPOLLIN edge (Tokio clears readiness the same way). Not for datagrams or MSG_PEEK. */
@@ -130,7 +115,7 @@ static int ep_submit(coio__loop *L, coio__op *op)
 {
     epoll_backend *b = L->backend_data;
     fd_state *fs = find_fd(b, op->fd);
-    bool reader = is_reader(op);
+    bool reader = coio__op_is_reader(op);
     ssize_t r;
     if (fs && fs->registered && !fs->in_maybe && !fs->in_final &&
         (reader && (op->code != COIO__OP_POLL || op->flags == COIO_READABLE))) {

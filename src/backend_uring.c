@@ -316,21 +316,6 @@ static void prep(struct io_uring_sqe *sqe, coio__op *op)
     }
 }
 
-static bool is_reader(const coio__op *op)
-{
-    switch (op->code) {
-    case COIO__OP_READ:
-    case COIO__OP_READV:
-    case COIO__OP_RECV:
-    case COIO__OP_RECVMSG:
-    case COIO__OP_ACCEPT:
-        return true;
-    case COIO__OP_POLL:
-        return (op->flags & COIO_READABLE) != 0;
-    default:
-        return false;
-    }
-}
 
 static int ur_submit(coio__loop *L, coio__op *op)
 {
@@ -358,7 +343,7 @@ static int arm_retry(coio__loop *L, uring_backend *b, coio__op *op)
     struct io_uring_sqe *sqe = get_sqe(L, b, &err);
     if (!sqe)
         return err;
-    io_uring_prep_poll_add(sqe, op->fd, is_reader(op) ? POLLIN : POLLOUT);
+    io_uring_prep_poll_add(sqe, op->fd, coio__op_is_reader(op) ? POLLIN : POLLOUT);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UD_RETRY);
     op->res |= ST_RETRY;
     return 0;

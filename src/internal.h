@@ -282,6 +282,23 @@ extern const coio__backend coio__backend_uring;
 int coio__uring_probe(void);
 #endif
 
+/* True if op waits for the fd to become readable (reads, accept, POLL for input). */
+static inline bool coio__op_is_reader(const coio__op *op)
+{
+    switch (op->code) {
+    case COIO__OP_READ:
+    case COIO__OP_READV:
+    case COIO__OP_RECV:
+    case COIO__OP_RECVMSG:
+    case COIO__OP_ACCEPT:
+        return true;
+    case COIO__OP_POLL:
+        return (op->flags & COIO_READABLE) != 0;
+    default:
+        return false;
+    }
+}
+
 /* Runs op for the current task, suspending it until done. Returns op->res, or
  * -ECANCELED/-ETIMEDOUT when interrupted before the op had any effect. */
 ssize_t coio__op_run(coio__op *op);
