@@ -62,8 +62,10 @@ run: build
 # Dependencies (Debian/Ubuntu). Quick when nothing is missing: one dpkg -s per package.
 # ---------------------------------------------------------------------------------------
 # nginx: a real HTTP peer for the fetch tests; the aarch64 cross compiler and qemu-user run
-# the aarch64 context switch (tests/cross/run.sh).
+# the aarch64 context switch (tests/cross/run.sh); libclang-rt-dev holds libFuzzer's
+# runtime, only a Recommends of clang (which --no-install-recommends skips).
 DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd clang \
+	libclang-rt-dev \
 	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 
 deps:
