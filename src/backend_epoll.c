@@ -231,10 +231,7 @@ static int ep_poll(coio__loop *L, int64_t timeout_ns)
 
 static void ep_wake(coio__loop *L)
 {
-    epoll_backend *b = L->backend_data;
-    uint64_t one = 1;
-    ssize_t r = write(b->evfd, &one, sizeof one);
-    (void)r; /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+    coio__eventfd_signal(L->wake_fd);
 }
 
 static void ep_forget_fd(coio__loop *L, int fd)

@@ -513,10 +513,7 @@ static int ur_poll(coio__loop *L, int64_t timeout_ns)
 
 static void ur_wake(coio__loop *L)
 {
-    uring_backend *b = L->backend_data;
-    uint64_t one = 1;
-    ssize_t r = write(b->evfd, &one, sizeof one);
-    (void)r; /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+    coio__eventfd_signal(L->wake_fd);
 }
 
 const coio__backend coio__backend_uring = {

@@ -135,18 +135,29 @@ static void fill_handle(coio_call_handle *h, cb *c)
 
 /* ------------------------------------------------------------------ call_soon / later / at */
 
+/* A new callback record for this thread's loop; *err says why there is none. */
+static cb *cb_new(coio__loop *L, void (*fn)(void *), void *arg, int *err)
+{
+    *err = !fn ? -EINVAL : !L ? -EPERM : 0;
+    if (*err)
+        return NULL;
+    cb *c = cb_alloc();
+    if (!c) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    c->fn = fn;
+    c->arg = arg;
+    return c;
+}
+
 int coio_call_soon(void (*fn)(void *), void *arg, coio_call_handle *handle)
 {
     coio__loop *L = coio__loop_get();
-    if (!fn)
-        return -EINVAL;
-    if (!L)
-        return -EPERM;
-    cb *c = cb_alloc();
+    int err;
+    cb *c = cb_new(L, fn, arg, &err);
     if (!c)
-        return -ENOMEM;
-    c->fn = fn;
-    c->arg = arg;
+        return err;
     soon_push(L, c);
     fill_handle(handle, c);
     return 0;
@@ -161,15 +172,10 @@ static void cb_timer_fire(coio__loop *L, coio__timer *tm)
 static int call_at_ns(int64_t when, void (*fn)(void *), void *arg, coio_call_handle *handle)
 {
     coio__loop *L = coio__loop_get();
-    if (!fn)
-        return -EINVAL;
-    if (!L)
-        return -EPERM;
-    cb *c = cb_alloc();
+    int err;
+    cb *c = cb_new(L, fn, arg, &err);
     if (!c)
-        return -ENOMEM;
-    c->fn = fn;
-    c->arg = arg;
+        return err;
     c->timer.fire = cb_timer_fire;
     if (coio__timer_arm(L, &c->timer, when) < 0) {
         cb_retire(c);

@@ -303,6 +303,8 @@ static inline bool coio__op_is_reader(const coio__op *op)
  * -ECANCELED/-ETIMEDOUT when interrupted before the op had any effect. */
 ssize_t coio__op_run(coio__op *op);
 void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
+/* Adds 1 to eventfd fd (a backend's cross-thread wake-up). Thread- and signal-safe. */
+void coio__eventfd_signal(int fd);
 /* Performs op's system call once, non-blocking. Returns the result or -errno. */
 ssize_t coio__op_syscall(coio__op *op);
 
@@ -401,9 +403,6 @@ int coio__scope_fire(coio_task *t, int64_t now);
 void coio__callbacks_run(coio__loop *L);
 /* Frees what callback.c holds at loop end. */
 void coio__callbacks_destroy(coio__loop *L);
-/* Cross-thread wake-up of L's poll. */
-int coio__loop_wake_init(coio__loop *L);
-void coio__loop_wake(coio__loop *L);
 /* Drains L->ext_done (called by backends when wake_fd becomes readable). */
 void coio__loop_drain_ext(coio__loop *L);
 

@@ -148,6 +148,13 @@ ssize_t coio__op_run(coio__op *op)
     return r < 0 ? r : -ECANCELED;
 }
 
+void coio__eventfd_signal(int fd)
+{
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one);
+    (void)r; /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+}
+
 /* ------------------------------------------------------------------ public fd calls */
 
 ssize_t coio_read(int fd, void *buf, size_t n)

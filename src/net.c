@@ -136,24 +136,24 @@ ssize_t coio_sendto(int fd, const void *buf, size_t n, int flags, const struct s
     return coio_sendmsg(fd, &msg, flags);
 }
 
-ssize_t coio_readv(int fd, const struct iovec *iov, int iovcnt)
+static ssize_t iov_op(uint8_t code, int fd, const struct iovec *iov, int iovcnt)
 {
     if (fd < 0)
         return -EBADF;
     if ((!iov && iovcnt) || iovcnt < 0)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_READV, .fd = fd, .len = (size_t)iovcnt, .u.iov = iov};
+    coio__op op = {.code = code, .fd = fd, .len = (size_t)iovcnt, .u.iov = iov};
     return coio__op_run(&op);
+}
+
+ssize_t coio_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+    return iov_op(COIO__OP_READV, fd, iov, iovcnt);
 }
 
 ssize_t coio_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-    if (fd < 0)
-        return -EBADF;
-    if ((!iov && iovcnt) || iovcnt < 0)
-        return -EINVAL;
-    coio__op op = {.code = COIO__OP_WRITEV, .fd = fd, .len = (size_t)iovcnt, .u.iov = iov};
-    return coio__op_run(&op);
+    return iov_op(COIO__OP_WRITEV, fd, iov, iovcnt);
 }
 
 ssize_t coio_writev_all(int fd, struct iovec *iov, int iovcnt)

@@ -163,13 +163,3 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     }
     return r < 0 ? r : -ECANCELED;
 }
-
-int coio__loop_wake_init(coio__loop *L)
-{
-    return L->wake_fd >= 0 ? 0 : -ENOSYS;
-}
-
-void coio__loop_wake(coio__loop *L)
-{
-    L->backend->wake(L);
-}
