@@ -62,9 +62,19 @@ typedef struct uring_backend {
     struct io_uring ring;
     int evfd;
     bool wake_multishot; /* false on kernels without multishot poll (< 5.13) */
+    bool poll_first;     /* the kernel takes IORING_RECVSEND_POLL_FIRST (>= 5.19) */
     int fatal;           /* the wake-up poll failed: poll() reports it */
-    coio__fdtable fds; /* per fd: the list of ops in flight on it */
+    coio__fdtable fds;   /* per fd: fd_ops */
 } uring_backend;
+
+typedef struct fd_ops {
+    coio__list ops; /* in flight on the fd */
+    /* The last recv returned less than asked: the socket is most likely empty now, so
+     * the next recv asks the kernel to wait for data before trying (POLL_FIRST) instead
+     * of failing a first attempt and then arming its poll. A hint only: a recv that
+     * polls first on a socket that has data completes at once. */
+    bool drained;
+} fd_ops;
 
 static int reap(coio__loop *L, uring_backend *b);
 
@@ -149,17 +159,19 @@ int coio__uring_probe(void)
 
 /* ------------------------------------------------------------------ fd lists */
 
-static void fd_list_init(void *p)
+static void fd_ops_init(void *p)
 {
-    coio__list_init(p);
+    fd_ops *fo = p;
+    coio__list_init(&fo->ops);
+    fo->drained = false;
 }
 
-static coio__list *get_fd(uring_backend *b, int fd)
+static fd_ops *get_fd(uring_backend *b, int fd)
 {
     return coio__fdtable_get(&b->fds, fd);
 }
 
-static coio__list *find_fd(uring_backend *b, int fd)
+static fd_ops *find_fd(uring_backend *b, int fd)
 {
     return coio__fdtable_find(&b->fds, fd);
 }
@@ -208,7 +220,7 @@ static int ur_init(coio__loop *L)
     uring_backend *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
-    coio__fdtable_init(&b->fds, sizeof(coio__list), fd_list_init);
+    coio__fdtable_init(&b->fds, sizeof(fd_ops), fd_ops_init);
     /* Newest first; each one a kernel rejects with -EINVAL is dropped and the rest tried
      * again. DEFER_TASKRUN (6.1): completions are posted only when we ask for them, in
      * our own io_uring_enter, not by interrupting the thread. SINGLE_ISSUER (6.0): one
@@ -243,6 +255,9 @@ static int ur_init(coio__loop *L)
     /* 5.18+: io_uring_enter names the ring by its registered index, skipping an fd
      * lookup per call. Optional. */
     io_uring_register_ring_fd(&b->ring);
+    /* POLL_FIRST came in 5.19; SINGLE_ISSUER (6.0) is how we know the kernel is newer.
+     * An older kernel fails a recv that carries it with -EINVAL. */
+    b->poll_first = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
 
     b->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->evfd < 0) {
@@ -320,17 +335,20 @@ static void prep(struct io_uring_sqe *sqe, coio__op *op)
 static int ur_submit(coio__loop *L, coio__op *op)
 {
     uring_backend *b = L->backend_data;
-    coio__list *fl = get_fd(b, op->fd);
-    if (!fl)
+    fd_ops *fo = get_fd(b, op->fd);
+    if (!fo)
         return -ENOMEM;
     int err;
     struct io_uring_sqe *sqe = get_sqe(L, b, &err);
     if (!sqe)
         return err;
     prep(sqe, op);
+    if (op->code == COIO__OP_RECV && fo->drained && b->poll_first &&
+        !(op->flags & MSG_DONTWAIT))
+        sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     io_uring_sqe_set_data(sqe, op);
     op->res = 0;
-    coio__list_push_back(fl, &op->link);
+    coio__list_push_back(&fo->ops, &op->link);
     return 0;
 }
 
@@ -376,11 +394,14 @@ static int ur_cancel(coio__loop *L, coio__op *op)
 static void ur_forget_fd(coio__loop *L, int fd)
 {
     uring_backend *b = L->backend_data;
-    coio__list *fl = find_fd(b, fd);
-    if (!fl || coio__list_is_empty(fl))
+    fd_ops *fo = find_fd(b, fd);
+    if (!fo)
+        return;
+    fo->drained = false; /* the number may name another file next */
+    if (coio__list_is_empty(&fo->ops))
         return;
     coio__list *n;
-    while ((n = coio__list_pop_front(fl)) != NULL) {
+    while ((n = coio__list_pop_front(&fo->ops)) != NULL) {
         coio__op *op = coio__container_of(n, coio__op, link);
         op->res |= ST_CLOSED;
         if (!op->stopping) /* else its cancel is queued or sent already */
@@ -407,6 +428,11 @@ static int finish(coio__loop *L, coio__op *op, ssize_t res)
 static int handle_op(coio__loop *L, uring_backend *b, uint64_t ud, int res)
 {
     coio__op *op = (coio__op *)(uintptr_t)(ud & ~(uint64_t)UD_RETRY);
+    if (op->code == COIO__OP_RECV && !(ud & UD_RETRY) && !(op->res & ST_CLOSED)) {
+        fd_ops *fo = find_fd(b, op->fd);
+        if (fo)
+            fo->drained = res > 0 && (size_t)res < op->len && !(op->flags & MSG_PEEK);
+    }
     bool dropped = op->stopping || (op->res & ST_CLOSED);
     if (ud & UD_RETRY) {
         op->res &= ~ST_RETRY;
