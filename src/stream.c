@@ -11,7 +11,9 @@
  * write(2) at once (asyncio's transport does the same), queues the rest, and starts a
  * flusher task that writes the ring out with writev (two iovecs at most) and wakes the
  * tasks waiting in drain/flush as the queue shrinks. The flusher exists only while
- * there is something queued, so an idle stream costs no task.
+ * there is something queued, so an idle stream costs no task. With FLUSH_ON_READ,
+ * write() only queues; the queue goes out (kick) just before the reader reads the fd,
+ * so a request/response peer pays one write per batch of requests it had buffered.
  *
  * Lifetime: every suspending call counts itself in s->users; close/abort mark the
  * stream closed, interrupt the tasks blocked on it (-EBADF) and the last user out frees
@@ -46,6 +48,7 @@ struct coio_stream {
     bool eof;      /* read(2) returned 0 */
     bool wr_shut;  /* write_eof done: no more writes */
     bool closed;   /* close/abort called: freed when users reaches 0 */
+    bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
     unsigned users; /* calls in progress (suspending ones) plus the flusher */
     coio_task *reader; /* the task inside a read call, if any */
 
@@ -95,6 +98,7 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
     struct stat st;
     s->fd = fd;
     s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
+    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
     s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     s->limit = o.limit;
     s->high = o.high_water;
@@ -187,8 +191,12 @@ static ssize_t op_run(coio_stream *s, coio__op *op)
     return s->closed ? -EBADF : r;
 }
 
+static int wkick(coio_stream *s);
+
 static ssize_t op_read(coio_stream *s, void *buf, size_t n)
 {
+    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
+        (void)wkick(s);     /* an error is sticky: the next write reports it */
     coio__op op = {.code = COIO__OP_READ, .fd = s->fd, .buf = buf, .len = n};
     return op_run(s, &op);
 }
@@ -586,6 +594,27 @@ static int ensure_flusher(coio_stream *s)
     return 0;
 }
 
+/* Sends what is queued without waiting: one writev now, the flusher for what the
+ * kernel did not take. Never while a flusher runs: its writev may be in flight. */
+static int wkick(coio_stream *s)
+{
+    if (s->wlen && !s->flusher && !s->werr && !s->closed) {
+        struct iovec iov[2];
+        struct msghdr m;
+        coio__op op;
+        op_writev_init(s, &op, &m, iov, wiov(s, iov));
+        ssize_t r = coio__op_syscall(&op);
+        if (r < 0 && r != -EAGAIN) {
+            s->werr = (int)r;
+            wake_waiters(s, true, 0); /* they see werr */
+            return s->werr;
+        }
+        if (r > 0)
+            wconsume(s, (size_t)r);
+    }
+    return ensure_flusher(s);
+}
+
 /* ---------------------------------------------------------------- writing */
 
 ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
@@ -607,7 +636,11 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     if (!total)
         return 0;
     size_t done = 0;
-    if (!s->wlen) {
+    /* FLUSH_ON_READ holds the data until the reader needs the fd, up to the high mark */
+    bool hold = s->hold && total <= s->high - (s->wlen < s->high ? s->wlen : s->high);
+    bool tried = false;
+    if (!s->wlen && !hold) {
+        tried = true;
         /* Nothing queued: try the kernel first, queue only what it refuses. */
         struct msghdr m;
         coio__op op;
@@ -634,7 +667,8 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
         wappend(s, (const char *)iov[i].iov_base + skip, len - skip);
     }
     /* A failed spawn (ENOMEM) is retried, and reported, by drain/flush/close. */
-    (void)ensure_flusher(s);
+    if (!hold)
+        (void)(tried ? ensure_flusher(s) : wkick(s));
     return (ssize_t)total;
 }
 
@@ -659,9 +693,11 @@ static int wait_written(coio_stream *s, size_t target)
     while (s->wlen > target) {
         if (s->werr)
             return s->werr;
-        int r = ensure_flusher(s);
+        int r = wkick(s); /* nothing may be on its way yet (FLUSH_ON_READ) */
         if (r < 0)
             return r;
+        if (s->wlen <= target)
+            break;
         waiter w = {.task = t, .target = target};
         coio__list_push_back(&s->waiters, &w.link);
         r = coio__park(L, t, "stream drain", &w, waiter_unwait, COIO__NEVER, true);
