@@ -101,6 +101,7 @@ cpu_ticks() {
             read -ra f <<<"$s"
             total=$((total + f[11] + f[12]))
         fi
+        # shellcheck disable=SC2013 # the file is one line of space-separated pids
         for q in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
             todo+=("$q")
         done
@@ -124,9 +125,9 @@ emit() { # impl metric c value unit n
 
 # Starts nginx on a free port with a config in $tmp; sets pid and port.
 start_nginx() {
-    local tmp=$1 try
+    local tmp=$1
     mkdir -p "$tmp/tmp"
-    for try in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do # a random port may be taken: try another
         port=$((20000 + RANDOM % 40000))
         cat >"$tmp/nginx.conf" <<EOF
 worker_processes 1;
@@ -209,12 +210,12 @@ point() {
         wrk_run "$c" "$WARM" "$out" || { say "w5: $impl c=$c: warm-up: $(tail -c 300 "$out")"; rc=1; }
     fi
     if [ $rc = 0 ]; then
-        t0=$(cpu_ticks $pid)
+        t0=$(cpu_ticks "$pid")
         wrk_run "$c" "$SECS" "$out" || { say "w5: $impl c=$c: wrk failed: $(tail -c 300 "$out")"; rc=1; }
-        t1=$(cpu_ticks $pid)
+        t1=$(cpu_ticks "$pid")
     fi
-    kill $pid 2>/dev/null
-    wait $pid 2>/dev/null
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
     if [ $rc = 0 ]; then
         if grep -qE 'Non-2xx|Socket errors' "$out"; then
             say "w5: $impl c=$c failed: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' \n' ' ')"
