@@ -8,10 +8,11 @@
  * open (HTTP/1.1, or HTTP/1.0 with "Connection: keep-alive") until the client closes it
  * or sends "Connection: close". Pipelined requests are answered in order, all the
  * answers to what one read brought in going out in one write (COIO_STREAM_FLUSH_ON_READ).
- * Request bodies (Content-Length or chunked) are read and dropped. A malformed request
- * gets 400, a line longer than LINE_LIMIT 431 (414 for the request line), and the
- * connection is closed. "Expect: 100-continue" is answered. No idle timeout: a server facing the internet would put a
- * coio_timeout_begin around read_request.
+ * Request bodies (Content-Length or chunked) are read and dropped, after a "100
+ * Continue" if the client expects one. A malformed request gets 400, a line longer than
+ * LINE_LIMIT 431 (414 for the request line), and the connection is closed. No idle
+ * timeout: a server facing the internet would put a coio_timeout_begin around
+ * read_request.
  *
  * It is the server of the W5 benchmark (bench/w5_http.sh). Runs until killed.
  */
@@ -123,8 +124,8 @@ static void close_after_answer(coio_stream *s, int status)
 /* ---------------------------------------------------------------- parsing */
 
 /* Reads a line into line[LINE_LIMIT] and cuts its "\r\n" (or bare "\n") off, leaving a
- * NUL-terminated string. Returns its length; -EMSGSIZE if it is too long; -EPIPE if the
- * stream ended inside it; 0 EOF or another error, as a negative errno too. */
+ * NUL-terminated string. Returns its length (0: an empty line), -EMSGSIZE if it is too
+ * long, -EPIPE at EOF (before or inside the line), or the stream's error. */
 static ssize_t get_line(coio_stream *s, char *line)
 {
     ssize_t n = coio_stream_readline(s, line, LINE_LIMIT);
