@@ -64,7 +64,7 @@ run: build
 # nginx: a real HTTP peer for the fetch tests; the aarch64 cross compiler and qemu-user run
 # the aarch64 context switch (tests/cross/run.sh); libclang-rt-dev holds libFuzzer's
 # runtime, only a Recommends of clang (which --no-install-recommends skips).
-DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd clang \
+DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd curl clang \
 	libclang-rt-dev \
 	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 
