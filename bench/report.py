@@ -27,6 +27,10 @@ WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
 SERVER_WORKLOADS = ("W4", "W5")  # a server under a load client, measured per load point
 IMPL_ORDER = ["coio", "coio_uring", "floor", "libuv", "nginx", "go", "node", "uvloop",
               "asyncio"]
+# One colour per implementation in every chart, so a reader can compare charts at a glance.
+COLORS = {"coio": "#7b2cbf", "coio_uring": "#c77dff", "floor": "#8d99ae", "libuv": "#f4a261",
+          "nginx": "#2a9d8f", "go": "#219ebc", "node": "#8ab17d", "uvloop": "#e63946",
+          "asyncio": "#264653"}
 TITLES = {
     "W1": "W1 switch: two tasks yielding to each other",
     "W2": "W2 spawn: empty tasks spawned and gathered",
@@ -388,6 +392,15 @@ def machine():
     ]
 
 
+def gq(text):
+    """text inside a single-quoted gnuplot string ('' is a quote there)."""
+    return text.replace("'", "''")
+
+
+def color(impl):
+    return f" lc rgb '{COLORS[impl]}'" if impl in COLORS else ""
+
+
 def gnuplot(w, script):
     try:
         subprocess.run(["gnuplot"], input=script, text=True, capture_output=True,
@@ -423,9 +436,9 @@ def server_chart(root, w, rows):
                     cells += ([f"{r['value'] * scale:g}", f"{r['min'] * scale:g}",
                                f"{r['max'] * scale:g}"] if r else ["-"] * 3)
                 f.write("\t".join(cells) + "\n")
-        plots = ", ".join(f"'{dat}' using {2 + 3 * k}:{3 + 3 * k}:{4 + 3 * k}"
-                          f"{':xtic(1)' if k == 0 else ''} title '{i}'"
-                          for k, i in enumerate(impls))
+        plots = ", ".join(f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}"
+                          f"{':xtic(1)' if j == 0 else ''} title '{i}'{color(i)}"
+                          for j, i in enumerate(impls))
         key = "set key outside top center horizontal" if k == 0 else "unset key"
         panels.append(f"set title '{label}'\nset ylabel '{label.split(' (')[0]}'\n"
                       f"{key}\nplot {plots}\n")
@@ -439,7 +452,7 @@ set style fill solid 0.8 border -1
 set grid ytics
 set yrange [0:*]
 set xrange [-0.6:{len(pts) - 0.4}]
-set multiplot layout 2,1 title '{TITLES[w]} (median of the runs, min-max bars)'
+set multiplot layout 2,1 title '{gq(TITLES[w])} (median of the runs, min-max bars)'
 {panels[0]}{panels[1]}unset multiplot
 """
     try:
@@ -473,13 +486,13 @@ def chart(root, w, rows):
             f.write("\t".join(f'"{c}"' if k == 0 else c for k, c in enumerate(cells)) + "\n")
     png = os.path.join(img, f"{w.lower()}.png")
     plots = ", ".join(f"'{dat}' using {2 + 3 * k}:{3 + 3 * k}:{4 + 3 * k}"
-                      f"{':xtic(1)' if k == 0 else ''} title '{i}'"
+                      f"{':xtic(1)' if k == 0 else ''} title '{i}'{color(i)}"
                       for k, i in enumerate(impls))
     script = f"""set terminal pngcairo size 800,420 noenhanced
 set output '{png}'
 set datafile separator '\\t'
 set datafile missing '-'
-set title '{TITLES[w]} (median, min-max bars; log scale)'
+set title '{gq(TITLES[w])} (median, min-max bars; log scale)'
 set ylabel '{unit}'
 set logscale y
 set style data histogram
@@ -627,10 +640,16 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "allocates 256 KiB per `recv`, which glibc maps and unmaps each time, ~10× the "
              "CPU per request here; `w4_echo.py asyncio PORT plain` measures that form). "
              "Every server sets TCP_NODELAY.")
-    L.append("- W5: `bench/w5_http.sh IMPL C` runs `wrk -t1 -cC -d5s` on CPU 1 against the "
-             "server on CPU 0 (`examples/http_hello.c` for coio; nginx with one worker and "
-             "access_log off; Go net/http; Node http; uvloop and asyncio with a Protocol "
-             "server), same metrics and CPU accounting as W4.")
+    L.append("- W5: `bench/w5_http.sh IMPL C` starts the server on CPU 0 and, on CPU 1, a "
+             "1 s `wrk` warm-up run, then `wrk -t1 -cC -d5s --latency` (keep-alive `GET /`); "
+             "req/s, p50 and p99 are wrk's. Server CPU per request counts the server process, "
+             "its threads and its children (nginx: the idle master and the one worker) over "
+             "the measured run; client CPU is wrk's own. coio is `examples/http_hello.c` "
+             "(requests parsed with the stream API) on epoll, coio_uring on io_uring; nginx "
+             "has one worker and access_log off; Go is net/http (GOMAXPROCS=1); Node its "
+             "`http` module; uvloop and asyncio one asyncio Protocol "
+             "(`bench/peers/python/w5_http.py`). A run where wrk reports socket errors or "
+             "non-2xx answers records no value.")
     L.append("- Ratios in the W4 and W5 targets are decided by coio on the epoll backend; "
              "coio_uring's ratio is given beside it.")
     L.append("")
