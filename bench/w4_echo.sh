@@ -17,7 +17,7 @@
 # the Go peer (bench/peers/go/w4_echo.go, run with GOMAXPROCS=1) when go is there. The
 # Python peers (bench/peers/python/w4_echo.py) run on /usr/bin/python3, which has
 # Debian's python3-uvloop; the Node peer (bench/peers/node/w4_echo.js) on node. A peer
-# that is not installed is skipped with a message (exit status 3 for a single point).
+# that is not installed is skipped with a message (exit status 77 for a single point).
 # Environment: W4_WARMUP (1), W4_SECONDS (5), W4_SERVER_CPU (0), W4_CLIENT_CPU (1),
 # W4_BUILD_ONLY=1 (build, run nothing: bench/run.sh builds before it measures).
 set -u -o pipefail
@@ -33,7 +33,7 @@ CC=${CC:-cc}
 CFLAGS=(-O2 -g -Wall -Wextra)
 SYSPY=/usr/bin/python3 # Debian's: a python3 earlier on PATH (pyenv) may lack uvloop
 GO=$(command -v go || echo /usr/lib/go/bin/go)
-SKIPPED=3 # exit status of a point whose peer is not installed
+SKIPPED=77 # exit status of a point whose peer is not installed (as bench/w5_http.sh)
 
 say() { printf '%s\n' "$*" >&2; }
 
