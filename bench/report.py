@@ -424,8 +424,9 @@ def server_chart(root, w, rows):
     os.makedirs(img, exist_ok=True)
     png = os.path.join(img, f"{w.lower()}.png")
     dats, panels = [], []
-    for k, (name, label, scale) in enumerate((("cpu_us_per_req", "server CPU µs per request (lower is better)", 1),
-                               ("req_per_s", "thousand requests/s (higher is better)", 1e-3))):
+    panel_specs = (("cpu_us_per_req", "server CPU µs per request (lower is better)", 1),
+                   ("req_per_s", "thousand requests/s (higher is better)", 1e-3))
+    for k, (name, label, scale) in enumerate(panel_specs):
         dat = os.path.join(img, f".{w.lower()}.{name}.dat")
         dats.append(dat)
         with open(dat, "w") as f:

@@ -83,7 +83,8 @@ $SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
     say "  skip uvloop peers: no python3-uvloop for $SYSPY"
 if wants W4 || wants W5; then
     command -v node >/dev/null || apt_install nodejs
-    command -v node >/dev/null && HAVE_NODE=1 || say "  skip Node peers: no node (apt-get install nodejs)"
+    command -v node >/dev/null && HAVE_NODE=1 ||
+        say "  skip Node peers: no node (apt-get install nodejs)"
 fi
 if wants W4; then
     pkg-config --exists libuv 2>/dev/null || apt_install libuv1-dev pkg-config
@@ -197,9 +198,10 @@ W5_IMPLS=(coio coio_uring)
 [ $HAVE_ASYNCIO = 1 ] && W5_IMPLS+=(asyncio)
 
 # Estimated duration. Seconds per run of each point, as measured on the 2-core development
-# VM, rounded up; a point repeats REPS times unless the next run would pass BUDGET (as
-# point does). W4: 7 s per implementation and point (1 s warm-up, 5 s measured, start-up
-# and 1,000 connects); W5: 7 s (wrk -d5s plus start-up).
+# VM with other jobs running (load average ~4), rounded: a quiet machine is faster. A
+# point repeats REPS times unless the next run would pass BUDGET (as point does). W4: 7 s
+# per implementation and point (1 s warm-up, 5 s measured, start-up and 1,000 connects);
+# W5: 8 s (two wrk runs, 1 s and 5 s, plus start-up). `make bench` took 23 min there.
 runs_s() { # SECONDS...: the sum over points of SECONDS x the runs point will make
     local t n s=0
     for t in "$@"; do
@@ -216,12 +218,12 @@ estimate() {
         ts=()
         case $w in
         W1) ts=(1 1 2 2) ;;
-        W2) ts=(1 2 2 3 6 3) ;;
-        W3) ts=(10 80 4 15 6 6) ;;
+        W2) ts=(1 2 4 4 3 3) ;;
+        W3) ts=(9 97 3 20 8 10) ;;
         W4) for ((i = 0; i < 4 * ${#W4_IMPLS[@]}; i++)); do ts+=(7); done ;;
-        W5) [ $HAVE_W5 = 1 ] && for ((i = 0; i < 2 * ${#W5_IMPLS[@]}; i++)); do ts+=(7); done ;;
-        W6) ts=(1 1 5 4) ;;
-        W7) ts=(1 1 2 2) ;;
+        W5) [ $HAVE_W5 = 1 ] && for ((i = 0; i < 2 * ${#W5_IMPLS[@]}; i++)); do ts+=(8); done ;;
+        W6) ts=(1 1 7 5) ;;
+        W7) ts=(1 1 3 2) ;;
         esac
         [ ${#ts[@]} -gt 0 ] && s=$((s + $(runs_s "${ts[@]}")))
     done
@@ -291,7 +293,8 @@ done
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.end"
 T_RUN=$(($(date +%s) - T_START))
 echo "$EST $T_RUN" >"$OUT/duration"
-say "== measured in $((T_RUN / 60)) min $((T_RUN % 60)) s (estimated $((EST / 60)) min $((EST % 60)) s)"
+say "== measured in $((T_RUN / 60)) min $((T_RUN % 60)) s" \
+    "(estimated $((EST / 60)) min $((EST % 60)) s)"
 say "== report"
 export COIO_BENCH_GNUPLOT=$HAVE_GNUPLOT
 PY=$SYSPY

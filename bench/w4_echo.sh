@@ -79,7 +79,8 @@ build() {
 missing() {
     case $1 in
     libuv) [ -x "$BIN/libuv_echo" ] && return 1; echo "no libuv (apt-get install libuv1-dev)" ;;
-    go) [ -x "$BIN/go_echo" ] && return 1; echo "no go, or its build failed (apt-get install golang-go)" ;;
+    go) [ -x "$BIN/go_echo" ] && return 1
+        echo "no go, or its build failed (apt-get install golang-go)" ;;
     asyncio) [ -x $SYSPY ] && return 1; echo "no $SYSPY (apt-get install python3)" ;;
     uvloop) $SYSPY -c 'import uvloop' 2>/dev/null && return 1
         echo "no uvloop for $SYSPY (apt-get install python3-uvloop)" ;;
