@@ -6,7 +6,7 @@
 #   make test           deps, then release, ASan+UBSan, ucontext, install-check, TSan,
 #                       aarch64-under-qemu and a 20 s fuzz run
 #   make memcheck       every test case under valgrind except io_uring ones (build/memcheck)
-#   make bench          build release and run bench/run.sh
+#   make bench          build release and run bench/run.sh (W1-W7 with every peer, ~25 min)
 #   make install        cmake --install into PREFIX (default /usr/local)
 #   make install-check  install into build/install-check and build a program against it
 #   make deps           check (and, as root, apt-get install) what the build needs
@@ -64,7 +64,7 @@ run: build
 # nginx: a real HTTP peer for the fetch tests; the aarch64 cross compiler and qemu-user run
 # the aarch64 context switch (tests/cross/run.sh); libclang-rt-dev holds libFuzzer's
 # runtime, only a Recommends of clang (which --no-install-recommends skips).
-DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd clang \
+DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd curl clang \
 	libclang-rt-dev \
 	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 

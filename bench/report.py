@@ -7,6 +7,10 @@ bench/results/<W>.json (array of {workload, impl, metric, value (median), min, m
 runs, n, command, measured_at}); regenerates docs/benchmarks.md from every
 bench/results/*.json (workloads not run this time keep their previous results), and,
 with gnuplot, docs/img/<w>.png. Standard library only.
+
+W4 (echo) and W5 (HTTP) are servers under a load client; their metrics carry the load
+point ("req_per_s c=100 m=64") and are shown per point, ranked by the server's CPU time
+per request, with requests/s, latency and the client's CPU use beside it.
 """
 import argparse
 import datetime
@@ -19,12 +23,20 @@ import statistics
 import subprocess
 import sys
 
-WORKLOADS = ["W1", "W2", "W3", "W6", "W7"]
-IMPL_ORDER = ["coio", "go", "asyncio", "uvloop"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
+SERVER_WORKLOADS = ("W4", "W5")  # a server under a load client, measured per load point
+IMPL_ORDER = ["coio", "coio_uring", "floor", "libuv", "nginx", "go", "node", "uvloop",
+              "asyncio"]
+# One colour per implementation in every chart, so a reader can compare charts at a glance.
+COLORS = {"coio": "#7b2cbf", "coio_uring": "#c77dff", "floor": "#8d99ae", "libuv": "#f4a261",
+          "nginx": "#2a9d8f", "go": "#219ebc", "node": "#8ab17d", "uvloop": "#e63946",
+          "asyncio": "#264653"}
 TITLES = {
     "W1": "W1 switch: two tasks yielding to each other",
     "W2": "W2 spawn: empty tasks spawned and gathered",
     "W3": "W3 sleepers: tasks sleeping a random 0-1 s, gathered",
+    "W4": "W4 echo: C connections, each sending M bytes and waiting for their echo",
+    "W5": "W5 HTTP: keep-alive 'Hello, World!' under wrk -t1 with C connections",
     "W6": "W6 queue: producer to consumer through a maxsize-1 queue",
     "W7": "W7 lock: 100 tasks contending for one lock",
 }
@@ -32,6 +44,28 @@ TITLES = {
 
 def higher_is_better(unit):
     return unit.endswith("/s")
+
+
+def neutral(unit):
+    """A unit that is neither better high nor low (the load client's CPU use)."""
+    return unit == "%"
+
+
+def split_metric(metric):
+    """"req_per_s c=100 m=64" -> ("req_per_s", "c=100 m=64"); plain metrics -> (m, "")."""
+    name, _, point = metric.partition(" ")
+    return name, point
+
+
+def point_key(point):
+    """Sorts "c=100 m=64" numerically by its fields."""
+    return [int(v) if v.isdigit() else v
+            for v in re.findall(r"=(\w+)", point)] if point else []
+
+
+def points(rows, w):
+    return sorted({split_metric(r["metric"])[1] for r in rows if r["workload"] == w},
+                  key=point_key)
 
 
 def fmt(v):
@@ -100,6 +134,9 @@ def load_raw(out, w):
 def sort_rows(rows):
     def key(r):
         impl = IMPL_ORDER.index(r["impl"]) if r["impl"] in IMPL_ORDER else 99
+        if r["workload"] in SERVER_WORKLOADS:  # by load point, then implementation
+            name, point = split_metric(r["metric"])
+            return (r["workload"], point_key(point), impl, name)
         return (r["workload"], r["metric"].split("_")[0], impl, r["metric"])
     return sorted(rows, key=key)
 
@@ -114,7 +151,7 @@ def find(rows, w, impl, metric):
 def advantage(rows, r):
     """How many times better coio is than r on r's metric (> 1: coio better)."""
     c = find(rows, r["workload"], "coio", r["metric"])
-    if c is None or r["impl"] == "coio" or not c["value"] or not r["value"]:
+    if c is None or r["impl"] == "coio" or not c["value"] or not r["value"] or neutral(r["unit"]):
         return None
     if higher_is_better(r["unit"]):
         return c["value"] / r["value"]
@@ -137,6 +174,108 @@ def table(rows, markdown):
     out = ["  ".join(h.ljust(wd) for h, wd in zip(head, widths))]
     out += ["  ".join(c.ljust(wd) for c, wd in zip(b, widths)) for b in body]
     return "\n".join(out)
+
+
+def server_table(rows, w, markdown):
+    """W4/W5: one block per load point, implementations ranked by server CPU per request
+    (lowest first; those without it last)."""
+    head = ["rank", "impl", "server CPU µs/req", "min–max", "req/s", "min–max", "p50 µs",
+            "p99 µs", "client CPU %", "runs", "coio ×better (CPU/req)"]
+    out = []
+    for p in points(rows, w):
+        def v(impl, name):
+            return find(rows, w, impl, f"{name} {p}")
+        impls = sorted({r["impl"] for r in rows if r["workload"] == w
+                        and split_metric(r["metric"])[1] == p},
+                       key=lambda i: ((v(i, "cpu_us_per_req") or {}).get("value", float("inf")),
+                                      IMPL_ORDER.index(i) if i in IMPL_ORDER else 99))
+        body = []
+        for k, i in enumerate(impls, 1):
+            cpu, rps = v(i, "cpu_us_per_req"), v(i, "req_per_s")
+            p50, p99, cl = v(i, "p50_us"), v(i, "p99_us"), v(i, "client_cpu_pct")
+            a = advantage(rows, cpu) if cpu else None
+            body.append([str(k), i, fmt(cpu and cpu["value"]),
+                         f"{fmt(cpu['min'])} – {fmt(cpu['max'])}" if cpu else "—",
+                         fmt(rps and rps["value"]),
+                         f"{fmt(rps['min'])} – {fmt(rps['max'])}" if rps else "—",
+                         fmt(p50 and p50["value"]), fmt(p99 and p99["value"]),
+                         f"{cl['value']:.0f}" if cl else "—",
+                         str(max(x["runs"] for x in (cpu, rps, p50, p99, cl) if x)),
+                         "1 (ref)" if i == "coio" else (f"{a:.2f}×" if a else "—")])
+        if markdown:
+            out.append(f"**{p}**\n")
+            out.append("| " + " | ".join(head) + " |")
+            out.append("|" + "---|" * len(head))
+            out += ["| " + " | ".join(b) + " |" for b in body]
+            out.append("")
+        else:
+            widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
+            out.append(f"{w} {p}")
+            out.append("  " + "  ".join(h.ljust(wd) for h, wd in zip(head, widths)))
+            out += ["  " + "  ".join(c.ljust(wd) for c, wd in zip(b, widths)) for b in body]
+            out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def any_table(rows, markdown):
+    """The generic table for plain workloads, one block per load point for W4/W5."""
+    parts = []
+    plain = [r for r in rows if r["workload"] not in SERVER_WORKLOADS]
+    if plain:
+        parts.append(table(plain, markdown))
+    for w in SERVER_WORKLOADS:
+        if any(r["workload"] == w for r in rows):
+            parts.append(server_table(rows, w, markdown))
+    return "\n\n".join(parts)
+
+
+def server_targets(rows, check):
+    """W4 and W5 targets, one line per load point: coio on epoll decides met or missed;
+    coio_uring's ratio is given beside it."""
+    def val(w, impl, name, p):
+        r = find(rows, w, impl, f"{name} {p}")
+        return r["value"] if r else None
+
+    def ratio(w, impl, name, p, peer, invert):
+        """impl's value over peer's (invert: peer's over impl's); None when one is missing."""
+        a, b = val(w, impl, name, p), val(w, peer, name, p)
+        if not a or not b:
+            return None
+        return b / a if invert else a / b
+
+    # (workload, metric, peer, invert, limit, at_most, text)
+    spec = [
+        ("W4", "cpu_us_per_req", "libuv", False, 0.9, True,
+         "coio CPU/request ≤ 0.9× libuv's (coio ÷ libuv)"),
+        ("W4", "cpu_us_per_req", "floor", False, 1.05, True,
+         "coio CPU/request ≤ 1.05× the epoll floor's (coio ÷ floor)"),
+        ("W4", "req_per_s", "libuv", False, 1.0, False,
+         "coio requests/s ≥ libuv's (coio ÷ libuv)"),
+        ("W4", "cpu_us_per_req", "uvloop", True, 1.2, False,
+         "kernel-bound: coio ≥ 1.2× uvloop by CPU/request (uvloop ÷ coio)"),
+        ("W4", "req_per_s", "uvloop", False, 1.2, False,
+         "kernel-bound: coio ≥ 1.2× uvloop by requests/s (coio ÷ uvloop)"),
+        ("W5", "cpu_us_per_req", "nginx", False, 1.0, True,
+         "coio CPU/request ≤ nginx's (coio ÷ nginx)"),
+        ("W5", "p99_us", "nginx", False, 1.0, True,
+         "coio p99 latency ≤ nginx's (coio ÷ nginx)"),
+        ("W5", "req_per_s", "nginx", False, 1.0, False,
+         "coio requests/s ≥ nginx's (coio ÷ nginx)"),
+        ("W5", "cpu_us_per_req", "uvloop", True, 1.2, False,
+         "kernel-bound: coio ≥ 1.2× uvloop by CPU/request (uvloop ÷ coio)"),
+        ("W5", "req_per_s", "uvloop", False, 1.2, False,
+         "kernel-bound: coio ≥ 1.2× uvloop by requests/s (coio ÷ uvloop)"),
+    ]
+    for w, name, peer, invert, limit, at_most, text in spec:
+        pts = points(rows, w) or ["(every point)"]
+        for p in pts:
+            r = ratio(w, "coio", name, p, peer, invert)
+            u = ratio(w, "coio_uring", name, p, peer, invert)
+            measured = f"{r:.3f}×" if r else "not measured"
+            if u:
+                measured += f" (coio_uring {u:.3f}×)"
+            ok = None if r is None else (r <= limit if at_most else r >= limit)
+            check(w, f"{text}, {p}", measured, ok)
 
 
 def targets(rows, sysrows):
@@ -179,6 +318,7 @@ def targets(rows, sysrows):
           "(both measured in the W3 run)"
           + (f" = {b:.3f} s" if b else ""),
           f"{v:.3f} s" if v else "not measured", None if not (v and b) else v <= b)
+    server_targets(rows, check)
     return t
 
 
@@ -193,11 +333,18 @@ def w3_bound(rows, sysrows, lb, n):
     return 1.1 + f["value"] * n * tc * 1e-6
 
 
-def sh(cmd):
+def sh(cmd, stderr=False):
+    """cmd's stdout (stderr too when asked: nginx -v and wrk -v print there or fail)."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        return (p.stdout + (p.stderr if stderr else "")).strip()
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+def version(cmd, pattern):
+    m = re.search(pattern, sh(cmd, stderr=True))
+    return m.group(1) if m else "not installed"
 
 
 def loadavg(out):
@@ -238,12 +385,90 @@ def machine():
         ("Go", sh(["go", "version"]) or "not installed"),
         ("Python (asyncio, uvloop peers)", sh(["/usr/bin/python3", "--version"])
          + (f", uvloop {uv}" if uv else ", no uvloop")),
+        ("libuv (W4 peer)", sh(["pkg-config", "--modversion", "libuv"]) or "not installed"),
+        ("Node.js", sh(["node", "--version"]) or "not installed"),
+        ("nginx (W5 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
+        ("wrk (W5 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
     ]
+
+
+def gq(text):
+    """text inside a single-quoted gnuplot string ('' is a quote there)."""
+    return text.replace("'", "''")
+
+
+def color(impl):
+    return f" lc rgb '{COLORS[impl]}'" if impl in COLORS else ""
+
+
+def gnuplot(w, script):
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, capture_output=True,
+                       timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        print(f"gnuplot failed for {w}: {e}", file=sys.stderr)
+        return False
+    return True
+
+
+def server_chart(root, w, rows):
+    """docs/img/<w>.png for W4/W5: two panels of grouped bars, one group per load point,
+    one bar per implementation (min-max error bars): the server's CPU time per request
+    (the ranking) above, requests/s below. Returns the relative path or None."""
+    rs = [r for r in rows if r["workload"] == w]
+    pts = points(rs, w)
+    if not pts or not shutil.which("gnuplot"):
+        return None
+    impls = [i for i in IMPL_ORDER if any(r["impl"] == i for r in rs)]
+    img = os.path.join(root, "docs", "img")
+    os.makedirs(img, exist_ok=True)
+    png = os.path.join(img, f"{w.lower()}.png")
+    dats, panels = [], []
+    panel_specs = (("cpu_us_per_req", "server CPU µs per request (lower is better)", 1),
+                   ("req_per_s", "thousand requests/s (higher is better)", 1e-3))
+    for k, (name, label, scale) in enumerate(panel_specs):
+        dat = os.path.join(img, f".{w.lower()}.{name}.dat")
+        dats.append(dat)
+        with open(dat, "w") as f:
+            for p in pts:
+                cells = [f'"{p}"']
+                for i in impls:
+                    r = find(rs, w, i, f"{name} {p}")
+                    cells += ([f"{r['value'] * scale:g}", f"{r['min'] * scale:g}",
+                               f"{r['max'] * scale:g}"] if r else ["-"] * 3)
+                f.write("\t".join(cells) + "\n")
+        plots = ", ".join(f"'{dat}' using {2 + 3 * j}:{3 + 3 * j}:{4 + 3 * j}"
+                          f"{':xtic(1)' if j == 0 else ''} title '{i}'{color(i)}"
+                          for j, i in enumerate(impls))
+        key = "set key outside top center horizontal" if k == 0 else "unset key"
+        panels.append(f"set title '{label}'\nset ylabel '{label.split(' (')[0]}'\n"
+                      f"{key}\nplot {plots}\n")
+    script = f"""set terminal pngcairo size 960,780 noenhanced
+set output '{png}'
+set datafile separator '\\t'
+set datafile missing '-'
+set style data histogram
+set style histogram errorbars gap 2 lw 1
+set style fill solid 0.8 border -1
+set grid ytics
+set yrange [0:*]
+set xrange [-0.6:{len(pts) - 0.4}]
+set multiplot layout 2,1 title '{gq(TITLES[w])} (median of the runs, min-max bars)'
+{panels[0]}{panels[1]}unset multiplot
+"""
+    try:
+        ok = gnuplot(w, script)
+    finally:
+        for d in dats:
+            os.unlink(d)
+    return f"img/{w.lower()}.png" if ok else None
 
 
 def chart(root, w, rows):
     """docs/img/<w>.png: one cluster per metric of the workload's main unit, one bar per
     implementation, error bars from min to max. Returns the relative path or None."""
+    if w in SERVER_WORKLOADS:
+        return server_chart(root, w, rows)
     unit = {"W1": "ns", "W2": "tasks/s", "W3": "s", "W6": "ns", "W7": "ns"}[w]
     rs = [r for r in rows if r["workload"] == w and r["unit"] == unit]
     if not rs or not shutil.which("gnuplot"):
@@ -262,13 +487,13 @@ def chart(root, w, rows):
             f.write("\t".join(f'"{c}"' if k == 0 else c for k, c in enumerate(cells)) + "\n")
     png = os.path.join(img, f"{w.lower()}.png")
     plots = ", ".join(f"'{dat}' using {2 + 3 * k}:{3 + 3 * k}:{4 + 3 * k}"
-                      f"{':xtic(1)' if k == 0 else ''} title '{i}'"
+                      f"{':xtic(1)' if k == 0 else ''} title '{i}'{color(i)}"
                       for k, i in enumerate(impls))
     script = f"""set terminal pngcairo size 800,420 noenhanced
 set output '{png}'
 set datafile separator '\\t'
 set datafile missing '-'
-set title '{TITLES[w]} (median, min-max bars; log scale)'
+set title '{gq(TITLES[w])} (median, min-max bars; log scale)'
 set ylabel '{unit}'
 set logscale y
 set style data histogram
@@ -280,14 +505,10 @@ set yrange [*:*]
 plot {plots}
 """
     try:
-        subprocess.run(["gnuplot"], input=script, text=True, capture_output=True,
-                       timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError) as e:
-        print(f"gnuplot failed for {w}: {e}", file=sys.stderr)
-        return None
+        ok = gnuplot(w, script)
     finally:
         os.unlink(dat)
-    return f"img/{w.lower()}.png"
+    return f"img/{w.lower()}.png" if ok else None
 
 
 def commands_md(root, rows):
@@ -300,15 +521,26 @@ def commands_md(root, rows):
     return "```sh\n" + "\n".join(out) + "\n```" if out else "(commands not recorded)"
 
 
-def write_doc(root, out, reps, all_rows, sysrows, fails, charts):
+def run_duration(out):
+    """"12 min 3 s (estimated 11 min 40 s)" from <out>/duration, written by run.sh."""
+    try:
+        est, real = (int(x) for x in open(os.path.join(out, "duration")).read().split())
+    except (OSError, ValueError):
+        return None
+    return f"{real // 60} min {real % 60} s (estimated {est // 60} min {est % 60} s)"
+
+
+def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     sysv = {r["metric"]: r for r in sysrows}
     L = []
     L.append("# Benchmarks\n")
     L.append("<!-- Generated by bench/report.py from bench/results/*.json: run `make bench`"
-             " (or `bench/run.sh [W1] [W2] [W3]`) instead of editing. -->\n")
+             " (or `bench/run.sh [W1] ... [W7]`) instead of editing. -->\n")
     L.append("Benchmarks, not tests: they measure and report; a missed target fails nothing. "
-             f"Every point runs {reps} times, pinned to CPU 0 with `taskset -c 0` and bounded "
-             "by a timeout; tables give the median and the min–max spread of those runs. "
+             f"Every point runs {reps} times, bounded by a timeout; tables give the median and "
+             "the min–max spread of those runs. W1–W3, W6 and W7 run pinned to CPU 0 with "
+             "`taskset -c 0`; W4 and W5 are a server pinned to CPU 0 and a load client pinned "
+             "to CPU 1 (their drivers, `bench/w4_echo.sh` and `bench/w5_http.sh`, pin both). "
              "Peers are measured in the same run as coio. Go runs with GOMAXPROCS=1 (one "
              "runtime thread, like one coio loop); the Python peers use Debian's "
              "`/usr/bin/python3` with `asyncio` and `uvloop` loops.\n")
@@ -320,6 +552,9 @@ def write_doc(root, out, reps, all_rows, sysrows, fails, charts):
     for k, v in machine():
         L.append(f"| {k} | {v} |")
     L.append(f"| load average (1, 5, 15 min) during the last run | {loadavg(out)} |")
+    dur = run_duration(out)
+    if dur:
+        L.append(f"| duration of the last run (`bench/run.sh {' '.join(ran)}`) | {dur} |")
     L.append("")
     L.append("Other processes on the machine share its 2 CPUs: a load average above ~0.5 "
              "means the numbers below were taken on a busy machine and are pessimistic.\n")
@@ -342,7 +577,7 @@ def write_doc(root, out, reps, all_rows, sysrows, fails, charts):
     L.append("")
     for w in WORKLOADS:
         rows = [r for r in all_rows if r["workload"] == w]
-        if not rows and w not in ("W1", "W2", "W3"):
+        if not rows and w not in ("W1", "W2", "W3", "W4", "W5"):
             continue
         L.append(f"## {TITLES[w]}\n")
         if not rows:
@@ -356,7 +591,11 @@ def write_doc(root, out, reps, all_rows, sysrows, fails, charts):
         if mc.get("ns_per_syscall") and mc.get("us_per_first_touch"):
             L.append(f"Machine costs measured in that run: {fmt(mc['ns_per_syscall'])} ns per "
                      f"syscall, {fmt(mc['us_per_first_touch'])} µs per first page touch.\n")
-        L.append(table(rows, True) + "\n")
+        if w in SERVER_WORKLOADS:
+            L.append("Per load point, ranked by the server's CPU time per request (lowest "
+                     "first); `coio ×better` compares that CPU time (peer ÷ coio). Client CPU "
+                     "near 100 % means the load client, not the server, set requests/s.\n")
+        L.append(any_table(rows, True) + "\n")
         if w == "W3":
             b = w3_bound(all_rows, sysrows, "n1m", 1000000)
             if b:
@@ -387,6 +626,33 @@ def write_doc(root, out, reps, all_rows, sysrows, fails, charts):
              "before the last one is spawned gives back its stack, so Go's per-task numbers "
              "are not all-alive numbers when spawning takes longer than the sleeps. asyncio "
              "and uvloop are not run at 1,000,000.")
+    L.append("- W4: `bench/w4_echo.sh IMPL C M` starts the server on CPU 0 and "
+             "`bench/w4_echo_client.c` (plain epoll, no coio) on CPU 1: C connections, one "
+             "M-byte message in flight on each, 1 s of warm-up then 5 s measured. Server CPU "
+             "per request is its utime + stime (`/proc/PID/stat`, all threads) over the "
+             "measured 5 s divided by the requests; client CPU is the client's own getrusage "
+             "over the same window. coio is `bench/w4_echo_server.c` (a `coio_server`, "
+             "`coio_recv`/`coio_send_all`) on the epoll backend, coio_uring the same binary on "
+             "io_uring; floor is `bench/w4_echo_floor.c`, the least an epoll server can do; "
+             "libuv is `bench/peers/libuv_echo.c` (try-write fast path); Go is one goroutine "
+             "per connection looping Read/Write (GOMAXPROCS=1); Node is `net` with each "
+             "`data` chunk written back; asyncio and uvloop run one `BufferedProtocol` "
+             "(`bench/peers/python/w4_echo.py`: with a plain `Protocol`, Python 3.11 "
+             "allocates 256 KiB per `recv`, which glibc maps and unmaps each time, ~10× the "
+             "CPU per request here; `w4_echo.py asyncio PORT plain` measures that form). "
+             "Every server sets TCP_NODELAY.")
+    L.append("- W5: `bench/w5_http.sh IMPL C` starts the server on CPU 0 and, on CPU 1, a "
+             "1 s `wrk` warm-up run, then `wrk -t1 -cC -d5s --latency` (keep-alive `GET /`); "
+             "req/s, p50 and p99 are wrk's. Server CPU per request counts the server process, "
+             "its threads and its children (nginx: the idle master and the one worker) over "
+             "the measured run; client CPU is wrk's own. coio is `examples/http_hello.c` "
+             "(requests parsed with the stream API) on epoll, coio_uring on io_uring; nginx "
+             "has one worker and access_log off; Go is net/http (GOMAXPROCS=1); Node its "
+             "`http` module; uvloop and asyncio one asyncio Protocol "
+             "(`bench/peers/python/w5_http.py`). A run where wrk reports socket errors or "
+             "non-2xx answers records no value.")
+    L.append("- Ratios in the W4 and W5 targets are decided by coio on the epoll backend; "
+             "coio_uring's ratio is given beside it.")
     L.append("")
     with open(os.path.join(root, "docs", "benchmarks.md"), "w") as f:
         f.write("\n".join(L))
@@ -441,7 +707,7 @@ def main():
     print(table(sysrows, False))
     shown = [r for r in all_rows if r["workload"] in ran]
     print()
-    print(table(shown, False))
+    print(any_table(shown, False))
     print()
     for w, text, measured, ok in targets(all_rows, sysrows):
         if w in ran:
@@ -458,7 +724,7 @@ def main():
             charts[w] = chart(a.root, w, all_rows)
         elif os.path.exists(p):
             charts[w] = f"img/{w.lower()}.png"
-    write_doc(a.root, a.out, a.reps, all_rows, sysrows, fails, charts)
+    write_doc(a.root, a.out, a.reps, ran, all_rows, sysrows, fails, charts)
     print("\nwrote bench/results/*.json and docs/benchmarks.md")
     return 0
 

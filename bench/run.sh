@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# coio benchmarks W1-W3 against their peers (Go, Python asyncio, uvloop).
+# coio benchmarks W1-W7 against their peers (libuv, Go, Python asyncio, uvloop, Node.js,
+# nginx, and for W4 a hand-written epoll floor).
 #
-#   bench/run.sh [W1] [W2] [W3] [W6] [W7]   (no argument: all of them)
+#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7]   (no argument: all of them)
 #
-# (W4, the echo server, has its own driver: bench/w4_echo.sh.)
-#
-# Every point runs REPS times (default 3) pinned to CPU 0 with taskset and under a
-# timeout; bench/report.py takes the median and the min-max spread, prints the table,
+# Every point runs REPS times (default 3) under a timeout. W1-W3, W6 and W7 run pinned
+# to CPU 0 with taskset. W4 (echo, bench/w4_echo.sh) and W5 (HTTP, bench/w5_http.sh)
+# are a server and a load client: their drivers pin the server to CPU 0 and the client
+# to CPU 1 themselves, so this script runs them unpinned. Before measuring it prints an
+# estimate of the whole run's duration. bench/report.py takes the median and the
+# min-max spread, prints the table,
 # writes bench/results/<W>.json and regenerates docs/benchmarks.md (+ docs/img/*.png
 # when gnuplot is there). Benchmarks are not tests: this script fails only when it
 # cannot build or report, never because a target is missed.
 #
 # Environment: COIO_BENCH_BUILD or COIO_BUILD_DIR (default build/release), COIO_BENCH_REPS (3),
 # COIO_BENCH_TIMEOUT (seconds per run, 120), COIO_BENCH_POINT_BUDGET (seconds per point,
-# 100: a point whose next repeat would pass it is not repeated, so `make bench` stays
-# near 5 minutes even when one implementation is slow), COIO_BENCH_NO_INSTALL=1.
+# 100: a point whose next repeat would pass it is not repeated, so a slow implementation
+# cannot stretch the run), COIO_BENCH_NO_INSTALL=1 (never apt-get install a missing peer).
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,11 +37,12 @@ say() { printf '%s\n' "$*" >&2; }
 WORKLOADS=()
 for w in "$@"; do
     case "${w^^}" in
-    W1 | W2 | W3 | W6 | W7) WORKLOADS+=("${w^^}") ;;
-    *) say "usage: bench/run.sh [W1] [W2] [W3] [W6] [W7]"; exit 2 ;;
+    W1 | W2 | W3 | W4 | W5 | W6 | W7) WORKLOADS+=("${w^^}") ;;
+    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7]"; exit 2 ;;
     esac
 done
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W6 W7)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7)
+wants() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- peers (apt-get)
 apt_updated=0
@@ -68,7 +72,7 @@ mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
 
 say "== peers"
-HAVE_GO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0
+HAVE_GO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 [ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
 [ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
@@ -77,6 +81,31 @@ if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
 $SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
     say "  skip uvloop peers: no python3-uvloop for $SYSPY"
+if wants W4 || wants W5; then
+    command -v node >/dev/null || apt_install nodejs
+    command -v node >/dev/null && HAVE_NODE=1 ||
+        say "  skip Node peers: no node (apt-get install nodejs)"
+fi
+if wants W4; then
+    pkg-config --exists libuv 2>/dev/null || apt_install libuv1-dev pkg-config
+    pkg-config --exists libuv 2>/dev/null && HAVE_LIBUV=1 ||
+        say "  skip the libuv peer: no libuv (apt-get install libuv1-dev)"
+fi
+if wants W5; then
+    W5_NEED=()
+    command -v wrk >/dev/null || W5_NEED+=(wrk)
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W5_NEED+=(nginx)
+    [ ${#W5_NEED[@]} -eq 0 ] || apt_install "${W5_NEED[@]}"
+    if [ ! -f "$ROOT/bench/w5_http.sh" ]; then
+        say "  skip W5: no bench/w5_http.sh in this tree"
+    elif ! command -v wrk >/dev/null; then
+        say "  skip W5: no wrk, its load generator (apt-get install wrk)"
+    else
+        HAVE_W5=1
+        [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null ||
+            say "  skip the nginx peer: no nginx (apt-get install nginx)"
+    fi
+fi
 command -v gnuplot >/dev/null || apt_install gnuplot-nox
 command -v gnuplot >/dev/null && HAVE_GNUPLOT=1 || say "  no gnuplot: no charts"
 command -v taskset >/dev/null || { say "  no taskset: runs are not pinned"; PIN=(); }
@@ -98,6 +127,10 @@ if [ $HAVE_GO = 1 ]; then
             { say "  skip Go peers: go build $f.go failed ($OUT/build.log)"; HAVE_GO=0; break; }
     done
 fi
+if wants W4; then # its servers, client and peers, so that no measured point builds
+    W4_BUILD_ONLY=1 COIO_BENCH_BUILD=$BUILD bash "$ROOT/bench/w4_echo.sh" >>"$OUT/build.log" 2>&1 ||
+        { say "building W4 failed: $OUT/build.log"; exit 1; }
+fi
 
 # ---------------------------------------------------------------- running points
 # point W impl cmd...: runs cmd REPS times, pinned, appending its JSON lines to raw/W.jsonl
@@ -105,7 +138,7 @@ point() {
     local w=$1 impl=$2
     shift 2
     local ok=0 t0 t1 i rc why idx
-    printf '%s\t%s\t%s\n' "$w" "$impl" "${PIN[*]} $*" >>"$OUT/commands.txt"
+    printf '%s\t%s\t%s\n' "$w" "$impl" "${PIN[*]}${PIN[*]:+ }$*" >>"$OUT/commands.txt"
     idx=$(wc -l <"$OUT/commands.txt")
     t0=$(date +%s%N)
     local r0 r1 last=0 cut=""
@@ -130,8 +163,15 @@ point() {
         fi
     done
     t1=$(date +%s%N)
-    say "$(printf '  [%s] %-8s %-44s %d/%d ok  %4d.%ds%s' "$w" "$impl" "${*##*/}" \
+    say "$(printf '  [%s] %-10s %-44s %d/%d ok  %4d.%ds%s' "$w" "$impl" "${*##*/}" \
         $ok "$REPS" $(((t1 - t0) / 1000000000)) $(((t1 - t0) / 100000000 % 10)) "$cut")"
+}
+
+# unpinned W impl cmd...: point without taskset, for drivers that pin their own server
+# and client to different CPUs (taskset -c 0 around them would put both on CPU 0)
+unpinned() {
+    local PIN=() # dynamic scope: point sees the empty one
+    point "$@"
 }
 
 gopeer() { [ $HAVE_GO = 1 ] && point "$1" go env GOMAXPROCS=1 GOGC=100 "$GOBIN_DIR/$2" "${@:3}"; }
@@ -142,6 +182,56 @@ pypeer() {
     [ $HAVE_UVLOOP = 1 ] && point "$w" uvloop $SYSPY "$PYPEERS/$script" uvloop "$@"
     return 0
 }
+
+# The implementations each workload runs, in the order they run.
+W4_IMPLS=(coio coio_uring floor)
+[ $HAVE_LIBUV = 1 ] && W4_IMPLS+=(libuv)
+[ $HAVE_GO = 1 ] && W4_IMPLS+=(go)
+[ $HAVE_UVLOOP = 1 ] && W4_IMPLS+=(uvloop)
+[ $HAVE_ASYNCIO = 1 ] && W4_IMPLS+=(asyncio)
+[ $HAVE_NODE = 1 ] && W4_IMPLS+=(node)
+W5_IMPLS=(coio coio_uring)
+{ [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W5_IMPLS+=(nginx)
+[ $HAVE_GO = 1 ] && W5_IMPLS+=(go)
+[ $HAVE_NODE = 1 ] && W5_IMPLS+=(node)
+[ $HAVE_UVLOOP = 1 ] && W5_IMPLS+=(uvloop)
+[ $HAVE_ASYNCIO = 1 ] && W5_IMPLS+=(asyncio)
+
+# Estimated duration. Seconds per run of each point, as measured on the 2-core development
+# VM with other jobs running (load average ~4), rounded: a quiet machine is faster. A
+# point repeats REPS times unless the next run would pass BUDGET (as point does). W4: 7 s
+# per implementation and point (1 s warm-up, 5 s measured, start-up and 1,000 connects);
+# W5: 8 s (two wrk runs, 1 s and 5 s, plus start-up). `make bench` took 23 min there.
+runs_s() { # SECONDS...: the sum over points of SECONDS x the runs point will make
+    local t n s=0
+    for t in "$@"; do
+        n=$((BUDGET / t))
+        [ $n -gt "$REPS" ] && n=$REPS
+        [ $n -lt 1 ] && n=1
+        s=$((s + n * t))
+    done
+    echo $s
+}
+estimate() {
+    local w s=1 i ts
+    for w in "${WORKLOADS[@]}"; do
+        ts=()
+        case $w in
+        W1) ts=(1 1 2 2) ;;
+        W2) ts=(1 2 4 4 3 3) ;;
+        W3) ts=(9 97 3 20 8 10) ;;
+        W4) for ((i = 0; i < 4 * ${#W4_IMPLS[@]}; i++)); do ts+=(7); done ;;
+        W5) [ $HAVE_W5 = 1 ] && for ((i = 0; i < 2 * ${#W5_IMPLS[@]}; i++)); do ts+=(8); done ;;
+        W6) ts=(1 1 7 5) ;;
+        W7) ts=(1 1 3 2) ;;
+        esac
+        [ ${#ts[@]} -gt 0 ] && s=$((s + $(runs_s "${ts[@]}")))
+    done
+    echo $((s + 15)) # + peers, build and report
+}
+EST=$(estimate)
+say "== running ${WORKLOADS[*]}, $REPS repeats per point: about $((EST / 60)) min $((EST % 60)) s"
+T_START=$(date +%s)
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.start"
 say "== machine costs (load average now: $(cat "$OUT/loadavg.start"))"
@@ -169,6 +259,24 @@ for w in "${WORKLOADS[@]}"; do
         gopeer W3 w3_sleep 1000000
         pypeer W3 w3_sleep.py 100000 # asyncio at 1 M would take minutes: not run
         ;;
+    W4)
+        for c in 100 1000; do
+            for m in 64 4096; do
+                for impl in "${W4_IMPLS[@]}"; do
+                    unpinned W4 "$impl" bash "$ROOT/bench/w4_echo.sh" "$impl" $c $m
+                done
+            done
+        done
+        ;;
+    W5)
+        if [ $HAVE_W5 = 1 ]; then
+            for c in 100 1000; do
+                for impl in "${W5_IMPLS[@]}"; do
+                    unpinned W5 "$impl" bash "$ROOT/bench/w5_http.sh" "$impl" $c
+                done
+            done
+        fi
+        ;;
     W6)
         point W6 coio "$BIN/w6_queue" 2000000
         gopeer W6 w6_queue 2000000
@@ -183,6 +291,10 @@ for w in "${WORKLOADS[@]}"; do
 done
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/loadavg.end"
+T_RUN=$(($(date +%s) - T_START))
+echo "$EST $T_RUN" >"$OUT/duration"
+say "== measured in $((T_RUN / 60)) min $((T_RUN % 60)) s" \
+    "(estimated $((EST / 60)) min $((EST % 60)) s)"
 say "== report"
 export COIO_BENCH_GNUPLOT=$HAVE_GNUPLOT
 PY=$SYSPY

@@ -6,10 +6,12 @@
  * Opens CONNS connections to 127.0.0.1:PORT. Each connection sends MSG_BYTES, waits for
  * all of them to come back, and sends again (one request in flight per connection).
  * After WARMUP_S (default 1) it measures for MEASURE_S (default 5): requests completed,
- * each request's latency, and the server's CPU time (utime + stime of /proc/PID/stat).
- * Prints JSON lines like the other bench programs, impl = IMPL:
- *   req_per_s, p50_us, p99_us, cpu_us_per_req (server CPU per request), each with
- *   " c=CONNS m=MSG_BYTES" in the metric name.
+ * each request's latency, the server's CPU time (utime + stime of /proc/PID/stat) and
+ * its own (getrusage). Prints JSON lines like the other bench programs, impl = IMPL:
+ *   req_per_s, p50_us, p99_us, cpu_us_per_req (server CPU per request) and
+ *   client_cpu_pct (this client's CPU time over the measured wall time: near 100 % the
+ *   client, not the server, limits req_per_s), each with " c=CONNS m=MSG_BYTES" in the
+ *   metric name.
  * Pin it to another CPU than the server (bench/w4_echo.sh does: server CPU 0, client 1).
  */
 #define _GNU_SOURCE
@@ -66,6 +68,16 @@ static double cpu_us(int pid)
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* This process's user + system CPU time in microseconds. */
+static double self_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return -1;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -163,7 +175,7 @@ int main(int argc, char **argv)
     }
 
     struct epoll_event evs[512];
-    double cpu0 = -1, cpu1 = -1;
+    double cpu0 = -1, cpu1 = -1, own0 = -1, own1 = -1;
     long done = 0;
     int measuring = 0;
     for (;;) {
@@ -172,10 +184,12 @@ int main(int argc, char **argv)
         if (!measuring && t >= m0) {
             measuring = 1;
             cpu0 = cpu_us(spid);
+            own0 = self_cpu_us();
             m0 = t;
         }
         if (measuring && t >= m1) {
             cpu1 = cpu_us(spid);
+            own1 = self_cpu_us();
             m1 = t;
             break;
         }
@@ -217,6 +231,8 @@ int main(int argc, char **argv)
     emit(impl, "p99_us", nconn, msg, nlat ? (double)lat[nlat * 99 / 100] / 1e3 : 0, "us", done);
     if (cpu0 >= 0 && cpu1 >= 0 && done)
         emit(impl, "cpu_us_per_req", nconn, msg, (cpu1 - cpu0) / (double)done, "us", done);
+    if (own0 >= 0 && own1 >= 0)
+        emit(impl, "client_cpu_pct", nconn, msg, (own1 - own0) / (secs * 1e4), "%", done);
     fflush(stdout);
     return 0;
 broken:

@@ -765,6 +765,11 @@ struct iovec; /* <sys/uio.h> */
 #define COIO_STREAM_LOW_WATER_DEFAULT (16u * 1024u)
 /* The stream owns the fd: closing the stream closes it. */
 #define COIO_STREAM_OWN_FD 0x1u
+/* Writes are held in the buffer instead of being tried at once, and go out when a read
+ * on the stream has to read the fd, on flush / write_eof / close, or once more than
+ * high_water bytes are held: a server answering pipelined requests then sends all the
+ * answers with one write. drain() does not send held data; flush() does. */
+#define COIO_STREAM_FLUSH_ON_READ 0x2u
 
 /* Options for coio_stream_open_ex(); zero means "default" for every field. */
 typedef struct coio_stream_opts {

@@ -307,6 +307,8 @@ void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
 void coio__eventfd_signal(int fd);
 /* Performs op's system call once, non-blocking. Returns the result or -errno. */
 ssize_t coio__op_syscall(coio__op *op);
+/* Frees the loop's cache of stream buffers (stream.c). */
+void coio__stream_bufs_destroy(coio__loop *L);
 
 /* ---------------------------------------------------------------------------- loop */
 
@@ -327,6 +329,8 @@ struct coio__loop {
     size_t io_pending;   /* ops submitted and not completed */
     size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
     coio__stacks stacks;
+    void *stream_bufs;   /* free stream buffers of the first size (stream.c) */
+    size_t nstream_bufs;
     coio_task *task_free; /* recycled task structs, linked through ->arg */
     coio_task *task_chunk_next; /* uncarved part of the newest chunk */
     size_t task_chunk_left;

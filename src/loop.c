@@ -453,6 +453,7 @@ int coio_run(int (*main)(void *), void *arg)
     free_all_tasks(L);
     coio__callbacks_destroy(L);
     coio__stacks_destroy(&L->stacks);
+    coio__stream_bufs_destroy(L);
     coio__timers_free(&L->timers);
     free(L->ready);
     L->backend->destroy(L);

@@ -11,7 +11,9 @@
  * write(2) at once (asyncio's transport does the same), queues the rest, and starts a
  * flusher task that writes the ring out with writev (two iovecs at most) and wakes the
  * tasks waiting in drain/flush as the queue shrinks. The flusher exists only while
- * there is something queued, so an idle stream costs no task.
+ * there is something queued, so an idle stream costs no task. With FLUSH_ON_READ,
+ * write() only queues; the queue goes out (kick) just before the reader reads the fd,
+ * so a request/response peer pays one write per batch of requests it had buffered.
  *
  * Lifetime: every suspending call counts itself in s->users; close/abort mark the
  * stream closed, interrupt the tasks blocked on it (-EBADF) and the last user out frees
@@ -25,12 +27,24 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef COIO__ASAN
+#include <sanitizer/asan_interface.h>
+#define BUF_POISON(b) ASAN_POISON_MEMORY_REGION((char *)(b) + sizeof(void *), BUF_CACHED - sizeof(void *))
+#define BUF_UNPOISON(b) ASAN_UNPOISON_MEMORY_REGION((b), BUF_CACHED)
+#else
+#define BUF_POISON(b) ((void)0)
+#define BUF_UNPOISON(b) ((void)0)
+#endif
 
 #define RBUF_INITIAL (16u * 1024u) /* first read buffer */
 #define RBUF_MIN_READ 4096u        /* never read into less room than this */
 #define RBUF_KEEP (256u * 1024u)   /* an emptied read buffer larger than this is freed */
 #define WBUF_INITIAL (16u * 1024u)
 #define WBUF_KEEP (256u * 1024u)
+#define BUF_CACHED (16u * 1024u) /* the size both buffers start at: the one recycled */
+#define BUF_CACHE_MAX 4096u      /* per loop: 64 MiB */
+_Static_assert(RBUF_INITIAL == BUF_CACHED && WBUF_INITIAL == BUF_CACHED,
+               "both buffers start at the recycled size");
 
 /* A task parked in drain/flush until at most `target` bytes are queued. */
 typedef struct waiter {
@@ -46,6 +60,7 @@ struct coio_stream {
     bool eof;      /* read(2) returned 0 */
     bool wr_shut;  /* write_eof done: no more writes */
     bool closed;   /* close/abort called: freed when users reaches 0 */
+    bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
     unsigned users; /* calls in progress (suspending ones) plus the flusher */
     coio_task *reader; /* the task inside a read call, if any */
 
@@ -61,6 +76,51 @@ struct coio_stream {
     coio_task *flusher;
     coio__list waiters;   /* of waiter: drain/flush */
 };
+
+/* ---------------------------------------------------------------- buffers */
+
+/* First-size buffers are recycled through the loop, as stacks are. A server opens and
+ * closes a stream per connection; with malloc/free the memory went back to the kernel
+ * (heap trim) and came back as fresh pages, and on a VM each first touch of a page is a
+ * trap (~25 us): measured, 1000 new connections cost the W5 server ~100 us of CPU each,
+ * half of it page faults and malloc's bin sorting. */
+static char *buf_alloc(size_t n)
+{
+    coio__loop *L = coio__loop_get();
+    if (n == BUF_CACHED && L && L->stream_bufs) {
+        char *b = L->stream_bufs;
+        L->stream_bufs = *(void **)b;
+        L->nstream_bufs--;
+        BUF_UNPOISON(b);
+        return b;
+    }
+    return malloc(n);
+}
+
+/* Releases a buffer of n bytes (from buf_alloc or malloc). */
+static void buf_free(char *b, size_t n)
+{
+    coio__loop *L = coio__loop_get();
+    if (b && n == BUF_CACHED && L && L->nstream_bufs < BUF_CACHE_MAX) {
+        *(void **)b = L->stream_bufs;
+        L->stream_bufs = b;
+        L->nstream_bufs++;
+        BUF_POISON(b); /* a use after close is caught as if it had been freed */
+        return;
+    }
+    free(b);
+}
+
+void coio__stream_bufs_destroy(coio__loop *L)
+{
+    while (L->stream_bufs) {
+        void *b = L->stream_bufs;
+        L->stream_bufs = *(void **)b;
+        BUF_UNPOISON(b);
+        free(b);
+    }
+    L->nstream_bufs = 0;
+}
 
 /* ---------------------------------------------------------------- open and free */
 
@@ -95,6 +155,7 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
     struct stat st;
     s->fd = fd;
     s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
+    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
     s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
     s->limit = o.limit;
     s->high = o.high_water;
@@ -111,8 +172,8 @@ coio_stream *coio_stream_open(int fd, unsigned flags)
 
 static void stream_free(coio_stream *s)
 {
-    free(s->rbuf);
-    free(s->wbuf);
+    buf_free(s->rbuf, s->rcap);
+    buf_free(s->wbuf, s->wcap);
     free(s->wold);
     free(s);
 }
@@ -187,8 +248,12 @@ static ssize_t op_run(coio_stream *s, coio__op *op)
     return s->closed ? -EBADF : r;
 }
 
+static int wkick(coio_stream *s);
+
 static ssize_t op_read(coio_stream *s, void *buf, size_t n)
 {
+    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
+        (void)wkick(s);     /* an error is sticky: the next write reports it */
     coio__op op = {.code = COIO__OP_READ, .fd = s->fd, .buf = buf, .len = n};
     return op_run(s, &op);
 }
@@ -226,7 +291,7 @@ static void rconsume(coio_stream *s, size_t n)
     if (s->rpos == s->rlen) {
         s->rpos = s->rlen = 0;
         if (s->rcap > RBUF_KEEP) { /* a huge read_exactly/read_all is over */
-            free(s->rbuf);
+            buf_free(s->rbuf, s->rcap);
             s->rbuf = NULL;
             s->rcap = 0;
         }
@@ -255,12 +320,12 @@ static int rreserve(coio_stream *s, size_t need)
             return -ENOMEM;
         cap *= 2;
     }
-    char *nb = malloc(cap);
+    char *nb = buf_alloc(cap);
     if (!nb)
         return -ENOMEM;
     if (have)
         memcpy(nb, s->rbuf + s->rpos, have);
-    free(s->rbuf);
+    buf_free(s->rbuf, s->rcap);
     s->rbuf = nb;
     s->rcap = cap;
     s->rpos = 0;
@@ -461,7 +526,7 @@ static void wconsume(coio_stream *s, size_t n)
     if (!s->wlen) {
         s->whead = 0;
         if (s->wcap > WBUF_KEEP && !s->flusher) {
-            free(s->wbuf);
+            buf_free(s->wbuf, s->wcap);
             s->wbuf = NULL;
             s->wcap = 0;
         }
@@ -481,7 +546,7 @@ static int wreserve(coio_stream *s, size_t n)
     size_t cap = s->wcap ? s->wcap * 2 : WBUF_INITIAL;
     while (cap < need)
         cap *= 2;
-    char *nb = malloc(cap);
+    char *nb = buf_alloc(cap);
     if (!nb)
         return -ENOMEM;
     struct iovec iov[2];
@@ -492,9 +557,9 @@ static int wreserve(coio_stream *s, size_t n)
         off += iov[i].iov_len;
     }
     if (s->flusher && !s->wold)
-        s->wold = s->wbuf;
+        s->wold = s->wbuf; /* freed with free(): a ring it replaced may be any size */
     else
-        free(s->wbuf);
+        buf_free(s->wbuf, s->wcap);
     s->wbuf = nb;
     s->wcap = cap;
     s->whead = 0;
@@ -556,7 +621,7 @@ static int flusher_main(void *arg)
     }
     s->flusher = NULL;
     if (!s->wlen && s->wcap > WBUF_KEEP) {
-        free(s->wbuf);
+        buf_free(s->wbuf, s->wcap);
         s->wbuf = NULL;
         s->whead = s->wcap = 0;
     }
@@ -586,6 +651,27 @@ static int ensure_flusher(coio_stream *s)
     return 0;
 }
 
+/* Sends what is queued without waiting: one writev now, the flusher for what the
+ * kernel did not take. Never while a flusher runs: its writev may be in flight. */
+static int wkick(coio_stream *s)
+{
+    if (s->wlen && !s->flusher && !s->werr && !s->closed) {
+        struct iovec iov[2];
+        struct msghdr m;
+        coio__op op;
+        op_writev_init(s, &op, &m, iov, wiov(s, iov));
+        ssize_t r = coio__op_syscall(&op);
+        if (r < 0 && r != -EAGAIN) {
+            s->werr = (int)r;
+            wake_waiters(s, true, 0); /* they see werr */
+            return s->werr;
+        }
+        if (r > 0)
+            wconsume(s, (size_t)r);
+    }
+    return ensure_flusher(s);
+}
+
 /* ---------------------------------------------------------------- writing */
 
 ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
@@ -607,7 +693,11 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     if (!total)
         return 0;
     size_t done = 0;
-    if (!s->wlen) {
+    /* FLUSH_ON_READ holds the data until the reader needs the fd, up to the high mark */
+    bool hold = s->hold && total <= s->high - (s->wlen < s->high ? s->wlen : s->high);
+    bool tried = false;
+    if (!s->wlen && !hold) {
+        tried = true;
         /* Nothing queued: try the kernel first, queue only what it refuses. */
         struct msghdr m;
         coio__op op;
@@ -634,7 +724,8 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
         wappend(s, (const char *)iov[i].iov_base + skip, len - skip);
     }
     /* A failed spawn (ENOMEM) is retried, and reported, by drain/flush/close. */
-    (void)ensure_flusher(s);
+    if (!hold)
+        (void)(tried ? ensure_flusher(s) : wkick(s));
     return (ssize_t)total;
 }
 
@@ -659,9 +750,11 @@ static int wait_written(coio_stream *s, size_t target)
     while (s->wlen > target) {
         if (s->werr)
             return s->werr;
-        int r = ensure_flusher(s);
+        int r = wkick(s); /* nothing may be on its way yet (FLUSH_ON_READ) */
         if (r < 0)
             return r;
+        if (s->wlen <= target)
+            break;
         waiter w = {.task = t, .target = target};
         coio__list_push_back(&s->waiters, &w.link);
         r = coio__park(L, t, "stream drain", &w, waiter_unwait, COIO__NEVER, true);

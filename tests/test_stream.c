@@ -616,6 +616,96 @@ static void drain_below_the_high_mark_does_not_suspend(void **state)
     run(no_wait_main, &b);
 }
 
+/* Bytes waiting on fd now (0 when none), without blocking. */
+static long pending(int fd)
+{
+    char buf[256];
+    ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_PEEK);
+    return r < 0 && errno == EAGAIN ? 0 : (long)r;
+}
+
+/* FLUSH_ON_READ: answers to requests already buffered are held; they go out in one
+ * write when the reader needs the fd, or on flush / close. */
+static int hold_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    open_pair(sv, 0);
+    coio_stream_opts o = {.flags = COIO_STREAM_OWN_FD | COIO_STREAM_FLUSH_ON_READ};
+    coio_stream *s = coio_stream_open_ex(sv[0], &o);
+    char buf[64];
+    CHECK_RC(write(sv[1], "a\nb\n", 4), 4);
+    CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 2); /* reads both lines */
+    CHECK_RC(coio_stream_write(s, "A", 1), 1);
+    CHECK_RC(pending(sv[1]), 0);                           /* held */
+    CHECK_RC(coio_stream_drain(s), 0);
+    CHECK_RC(pending(sv[1]), 0);                           /* drain does not send */
+    CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 2); /* "b\n" was buffered */
+    CHECK_RC(coio_stream_write(s, "B", 1), 1);
+    CHECK_RC(coio_stream_write_buffered(s), 2);
+    CHECK_RC(pending(sv[1]), 0);
+    CHECK_RC(write(sv[1], "c\n", 2), 2);
+    CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 2); /* reads the fd: sends first */
+    CHECK_RC(coio_stream_write_buffered(s), 0);
+    CHECK_RC(read(sv[1], buf, sizeof buf), 2);
+    CHECK_MEM(buf, "AB");
+    CHECK_RC(coio_stream_write(s, "C", 1), 1);
+    CHECK_RC(coio_stream_flush(s), 0);
+    CHECK_RC(read(sv[1], buf, sizeof buf), 1);
+    CHECK_RC(coio_stream_write(s, "D", 1), 1);
+    CHECK_RC(coio_stream_close(s), 0);                     /* flushes */
+    CHECK_RC(read(sv[1], buf, sizeof buf), 1);
+    CHECK_MEM(buf, "D");
+    CHECK_RC(read(sv[1], buf, sizeof buf), 0);
+    close(sv[1]);
+    return 0;
+}
+
+static void flush_on_read_holds_writes_until_the_reader_needs_the_fd(void **state)
+{
+    (void)state;
+    run(hold_main, NULL);
+}
+
+/* FLUSH_ON_READ past the high mark: writes go out without a read, in order, and drain
+ * applies backpressure as usual. */
+static int hold_high_main(void *arg)
+{
+    struct bp *b = arg;
+    open_pair(b->sv, 4096);
+    coio_stream_opts o = {.flags = COIO_STREAM_OWN_FD | COIO_STREAM_FLUSH_ON_READ,
+                          .high_water = 3000, .low_water = 1000};
+    b->s = coio_stream_open_ex(b->sv[0], &o);
+    CHECK_RC(coio_stream_write(b->s, "x", 0), 0);
+    b->peer = (struct peer){.fd = b->sv[1], .piece = 1500};
+    coio_task *r = coio_spawn(pattern_reader, &b->peer);
+    size_t off = 0;
+    char chunk[1000];
+    for (int i = 0; i < 500; i++) {
+        size_t n = (size_t)(i * 37 % 999) + 1;
+        for (size_t k = 0; k < n; k++)
+            chunk[k] = pat(off + k);
+        CHECK_RC(coio_stream_write(b->s, chunk, n), n);
+        off += n;
+        CHECK(coio_stream_write_buffered(b->s) <= 3000 + 1000);
+        CHECK_RC(coio_stream_drain(b->s), 0);
+    }
+    b->peer.len = off;
+    CHECK_RC(coio_stream_close(b->s), 0);
+    CHECK_RC(coio_await(r), 0);
+    CHECK_RC(b->peer.got, off);
+    CHECK(b->peer.pattern_ok);
+    coio_close(b->sv[1]);
+    return 0;
+}
+
+static void flush_on_read_sends_past_the_high_mark_in_order(void **state)
+{
+    (void)state;
+    struct bp b = {0};
+    run(hold_high_main, &b);
+}
+
 /* Custom marks; many writes of odd sizes wrap the ring around many times. */
 static int ring_main(void *arg)
 {
@@ -982,6 +1072,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(drain_suspends_until_the_peer_reads_down_to_the_low_mark),
         cmocka_unit_test(drain_below_the_high_mark_does_not_suspend),
         cmocka_unit_test(many_writes_with_drain_arrive_in_order),
+        cmocka_unit_test(flush_on_read_holds_writes_until_the_reader_needs_the_fd),
+        cmocka_unit_test(flush_on_read_sends_past_the_high_mark_in_order),
         cmocka_unit_test(open_rejects_bad_arguments),
         cmocka_unit_test(write_to_a_closed_peer_is_a_sticky_epipe),
         cmocka_unit_test(write_eof_half_closes_a_socket_and_reading_goes_on),

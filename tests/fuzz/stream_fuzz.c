@@ -253,6 +253,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     coio_stream_opts wo = {.flags = COIO_STREAM_OWN_FD,
                            .high_water = 1 + (size_t)(flags >> 2) * 1000,
                            .low_water = (size_t)(flags >> 2) * 100 + 1};
+    if (f.seed & 0x80) /* the writer holds its data until the high mark or write_eof */
+        wo.flags |= COIO_STREAM_FLUSH_ON_READ;
     f.r = coio_stream_open_ex(f.fds[0], &ro);
     f.w = coio_stream_open_ex(f.fds[1], &wo);
     EXPECT(f.r && f.w);

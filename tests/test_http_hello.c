@@ -1,0 +1,481 @@
+/* coio-test: io timeout=120 */
+/* examples/http_hello against real peers on 127.0.0.1: curl (keep-alive across two URLs,
+ * HEAD, a POST body) and raw sockets from this process (pipelined requests in one write,
+ * HTTP/1.0, Connection: close, Content-Length and chunked bodies, malformed requests,
+ * oversized lines, 1000 concurrent keep-alive connections). Runs once per backend: the
+ * server inherits COIO_BACKEND. Skipped (77) when curl is not installed.
+ *
+ * The server is $COIO_HTTP_HELLO, else ../examples/http_hello next to this test's binary
+ * (the build tree layout: build/<dir>/tests/test_http_hello, build/<dir>/examples/). */
+#define _GNU_SOURCE
+#include "coio_test.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HELLO "Hello, World!"
+
+/* ---- the server -------------------------------------------------------------------- */
+
+static pid_t server_pid;
+static int server_port;
+
+static int noop(void *arg)
+{
+    *(int *)arg = 1;
+    return 0;
+}
+
+/* Exits 77 (skipped) when the backend forced by COIO_BACKEND cannot start here, or when
+ * curl is missing. */
+static void require_backend_and_curl(void)
+{
+    int ran = 0;
+    int rc = coio_run(noop, &ran);
+    if (rc < 0 && !ran) {
+        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
+                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
+                      coio_err_name(rc));
+        exit(77);
+    }
+    if (system("curl --version >/dev/null 2>&1") != 0) {
+        print_message("[  SKIPPED ] curl is not installed (Debian package curl)\n");
+        exit(77);
+    }
+}
+
+static const char *hello_path(void)
+{
+    static char path[PATH_MAX];
+    const char *env = getenv("COIO_HTTP_HELLO");
+    if (env && *env)
+        return env;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = 0;
+    snprintf(path, sizeof path, "%s/../examples/http_hello", dirname(self));
+    if (access(path, X_OK) != 0) {
+        print_error("http_hello not found at %s; set COIO_HTTP_HELLO\n", path);
+        fail();
+    }
+    return path;
+}
+
+/* Starts http_hello on a free port and reads its "listening on" line. */
+static int server_setup(void **state)
+{
+    (void)state;
+    require_backend_and_curl();
+    const char *path = hello_path();
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    server_pid = fork();
+    assert_true(server_pid >= 0);
+    if (server_pid == 0) {
+        dup2(p[1], 1);
+        execl(path, path, "0", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[128];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof line - 1 && (r = read(p[0], line + len, 1)) == 1 && line[len] != '\n')
+        len++;
+    line[len] = 0;
+    close(p[0]);
+    if (sscanf(line, "listening on 127.0.0.1:%d", &server_port) != 1) {
+        print_error("http_hello said \"%s\", not \"listening on 127.0.0.1:PORT\"\n", line);
+        return -1;
+    }
+    return 0;
+}
+
+static int server_teardown(void **state)
+{
+    (void)state;
+    if (server_pid <= 0)
+        return 0;
+    int st = 0;
+    /* Still running after everything the case did: it never exits on its own. */
+    bool alive = waitpid(server_pid, &st, WNOHANG) == 0;
+    if (alive) {
+        kill(server_pid, SIGTERM);
+        waitpid(server_pid, &st, 0);
+    }
+    server_pid = 0;
+    if (!alive)
+        print_error("http_hello exited during the case (status %d)\n", st);
+    return alive ? 0 : -1;
+}
+
+/* ---- raw clients ------------------------------------------------------------------- */
+
+static int connect_server(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 20}; /* a hang fails the case, not the whole run */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        print_error("connect to port %d: %s\n", server_port, strerror(errno));
+        close(fd);
+        fail();
+    }
+    return fd;
+}
+
+static void send_str(int fd, const char *s, size_t n)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = send(fd, s + off, n - off, MSG_NOSIGNAL);
+        assert_true(w > 0);
+        off += (size_t)w;
+    }
+}
+
+#define SEND(fd, lit) send_str((fd), (lit), sizeof(lit) - 1)
+
+/* Reads until EOF (the server closed), at most cap - 1 bytes; NUL-terminates. */
+static size_t read_to_eof(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t r;
+    while (len < cap - 1 && (r = recv(fd, buf + len, cap - 1 - len, 0)) > 0)
+        len += (size_t)r;
+    assert_true(len < cap - 1); /* else the buffer was too small, or no EOF came */
+    assert_int_equal(recv(fd, buf, 1, 0), 0);
+    buf[len] = 0;
+    return len;
+}
+
+/* One response starting at *p (which moves past it): its status; headers are checked
+ * for the Content-Length of HELLO, the body (unless head_only) is HELLO. *close tells
+ * whether it said "Connection: close". */
+static int take_response(const char **p, bool head_only, bool *close)
+{
+    const char *s = *p;
+    int status = 0;
+    assert_int_equal(sscanf(s, "HTTP/1.1 %d ", &status), 1);
+    const char *end = strstr(s, "\r\n\r\n");
+    assert_non_null(end);
+    char head[1024];
+    size_t hl = (size_t)(end - s) + 2; /* with the last header's CRLF */
+    assert_true(hl < sizeof head);
+    memcpy(head, s, hl);
+    head[hl] = 0;
+    if (close)
+        *close = strcasestr(head, "\r\nConnection: close\r\n") != NULL;
+    s = end + 4;
+    if (status == 200) {
+        assert_non_null(strstr(head, "\r\nContent-Length: 13"));
+        assert_non_null(strstr(head, "\r\nContent-Type: text/plain"));
+        if (!head_only) {
+            assert_memory_equal(s, HELLO, sizeof HELLO - 1);
+            s += sizeof HELLO - 1;
+        }
+    } else {
+        assert_non_null(strstr(head, "\r\nContent-Length: 0"));
+    }
+    *p = s;
+    return status;
+}
+
+/* Reads exactly one 200 response to a GET (headers and the 13-byte body) from fd. */
+static void read_one_hello(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    const char *end = NULL;
+    while (!end || len < (size_t)(end + 4 - buf) + sizeof HELLO - 1) {
+        ssize_t r = recv(fd, buf + len, cap - 1 - len, 0);
+        if (r <= 0)
+            print_error("recv: %zd after %zu bytes: %s\n", r, len, strerror(errno));
+        assert_true(r > 0);
+        len += (size_t)r;
+        buf[len] = 0;
+        end = strstr(buf, "\r\n\r\n");
+    }
+    const char *p = buf;
+    assert_int_equal(take_response(&p, false, NULL), 200);
+    assert_int_equal((size_t)(p - buf), len); /* nothing more came */
+}
+
+/* Runs a shell command; returns its exit status and its stdout+stderr in out. */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t len = fread(out, 1, cap - 1, f);
+    out[len] = 0;
+    int st = pclose(f);
+    print_message("$ %s\n%s\n", cmd, out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- cases ------------------------------------------------------------------------- */
+
+static char out[1 << 20];
+
+static void curl_reuses_the_connection_for_two_urls(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "curl -sS -w ' connects=%%{num_connects} code=%%{http_code}\\n' "
+             "http://127.0.0.1:%d/ http://127.0.0.1:%d/second 2>&1",
+             server_port, server_port);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    /* num_connects: new connections made for that transfer, so 0 on reuse */
+    assert_string_equal(out, HELLO " connects=1 code=200\n" HELLO " connects=0 code=200\n");
+
+    snprintf(cmd, sizeof cmd, "curl -sS -I http://127.0.0.1:%d/ 2>&1", server_port);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(out, "\r\nContent-Length: 13\r\n"));
+    assert_null(strstr(out, HELLO));
+
+    snprintf(cmd, sizeof cmd,
+             "head -c 2000000 /dev/zero | curl -sS --data-binary @- -w ' code=%%{http_code} "
+             "time=%%{time_total}' http://127.0.0.1:%d/post 2>&1",
+             server_port);
+    assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
+    assert_true(strncmp(out, HELLO " code=200 ", sizeof HELLO + 9) == 0);
+    /* curl sends "Expect: 100-continue" first: without the server's "100 Continue" it
+     * would wait a second before sending the body */
+    assert_true(strtod(out + sizeof HELLO + 14, NULL) < 0.9);
+}
+
+static void pipelined_requests_in_one_write_are_answered_in_order(void **state)
+{
+    (void)state;
+    int fd = connect_server();
+    SEND(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+             "HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"
+             "GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+             "GET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    const char *p = out;
+    bool close_ = true;
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_false(close_);
+    assert_int_equal(take_response(&p, true, &close_), 200); /* HEAD: no body */
+    assert_false(close_);
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_false(close_);
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_true(close_);
+    assert_string_equal(p, ""); /* nothing after the close */
+}
+
+static void http10_closes_unless_asked_to_keep_alive(void **state)
+{
+    (void)state;
+    int fd = connect_server();
+    SEND(fd, "GET / HTTP/1.0\r\n\r\n");
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    const char *p = out;
+    bool close_;
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_string_equal(p, "");
+
+    fd = connect_server();
+    SEND(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    read_one_hello(fd, out, sizeof out);
+    assert_non_null(strstr(out, "\r\nConnection: keep-alive\r\n"));
+    SEND(fd, "GET / HTTP/1.0\r\n\r\n"); /* same connection, now without keep-alive */
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    p = out;
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_string_equal(p, "");
+}
+
+static void connection_close_is_honoured(void **state)
+{
+    (void)state;
+    int fd = connect_server();
+    SEND(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_one_hello(fd, out, sizeof out); /* kept alive by default */
+    SEND(fd, "GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, Close\r\n\r\n");
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    const char *p = out;
+    bool close_;
+    assert_int_equal(take_response(&p, false, &close_), 200);
+    assert_true(close_);
+    assert_string_equal(p, "");
+
+    /* A client that goes away quietly, mid-request or between requests, is no error. */
+    fd = connect_server();
+    SEND(fd, "GET / HTTP/1.1\r\nHo");
+    close(fd);
+    fd = connect_server();
+    close(fd);
+    fd = connect_server();
+    SEND(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_one_hello(fd, out, sizeof out);
+    close(fd);
+}
+
+static void request_bodies_are_skipped(void **state)
+{
+    (void)state;
+    int fd = connect_server();
+    SEND(fd, "POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello=world");
+    read_one_hello(fd, out, sizeof out);
+    SEND(fd, "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n1A;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: t\r\n\r\n");
+    read_one_hello(fd, out, sizeof out);
+    /* a body bigger than the stream's buffer, sent in pieces */
+    static char big[200000];
+    memset(big, 'b', sizeof big);
+    SEND(fd, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n");
+    send_str(fd, big, sizeof big);
+    read_one_hello(fd, out, sizeof out);
+    /* the body never shows up as a request */
+    SEND(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nGET /x HTTP/1.1\r\n\r\n"
+             "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    const char *p = out;
+    assert_int_equal(take_response(&p, false, NULL), 200);
+    assert_int_equal(take_response(&p, false, NULL), 200);
+    assert_string_equal(p, "");
+}
+
+/* Sends req on a new connection; expects exactly one answer with status want, then EOF. */
+static void expect_error(const char *req, size_t len, int want)
+{
+    int fd = connect_server();
+    send_str(fd, req, len);
+    read_to_eof(fd, out, sizeof out);
+    close(fd);
+    const char *p = out;
+    bool close_;
+    int st = take_response(&p, false, &close_);
+    if (st != want)
+        print_error("request \"%.60s\": got %d, want %d\n", req, st, want);
+    assert_int_equal(st, want);
+    assert_true(close_);
+    assert_string_equal(p, "");
+}
+
+#define EXPECT_ERROR(lit, want) expect_error((lit), sizeof(lit) - 1, (want))
+
+static void malformed_requests_get_400_and_close(void **state)
+{
+    (void)state;
+    EXPECT_ERROR("GARBAGE\r\n\r\n", 400);
+    EXPECT_ERROR("GET /\r\nHost: x\r\n\r\n", 400);
+    EXPECT_ERROR("GET / HTTP/1.1\r\nHost x\r\n\r\n", 400);         /* no colon */
+    EXPECT_ERROR("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400);       /* space before it */
+    EXPECT_ERROR("GET / HTTP/1.1\r\n\r\n", 400);                   /* no Host */
+    EXPECT_ERROR("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400);     /* space in target */
+    EXPECT_ERROR("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n", 400);
+    EXPECT_ERROR("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n", 400);      /* smuggling */
+    EXPECT_ERROR("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400);
+    EXPECT_ERROR("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501);
+    EXPECT_ERROR("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505);
+    /* the error answer also ends a pipeline: what follows is not answered */
+    EXPECT_ERROR("BAD\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+}
+
+static void oversized_lines_get_431_or_414_and_close(void **state)
+{
+    (void)state;
+    static char req[40000];
+    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', 10000);
+    n += 10000;
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n\r\n");
+    expect_error(req, (size_t)n, 431);
+
+    n = snprintf(req, sizeof req, "GET /");
+    memset(req + n, 'u', 30000);
+    n += 30000;
+    n += snprintf(req + n, sizeof req - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_error(req, (size_t)n, 414);
+
+    /* too many header lines */
+    n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < 200; i++)
+        n += snprintf(req + n, sizeof req - (size_t)n, "X-%d: y\r\n", i);
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n");
+    expect_error(req, (size_t)n, 431);
+
+    /* a line just under the limit is fine */
+    n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(req + n, 'a', 8000);
+    n += 8000;
+    n += snprintf(req + n, sizeof req - (size_t)n, "\r\n\r\n");
+    int fd = connect_server();
+    send_str(fd, req, (size_t)n);
+    read_one_hello(fd, out, sizeof out);
+    close(fd);
+}
+
+static void thousand_concurrent_keep_alive_connections(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < N + 64 && rl.rlim_max >= N + 64) {
+        rl.rlim_cur = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < N + 64) {
+        print_message("[  SKIPPED ] RLIMIT_NOFILE %lu < %d\n", (unsigned long)rl.rlim_cur, N + 64);
+        exit(77);
+    }
+    static int fds[N];
+    char buf[512];
+    for (int i = 0; i < N; i++)
+        fds[i] = connect_server();
+    /* every connection open at once, two requests each on the same connection */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            SEND(fds[i], "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        for (int i = 0; i < N; i++)
+            read_one_hello(fds[i], buf, sizeof buf);
+    }
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(curl_reuses_the_connection_for_two_urls, server_setup,
+                                    server_teardown),
+    cmocka_unit_test_setup_teardown(pipelined_requests_in_one_write_are_answered_in_order,
+                                    server_setup, server_teardown),
+    cmocka_unit_test_setup_teardown(http10_closes_unless_asked_to_keep_alive, server_setup,
+                                    server_teardown),
+    cmocka_unit_test_setup_teardown(connection_close_is_honoured, server_setup,
+                                    server_teardown),
+    cmocka_unit_test_setup_teardown(request_bodies_are_skipped, server_setup, server_teardown),
+    cmocka_unit_test_setup_teardown(malformed_requests_get_400_and_close, server_setup,
+                                    server_teardown),
+    cmocka_unit_test_setup_teardown(oversized_lines_get_431_or_414_and_close, server_setup,
+                                    server_teardown),
+    cmocka_unit_test_setup_teardown(thousand_concurrent_keep_alive_connections, server_setup,
+                                    server_teardown),
+};
+
+COIO_TEST_MAIN(tests)
