@@ -15,6 +15,8 @@
  * COIO__MIN_TURN, so that two tasks yielding to each other don't poll after every switch
  * (reading the clock and epoll_wait cost 10 to 300 times a switch). A yielding task still
  * goes to the back of the queue: every ready task runs once before it runs again.
+ * When a turn ends and the loop would have nothing to do but start the next one (no I/O
+ * pending, no timers, callbacks or other threads), coio_yield starts it itself.
  */
 #include "internal.h"
 
@@ -119,6 +121,15 @@ static void debug_step_end(coio__loop *L, coio_task *t)
     if (L->step_start && now - L->step_start > 100000000)
         coio__debug_warn(L, "task %u \"%s\" ran %.0f ms without suspending", t->id,
                          t->name ? t->name : "", (double)(now - L->step_start) / 1e6);
+}
+
+/* True when the loop has work of its own between two turns: I/O or other threads to
+ * look at, timers, callbacks, or the cleanup after main. Otherwise a new turn only
+ * resets the budget. */
+static bool turn_needs_loop(const coio__loop *L)
+{
+    return L->io_pending || L->ext_pending || L->keepalive || L->timers.live || L->nsoon ||
+           (L->main->state == COIO__DONE && !L->stopping);
 }
 
 /* The heart of every suspension: hand the CPU to the next ready task, or to the loop.
@@ -485,9 +496,38 @@ int coio_yield(void)
         if (r < 0)
             return r;
     }
+    /* Fast path (W1): hand the CPU straight to the task at the front of the ready ring
+     * within this turn's budget. t takes the back slot and the front one is consumed,
+     * so nready is unchanged and only the head moves. Everything else (turn ends, first
+     * runs, COIO_DEBUG) goes through schedule(). */
+    size_t n = L->nready;
+    if (__builtin_expect(n != 0 && !L->debug, 1)) {
+        if (__builtin_expect(L->budget == 0, 0)) {
+            /* The turn is over. When the loop would only start the next one (no I/O,
+             * timers, callbacks or other threads to look at), start it here instead of
+             * two switches through the loop. */
+            if (turn_needs_loop(L))
+                goto slow;
+            L->budget = n + 1 > COIO__MIN_TURN ? (unsigned)(n + 1) : COIO__MIN_TURN;
+        }
+        size_t h = L->ready_head;
+        coio_task *next = L->ready[h & L->ready_mask];
+        if (__builtin_expect(next->state == COIO__READY, 1)) {
+            L->ready[(h + n) & L->ready_mask] = t;
+            L->ready_head = h + 1;
+            L->budget--;
+            t->state = COIO__READY;
+            t->io_streak = 0;
+            next->state = COIO__RUNNING;
+            L->current = next;
+            switch_ctx(L, &t->ctx, t, &next->ctx, next, false);
+            return 0;
+        }
+    }
+slow:
     t->state = COIO__READY;
     coio__ready_push(L, t);
-    schedule(L, t);
+    coio__schedule(L, t);
     return 0;
 }
 

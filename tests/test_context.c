@@ -48,6 +48,93 @@ static void rounding_mode_is_per_task(void **state)
     assert_int_equal(fegetround(), FE_TONEAREST);
 }
 
+#if defined(__x86_64__)
+/* fesetround sets MXCSR and the x87 control word together; these set one at a time, so a
+ * switch that saved or restored only one of them is caught. */
+static unsigned get_mxcsr(void)
+{
+    unsigned v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v & 0xffc0; /* control bits only: the status flags are caller-saved */
+}
+
+static void set_mxcsr(unsigned v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
+
+static unsigned short get_x87cw(void)
+{
+    unsigned short v;
+    __asm__ volatile("fnstcw %0" : "=m"(v));
+    return v;
+}
+
+static void set_x87cw(unsigned short v)
+{
+    __asm__ volatile("fldcw %0" : : "m"(v));
+}
+
+struct fpu_seen {
+    unsigned mxcsr;
+    unsigned short cw;
+    int ok;
+};
+
+/* Each task checks that its control state survives yields and sleeps (a sleep resumes
+ * through the loop's own context) while the others run with theirs. */
+static int keeps_control_state(void *arg)
+{
+    struct fpu_seen *s = arg;
+    if (s->mxcsr)
+        set_mxcsr(s->mxcsr);
+    if (s->cw)
+        set_x87cw(s->cw);
+    unsigned mx = get_mxcsr();
+    unsigned short cw = get_x87cw();
+    s->ok = 1;
+    for (int i = 0; i < 200; i++) {
+        if (i % 50 == 0)
+            coio_sleep(0.001);
+        else
+            coio_yield();
+        s->ok = s->ok && get_mxcsr() == mx && get_x87cw() == cw;
+    }
+    return 0;
+}
+
+static int control_state_main(void *arg)
+{
+    struct fpu_seen *s = arg;
+    return coio_gather(coio_spawn(keeps_control_state, &s[0]),
+                       coio_spawn(keeps_control_state, &s[1]),
+                       coio_spawn(keeps_control_state, &s[2]));
+}
+
+static void mxcsr_and_x87_control_word_are_per_task(void **state)
+{
+    (void)state;
+    unsigned mx0 = get_mxcsr();
+    unsigned short cw0 = get_x87cw();
+    struct fpu_seen s[3] = {
+        {.mxcsr = (mx0 & ~0x6000u) | 0x6000u | 0x8000u}, /* round toward zero, flush to zero */
+        {.cw = (unsigned short)((cw0 & ~0x0300) | 0x0000)}, /* x87 precision: 24 bits */
+        {0},                                                 /* the thread's own state */
+    };
+    coio_assert_rc(coio_run(control_state_main, s), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s[i].ok, 1);
+    assert_int_equal(get_mxcsr(), mx0);
+    assert_int_equal(get_x87cw(), cw0);
+}
+#else
+static void mxcsr_and_x87_control_word_are_per_task(void **state)
+{
+    (void)state;
+    skip(); /* x86-64 only; rounding_mode_is_per_task covers FPCR on aarch64 */
+}
+#endif
+
 struct regs {
     unsigned long sum;
 };
@@ -133,6 +220,7 @@ static void switching_from_deep_frames_works(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rounding_mode_is_per_task),
+    cmocka_unit_test(mxcsr_and_x87_control_word_are_per_task),
     cmocka_unit_test(live_registers_survive_switches),
     cmocka_unit_test(switching_from_deep_frames_works),
 };

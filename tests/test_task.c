@@ -3,8 +3,10 @@
 #define _GNU_SOURCE
 #include "coio_test.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 static double mono_now(void)
 {
@@ -182,6 +184,86 @@ static void yield_lets_every_ready_task_run_once(void **state)
     coio_assert_rc(coio_run(yield_all_main, &s), 0);
     coio_assert_rc(s.rc, 0);
     assert_int_equal(s.seen_after_yield, 5);
+}
+
+/* Tasks that only yield must not starve the loop's own work: a timer that comes due and
+ * a read that becomes possible are still seen between turns. */
+struct spin_state {
+    int done;   /* set by the task the spinners wait for */
+    int p[2];
+    long spins; /* yields made by the spinners in total */
+    ssize_t read_rc;
+};
+
+#define SPIN_LIMIT 20000000L /* far more than a turn: reaching it means starvation */
+
+static int spin_until_done(void *arg)
+{
+    struct spin_state *s = arg;
+    while (!s->done && s->spins < SPIN_LIMIT) {
+        s->spins++;
+        if (coio_yield() < 0)
+            return -1;
+    }
+    return s->done ? 0 : -ETIMEDOUT;
+}
+
+static int sleep_then_done(void *arg)
+{
+    struct spin_state *s = arg;
+    int rc = coio_sleep(0.01);
+    s->done = 1;
+    return rc;
+}
+
+static int sleeper_vs_spinners_main(void *arg)
+{
+    struct spin_state *s = arg;
+    return coio_gather(coio_spawn(spin_until_done, s), coio_spawn(spin_until_done, s),
+                       coio_spawn(sleep_then_done, s));
+}
+
+static void sleeper_wakes_while_other_tasks_keep_yielding(void **state)
+{
+    (void)state;
+    struct spin_state s = {0};
+    coio_assert_rc(coio_run(sleeper_vs_spinners_main, &s), 0);
+    assert_int_equal(s.done, 1);
+}
+
+static int read_then_done(void *arg)
+{
+    struct spin_state *s = arg;
+    char c;
+    s->read_rc = coio_read(s->p[0], &c, 1);
+    s->done = 1;
+    return 0;
+}
+
+static int write_after_spins(void *arg)
+{
+    struct spin_state *s = arg;
+    while (s->spins < 1000)
+        coio_yield();
+    return coio_write(s->p[1], "x", 1) == 1 ? 0 : -EIO;
+}
+
+static int reader_vs_spinners_main(void *arg)
+{
+    struct spin_state *s = arg;
+    return coio_gather(coio_spawn(read_then_done, s), coio_spawn(spin_until_done, s),
+                       coio_spawn(spin_until_done, s), coio_spawn(write_after_spins, s));
+}
+
+static void blocked_read_completes_while_other_tasks_keep_yielding(void **state)
+{
+    (void)state;
+    struct spin_state s = {0};
+    assert_int_equal(pipe2(s.p, O_NONBLOCK | O_CLOEXEC), 0);
+    coio_assert_rc(coio_run(reader_vs_spinners_main, &s), 0);
+    assert_int_equal(s.read_rc, 1);
+    close(s.p[0]);
+    close(s.p[1]);
 }
 
 /* ---- timers ------------------------------------------------------------------------ */
@@ -755,6 +837,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(yielding_tasks_alternate_strictly),
     cmocka_unit_test(sleep_zero_tasks_alternate_strictly),
     cmocka_unit_test(yield_lets_every_ready_task_run_once),
+    cmocka_unit_test(sleeper_wakes_while_other_tasks_keep_yielding),
+    cmocka_unit_test(blocked_read_completes_while_other_tasks_keep_yielding),
     cmocka_unit_test(sleepers_wake_in_deadline_order),
     cmocka_unit_test(equal_sleeps_wake_in_spawn_order),
     cmocka_unit_test(sleep_lasts_at_least_its_duration),
