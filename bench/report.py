@@ -312,21 +312,27 @@ def targets(rows, sysrows):
         check("W3", f"coio ≤ 1.05 page faults per sleeping task ({lb})",
               f"{v:.3f}" if v is not None else "not measured",
               None if v is None else v <= 1.05)
-    b = w3_bound(rows, sysrows, "n100k", 100000)
+    # "1 s plus the time of their page faults": a sleeper's fault is the first touch of
+    # its stack's top page, priced by sys_costs touching pages laid out as stack tops are
+    # (they also bring in a page table per ~7.5 stacks); the bound from the sequential
+    # first-touch cost (one page table per 512 pages) is shown beside it.
+    b = w3_bound(rows, sysrows, "n100k", 100000, "us_per_first_touch_stack_tops")
+    bs = w3_bound(rows, sysrows, "n100k", 100000)
     v = val("W3", "coio", "n100k_wall_s")
-    check("W3", "coio 100,000 sleepers: wall ≤ 1 s + 0.1 s + faults × first-touch cost "
-          "(both measured in the W3 run)"
-          + (f" = {b:.3f} s" if b else ""),
+    check("W3", "coio 100,000 sleepers: wall ≤ 1 s + 0.1 s + faults × first-touch cost of "
+          "a stack top (both measured in the same run)"
+          + (f" = {b:.3f} s" if b else "")
+          + (f"; with the sequential first-touch cost: {bs:.3f} s" if bs else ""),
           f"{v:.3f} s" if v else "not measured", None if not (v and b) else v <= b)
     server_targets(rows, check)
     return t
 
 
-def w3_bound(rows, sysrows, lb, n):
+def w3_bound(rows, sysrows, lb, n, cost="us_per_first_touch"):
     f = find(rows, "W3", "coio", f"{lb}_minflt_per_task")
-    tc = (f or {}).get("machine_costs", {}).get("us_per_first_touch")
+    tc = (f or {}).get("machine_costs", {}).get(cost)
     if tc is None:  # results written before machine costs were kept with them
-        r = find(sysrows, "SYS", "machine", "us_per_first_touch")
+        r = find(sysrows, "SYS", "machine", cost)
         tc = r["value"] if r else None
     if not f or tc is None:
         return None
@@ -562,6 +568,9 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     for m, what in (("ns_per_syscall", "one `getppid()` syscall"),
                     ("us_per_first_touch", "first touch of an anonymous 4 KiB page "
                      "(64 MiB mapping, MADV_NOHUGEPAGE; one minor fault per page)"),
+                    ("us_per_first_touch_stack_tops", "first touch of a page laid out as the "
+                     "tops of default stacks are, one per 272 KiB (a page table per ~7.5 "
+                     "pages); W3's wall bound uses this one"),
                     ("us_per_page_populated", "the same per page when a whole 64 MiB mapping "
                      "is populated by one `madvise(MADV_POPULATE_WRITE)` (no fault per page)")):
         r = sysv.get(m)
@@ -597,7 +606,7 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
                      "near 100 % means the load client, not the server, set requests/s.\n")
         L.append(any_table(rows, True) + "\n")
         if w == "W3":
-            b = w3_bound(all_rows, sysrows, "n1m", 1000000)
+            b = w3_bound(all_rows, sysrows, "n1m", 1000000, "us_per_first_touch_stack_tops")
             if b:
                 L.append(f"For reference, the same bound at 1,000,000 sleepers: {b:.2f} s.\n")
         fl = [f for f in fails if f["workload"] == w]

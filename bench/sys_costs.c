@@ -3,6 +3,10 @@
  *  - one trivial syscall (getppid, issued with syscall(2) so no libc cache applies);
  *  - one first touch of an anonymous 4 KiB page (a 64 MiB mapping with transparent
  *    huge pages disabled for it, one write per page), i.e. one minor page fault;
+ *  - one first touch of a page laid out as the tops of coio's default stacks are (one
+ *    page per 256 KiB + 16 KiB of guard): these faults also allocate a page table for
+ *    every ~7.5 pages, which the sequential touch does for every 512, and cost more on
+ *    this VM. W3's sleepers each take one such fault, so their bound uses this cost;
  *  - for comparison, the cost per page of populating another such 64 MiB mapping with
  *    one madvise(MADV_POPULATE_WRITE) call (Linux >= 5.14): same zeroing and mapping,
  *    without one fault per page.
@@ -55,6 +59,23 @@ int main(int argc, char **argv)
     emit("us_per_first_touch", (double)(t1 - t0) / 1e3 / (double)pages, "us", pages);
     emit("faults_per_touched_page", (double)(f1 - f0) / (double)pages, "faults", pages);
     munmap(p, len);
+
+    /* 8192 tops: ~2.2 GiB of address space, reserved only (MAP_NORESERVE). */
+    const size_t stride = (256 + 16) << 10, ntops = 8192;
+    p = mmap(NULL, stride * ntops, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("mmap");
+        return 1;
+    }
+    madvise(p, stride * ntops, MADV_NOHUGEPAGE);
+    t0 = bench_now_ns();
+    for (size_t i = 1; i <= ntops; i++)
+        p[i * stride - page] = 1;
+    t1 = bench_now_ns();
+    emit("us_per_first_touch_stack_tops", (double)(t1 - t0) / 1e3 / (double)ntops, "us",
+         (long)ntops);
+    munmap(p, stride * ntops);
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
