@@ -246,6 +246,10 @@ typedef struct coio__op {
  * io_uring as a submission and its completion. */
 typedef struct coio__backend {
     const char *name;
+    /* Submitting an op costs no system call of its own (io_uring: ops go to the kernel
+     * in batches): code that may either try a system call now or queue an op and move
+     * on should queue it. */
+    bool batches;
     int (*init)(coio__loop *L);
     void (*destroy)(coio__loop *L);
     int (*submit)(coio__loop *L, coio__op *op);

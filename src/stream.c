@@ -652,10 +652,13 @@ static int ensure_flusher(coio_stream *s)
 }
 
 /* Sends what is queued without waiting: one writev now, the flusher for what the
- * kernel did not take. Never while a flusher runs: its writev may be in flight. */
+ * kernel did not take. Never while a flusher runs: its writev may be in flight. On a
+ * batching backend the flusher does it all: its op goes to the kernel with the reader's
+ * next one, in the same system call. */
 static int wkick(coio_stream *s)
 {
-    if (s->wlen && !s->flusher && !s->werr && !s->closed) {
+    coio__loop *L = coio__loop_get();
+    if (s->wlen && !s->flusher && !s->werr && !s->closed && !(L && L->backend->batches)) {
         struct iovec iov[2];
         struct msghdr m;
         coio__op op;
