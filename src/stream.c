@@ -696,8 +696,12 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     if (!total)
         return 0;
     size_t done = 0;
-    /* FLUSH_ON_READ holds the data until the reader needs the fd, up to the high mark */
-    bool hold = s->hold && total <= s->high - (s->wlen < s->high ? s->wlen : s->high);
+    /* FLUSH_ON_READ holds the data until the reader needs the fd, up to the high mark;
+     * not when another task is already waiting to read: nothing would send it. */
+    coio__loop *L = coio__loop_get();
+    bool reader_waits = s->reader && (!L || s->reader != L->current);
+    bool hold = s->hold && !reader_waits &&
+                total <= s->high - (s->wlen < s->high ? s->wlen : s->high);
     bool tried = false;
     if (!s->wlen && !hold) {
         tried = true;
