@@ -642,10 +642,10 @@ static int ensure_flusher(coio_stream *s)
     }
     if (s->flusher || !s->wlen || s->werr || s->closed || !coio__loop_get())
         return 0;
-    coio_spawn_opts o = {.name = "stream flush"};
-    coio_task *t = coio_spawn_ex(flusher_main, s, &o);
+    coio_task *t = coio_spawn(flusher_main, s); /* per write on io_uring: no malloc */
     if (!t)
         return -errno;
+    coio__task_set_static_name(t, "stream flush");
     s->flusher = t;
     s->users++;
     return 0;
