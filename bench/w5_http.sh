@@ -168,6 +168,7 @@ EOF
 start_server() {
     local tmp=$1
     shift
+    : >"$tmp/out" # exists before the server's shell gets to its redirection
     taskset -c "$SCPU" "$@" >"$tmp/out" 2>&1 &
     pid=$!
     for _ in $(seq 200); do

@@ -768,7 +768,8 @@ struct iovec; /* <sys/uio.h> */
 /* Writes are held in the buffer instead of being tried at once, and go out when a read
  * on the stream has to read the fd, on flush / write_eof / close, or once more than
  * high_water bytes are held: a server answering pipelined requests then sends all the
- * answers with one write. drain() does not send held data; flush() does. */
+ * answers with one write. A write while another task waits in a read is not held.
+ * drain() does not send held data; flush() does. */
 #define COIO_STREAM_FLUSH_ON_READ 0x2u
 
 /* Options for coio_stream_open_ex(); zero means "default" for every field. */

@@ -543,6 +543,7 @@ static void ur_wake(coio__loop *L)
 }
 
 const coio__backend coio__backend_uring = {
+    .batches = true,
     .name = "io_uring",
     .init = ur_init,
     .destroy = ur_destroy,

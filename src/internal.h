@@ -130,6 +130,7 @@ enum {
     COIO__F_CLAIMED = 1u << 2,   /* handle given to await/gather: nobody else may */
     COIO__F_MAIN = 1u << 3,
     COIO__F_OWN_STACK = 1u << 4, /* non-default stack size */
+    COIO__F_STATIC_NAME = 1u << 5, /* name is a literal, not a copy to free */
 };
 
 /* Collects completions of several tasks for await/gather/wait. */
@@ -190,6 +191,9 @@ struct coio_task {
 
 coio_task *coio__task_alloc(coio__loop *L);
 void coio__task_free(coio__loop *L, coio_task *t);
+/* Names t with a string that outlives it (a literal): no copy, so a task the library
+ * spawns per operation (a stream's flusher) costs no malloc. */
+void coio__task_set_static_name(coio_task *t, const char *name);
 _Noreturn void coio__task_main(coio_task *t);
 /* Unmaps the loop's task chunks (loop end). */
 void coio__task_chunks_free(coio__loop *L);
@@ -246,6 +250,10 @@ typedef struct coio__op {
  * io_uring as a submission and its completion. */
 typedef struct coio__backend {
     const char *name;
+    /* Submitting an op costs no system call of its own (io_uring: ops go to the kernel
+     * in batches): code that may either try a system call now or queue an op and move
+     * on should queue it. */
+    bool batches;
     int (*init)(coio__loop *L);
     void (*destroy)(coio__loop *L);
     int (*submit)(coio__loop *L, coio__op *op);

@@ -70,7 +70,8 @@ coio_task *coio__task_alloc(coio__loop *L)
 void coio__task_free(coio__loop *L, coio_task *t)
 {
     L->ntasks--;
-    free(t->name);
+    if (!(t->flags & COIO__F_STATIC_NAME))
+        free(t->name);
     t->name = NULL;
     t->state = COIO__FREE;
     t->flags = 0;
@@ -506,7 +507,17 @@ int coio_task_set_name(coio_task *t, const char *name)
     char *copy = strndup(name, 31);
     if (!copy)
         return -ENOMEM;
-    free(t->name);
+    if (!(t->flags & COIO__F_STATIC_NAME))
+        free(t->name);
+    t->flags &= ~(uint32_t)COIO__F_STATIC_NAME;
     t->name = copy;
     return 0;
+}
+
+void coio__task_set_static_name(coio_task *t, const char *name)
+{
+    if (!(t->flags & COIO__F_STATIC_NAME))
+        free(t->name);
+    t->flags |= COIO__F_STATIC_NAME;
+    t->name = (char *)name;
 }

@@ -646,8 +646,7 @@ static int hold_main(void *arg)
     CHECK_RC(pending(sv[1]), 0);
     CHECK_RC(write(sv[1], "c\n", 2), 2);
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 2); /* reads the fd: sends first */
-    CHECK_RC(coio_stream_write_buffered(s), 0);
-    CHECK_RC(read(sv[1], buf, sizeof buf), 2);
+    CHECK_RC(coio_read(sv[1], buf, sizeof buf), 2);  /* (io_uring: by the flusher task) */
     CHECK_MEM(buf, "AB");
     CHECK_RC(coio_stream_write(s, "C", 1), 1);
     CHECK_RC(coio_stream_flush(s), 0);
@@ -665,6 +664,42 @@ static void flush_on_read_holds_writes_until_the_reader_needs_the_fd(void **stat
 {
     (void)state;
     run(hold_main, NULL);
+}
+
+static int line_reader(void *arg)
+{
+    char buf[64];
+    return (int)coio_stream_readline(arg, buf, sizeof buf);
+}
+
+/* A write from another task while the reader already waits is sent at once: no read
+ * is coming that would send it. */
+static int hold_reader_waits_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    open_pair(sv, 0);
+    coio_stream_opts o = {.flags = COIO_STREAM_OWN_FD | COIO_STREAM_FLUSH_ON_READ};
+    coio_stream *s = coio_stream_open_ex(sv[0], &o);
+    coio_task *r = coio_spawn(line_reader, s);
+    coio_sleep(0.01); /* r waits in readline */
+    CHECK_RC(coio_stream_write(s, "push", 4), 4);
+    char buf[16];
+    coio_scope sc;
+    coio_timeout_begin(&sc, 5.0);
+    CHECK_RC(coio_read(sv[1], buf, sizeof buf), 4);
+    coio_scope_end(&sc);
+    CHECK_RC(write(sv[1], "ok\n", 3), 3);
+    CHECK_RC(coio_await(r), 3);
+    CHECK_RC(coio_stream_close(s), 0);
+    close(sv[1]);
+    return 0;
+}
+
+static void flush_on_read_does_not_hold_while_a_reader_waits(void **state)
+{
+    (void)state;
+    run(hold_reader_waits_main, NULL);
 }
 
 /* FLUSH_ON_READ past the high mark: writes go out without a read, in order, and drain
@@ -1074,6 +1109,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(many_writes_with_drain_arrive_in_order),
         cmocka_unit_test(flush_on_read_holds_writes_until_the_reader_needs_the_fd),
         cmocka_unit_test(flush_on_read_sends_past_the_high_mark_in_order),
+        cmocka_unit_test(flush_on_read_does_not_hold_while_a_reader_waits),
         cmocka_unit_test(open_rejects_bad_arguments),
         cmocka_unit_test(write_to_a_closed_peer_is_a_sticky_epipe),
         cmocka_unit_test(write_eof_half_closes_a_socket_and_reading_goes_on),
