@@ -9,6 +9,7 @@
  * (the build tree layout: build/<dir>/tests/test_http_hello, build/<dir>/examples/). */
 #define _GNU_SOURCE
 #include "coio_test.h"
+#include "net_helpers.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -30,24 +31,11 @@
 static pid_t server_pid;
 static int server_port;
 
-static int noop(void *arg)
-{
-    *(int *)arg = 1;
-    return 0;
-}
-
 /* Exits 77 (skipped) when the backend forced by COIO_BACKEND cannot start here, or when
  * curl is missing. */
 static void require_backend_and_curl(void)
 {
-    int ran = 0;
-    int rc = coio_run(noop, &ran);
-    if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
-    }
+    require_backend();
     if (system("curl --version >/dev/null 2>&1") != 0) {
         print_message("[  SKIPPED ] curl is not installed (Debian package curl)\n");
         exit(77);
