@@ -281,9 +281,12 @@ static int spawn_during_wait_main(void *arg)
     g = coio_group_create();
     coio_group_spawn(g, late_fail, NULL);
     coio_group_spawn(g, sleeper, NULL);
-    coio_sleep(0.02);
-    check_rc(coio_group_spawn(g, sleeper, NULL), -ESHUTDOWN);
+    /* Until the failure has cancelled and reaped the sleeper: polled, not a fixed sleep,
+     * so a slow machine (ASan, load) cannot fail it by timing. */
+    for (int i = 0; i < 2000 && coio_group_size(g) != 0; i++)
+        coio_sleep(0.005);
     check_int(coio_group_size(g), 0); /* the sleeper was cancelled by the failure */
+    check_rc(coio_group_spawn(g, sleeper, NULL), -ESHUTDOWN);
     check_rc(coio_group_wait(g), -EIO);
     check_rc(coio_group_wait(g), -EIO);
     coio_group_destroy(g);
