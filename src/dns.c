@@ -122,13 +122,7 @@ static int enqueue(dns_job *j)
     }
     coio__list_push_back(&pool.queue, &j->link);
     if (pool.nidle == 0 && pool.nthreads < RESOLVER_THREADS_MAX) {
-        pthread_attr_t a;
-        pthread_t th;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
-        int e = pthread_create(&th, &a, resolver, NULL);
-        pthread_attr_destroy(&a);
+        int e = coio__thread_start(resolver);
         if (e == 0) {
             pool.nthreads++;
         } else if (pool.nthreads == 0) {

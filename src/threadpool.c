@@ -61,6 +61,18 @@ static void *worker(void *unused)
     return NULL;
 }
 
+int coio__thread_start(void *(*fn)(void *))
+{
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
+    int e = pthread_create(&th, &a, fn, NULL);
+    pthread_attr_destroy(&a);
+    return e;
+}
+
 /* Queues j; starts a worker if none is idle and the bound allows. Call with pool.mu. */
 static int enqueue(coio__job *j)
 {
@@ -74,14 +86,7 @@ static int enqueue(coio__job *j)
     }
     coio__list_push_back(&pool.queue, &j->link);
     if (pool.nidle == 0 && pool.nthreads < pool.max) {
-        pthread_t th;
-        pthread_attr_t a;
-        pthread_attr_init(&a);
-        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&a, 256 * 1024);
-        int e = pthread_create(&th, &a, worker, NULL);
-        pthread_attr_destroy(&a);
-        if (e == 0) {
+        if (coio__thread_start(worker) == 0) {
             pool.nthreads++;
         } else if (pool.nthreads == 0) {
             coio__list_unlink(&j->link);

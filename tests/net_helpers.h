@@ -1,6 +1,6 @@
 /*
- * Helpers for the network tests (test_net.c, test_dns.c, test_server.c): backend
- * check, loopback sockets, real peer processes (tests/peers/netpeer.py, nc) started with
+ * Helpers for the network tests (test_net.c, test_dns.c, test_server.c, test_fetch.c,
+ * test_http_hello.c): loopback sockets, the examples' paths, real peer processes (tests/peers/netpeer.py, nc) started with
  * fork/exec and awaited without blocking the loop, and a raised fd limit.
  * Include after coio_test.h. Everything stays on 127.0.0.1.
  */
@@ -37,24 +37,25 @@ static inline double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static inline int net_noop(void *arg)
+/* The example program `name`: $env_var if set, else ../examples/<name> next to this
+ * test's binary (the build tree: build/<dir>/tests/, build/<dir>/examples/). Fails the
+ * case when it is not there. The string lives until the next call. */
+static inline const char *example_path(const char *name, const char *env_var)
 {
-    *(int *)arg = 1;
-    return 0;
-}
-
-/* Exits 77 (CTest: skipped) when the backend COIO_BACKEND names cannot start here. */
-static inline void require_backend(void)
-{
-    int ran = 0;
-    int rc = coio_run(net_noop, &ran);
-    if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
+    static char path[4096];
+    const char *env = getenv(env_var);
+    if (env && *env)
+        return env;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = 0;
+    snprintf(path, sizeof path, "%s/../examples/%s", dirname(self), name);
+    if (access(path, X_OK) != 0) {
+        print_error("%s not found at %s; set %s\n", name, path, env_var);
+        fail();
     }
-    coio_assert_rc(rc, 0);
+    return path;
 }
 
 /* Port of a bound socket (host order), or -1. */

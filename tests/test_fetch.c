@@ -10,6 +10,7 @@
  * (the build tree layout: build/<dir>/tests/test_fetch, build/<dir>/examples/fetch). */
 #define _GNU_SOURCE
 #include "coio_test.h"
+#include "net_helpers.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,25 +29,6 @@
 #include <unistd.h>
 
 /* ---- helpers ----------------------------------------------------------------------- */
-
-static int noop(void *arg)
-{
-    *(int *)arg = 1;
-    return 0;
-}
-
-/* Exits 77 (skipped) when the backend forced by COIO_BACKEND cannot start here. */
-static void require_backend(void)
-{
-    int ran = 0;
-    int rc = coio_run(noop, &ran);
-    if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
-    }
-}
 
 static double now_s(void)
 {
@@ -167,30 +149,12 @@ static void stop(pid_t *pid)
     }
 }
 
-static const char *fetch_path(void)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("COIO_FETCH");
-    if (env && *env)
-        return env;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = 0;
-    snprintf(path, sizeof path, "%s/../examples/fetch", dirname(self));
-    if (access(path, X_OK) != 0) {
-        print_error("fetch not found at %s; set COIO_FETCH\n", path);
-        fail();
-    }
-    return path;
-}
-
 /* Runs fetch with args; returns its exit status and its stdout in out. */
 static int run_fetch(char *out, size_t cap, double *elapsed, const char *const *args)
 {
     char *argv[64];
     int n = 0;
-    argv[n++] = (char *)fetch_path();
+    argv[n++] = (char *)example_path("fetch", "COIO_FETCH");
     for (; *args && n < 63; args++)
         argv[n++] = (char *)*args;
     argv[n] = NULL;

@@ -42,30 +42,12 @@ static void require_backend_and_curl(void)
     }
 }
 
-static const char *hello_path(void)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("COIO_HTTP_HELLO");
-    if (env && *env)
-        return env;
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    assert_true(n > 0);
-    self[n] = 0;
-    snprintf(path, sizeof path, "%s/../examples/http_hello", dirname(self));
-    if (access(path, X_OK) != 0) {
-        print_error("http_hello not found at %s; set COIO_HTTP_HELLO\n", path);
-        fail();
-    }
-    return path;
-}
-
 /* Starts http_hello on a free port and reads its "listening on" line. */
 static int server_setup(void **state)
 {
     (void)state;
     require_backend_and_curl();
-    const char *path = hello_path();
+    const char *path = example_path("http_hello", "COIO_HTTP_HELLO");
     int p[2];
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     server_pid = fork();

@@ -21,30 +21,7 @@
         }                                                                                \
     } while (0)
 
-/* ---- backend availability ---------------------------------------------------------- */
-
-static int noop(void *arg)
-{
-    *(int *)arg = 1;
-    return 0;
-}
-
-/* Skips when the backend forced by COIO_BACKEND cannot start here (io_uring disabled by
- * the kernel or a seccomp filter): coio_run fails without running main. That holds for
- * every case of the process, so it exits 77, which CTest reports as skipped (cmocka's
- * skip() would exit 0 and show as passed). */
-static void require_backend(void)
-{
-    int ran = 0;
-    int rc = coio_run(noop, &ran);
-    if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
-    }
-    coio_assert_rc(rc, 0);
-}
+/* ---- helpers ----------------------------------------------------------------------- */
 
 static void open_pipe(int p[2])
 {

@@ -45,26 +45,6 @@ static void check_note(const char *file, int line, const char *what, long got, l
             check_note(__FILE__, __LINE__, "memcmp(" #p ", " #lit ")", 1, 0);            \
     } while (0)
 
-static int noop(void *arg)
-{
-    *(int *)arg = 1;
-    return 0;
-}
-
-/* Exits 77 (skipped) when the backend forced by COIO_BACKEND cannot start here. */
-static void require_backend(void)
-{
-    int ran = 0;
-    int rc = coio_run(noop, &ran);
-    if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
-    }
-    coio_assert_rc(rc, 0);
-}
-
 static void run(int (*fn)(void *), void *arg)
 {
     require_backend();
