@@ -158,8 +158,10 @@ static int tcp_main(void *arg)
     char port[16];
     snprintf(port, sizeof port, "%d", s->port);
     s->cfd = coio_tcp_connect("localhost", port);
+    if (s->cfd < 0) /* else the accept below would wait for ever: fail, don't time out */
+        return s->cfd;
     s->afd = coio_accept(s->lfd, NULL, NULL);
-    if (s->cfd < 0 || s->afd < 0)
+    if (s->afd < 0)
         return -1;
     s->accepted_flags_ok = is_nonblock_cloexec(s->afd);
     s->connected_flags_ok = is_nonblock_cloexec(s->cfd);
