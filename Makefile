@@ -45,7 +45,7 @@ BANNER = @printf '\n==== %s ====\n'
 
 # Stages of `make test` must run in order even under make -j.
 .NOTPARALLEL:
-.PHONY: all build run deps test test-release test-asan test-ucontext test-tsan test-cross test-fuzz memcheck \
+.PHONY: all build run deps deps-build test test-release test-asan test-ucontext test-tsan test-cross test-fuzz memcheck \
 	bench install install-check fuzz clean
 
 all: build
@@ -54,7 +54,9 @@ build:
 	@mkdir -p build
 	$(call build_tree,build/release,)
 
-run: build
+# `make run` needs only the build dependencies: it installs them when root, and builds
+# without the tests when cmocka is absent.
+run: deps-build build
 	@test -x build/release/examples/countasync || { echo "no examples/countasync.c yet"; exit 1; }
 	build/release/examples/countasync
 
@@ -64,9 +66,27 @@ run: build
 # nginx: a real HTTP peer for the fetch tests; the aarch64 cross compiler and qemu-user run
 # the aarch64 context switch (tests/cross/run.sh); libclang-rt-dev holds libFuzzer's
 # runtime, only a Recommends of clang (which --no-install-recommends skips).
-DEPS_PACKAGES = cmake pkg-config libcmocka-dev liburing-dev valgrind gdb python3 netcat-openbsd curl clang \
-	libclang-rt-dev \
+# netbase: /etc/services, which service names in the DNS tests need.
+BUILD_DEPS_PACKAGES = cmake pkg-config liburing-dev
+DEPS_PACKAGES = $(BUILD_DEPS_PACKAGES) libcmocka-dev netbase valgrind gdb python3 netcat-openbsd curl \
+	clang libclang-rt-dev \
 	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+
+# What `make run` and `make install` need: only installs (as root), never fails for a
+# missing optional package (without liburing the build is epoll-only).
+deps-build:
+	@missing=""; \
+	for p in $(BUILD_DEPS_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "deps: installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	else \
+		echo "deps: not installed:$$missing (the build goes on without them)"; \
+	fi
 
 deps:
 	@missing=""; \
@@ -144,8 +164,20 @@ bench: build
 		echo "no bench/run.sh yet: nothing to run"; \
 	fi
 
-install: build
-	$(CMAKE) --install build/release --prefix $(PREFIX)
+# Installing builds the library alone (no tests, examples or benchmarks, no -Werror) in
+# build/lib. ldconfig refreshes the loader's cache when the prefix is one it searches.
+install: deps-build
+	@mkdir -p build
+	$(CMAKE) -S . -B build/lib -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOIO_WERROR=OFF -DBUILD_TESTING=OFF \
+		-DCOIO_BUILD_EXAMPLES=OFF -DCOIO_BUILD_BENCH=OFF $(CMAKE_ARGS) >build/lib.configure.log 2>&1 \
+		|| { cat build/lib.configure.log; exit 1; }
+	$(CMAKE) --build build/lib --parallel $(JOBS)
+	$(CMAKE) --install build/lib --prefix $(PREFIX)
+	@case "$(abspath $(PREFIX))" in \
+	/usr|/usr/local) [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null && ldconfig || true ;; \
+	*) echo "install: $(PREFIX)/lib is not on the loader's path: link with" \
+		"-Wl,-rpath,$(abspath $(PREFIX))/lib or set LD_LIBRARY_PATH (README)" ;; \
+	esac
 
 install-check: build
 	$(BANNER) "install-check: outside programs against an installed coio"

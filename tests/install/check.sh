@@ -41,6 +41,7 @@ libdir=$(dirname "$so")
 [[ -f $prefix/include/coio.h ]] || fail "include/coio.h not installed"
 [[ -f $libdir/pkgconfig/coio.pc ]] || fail "coio.pc not installed"
 [[ -f $libdir/cmake/coio/coioConfig.cmake ]] || fail "coioConfig.cmake not installed"
+[[ -f $prefix/share/coio/coio-gdb.py ]] || fail "share/coio/coio-gdb.py not installed"
 
 step "symbols"
 readelf -d "$so" | grep -q 'SONAME.*\[libcoio\.so\.0\]' || fail "SONAME is not libcoio.so.0"
@@ -56,10 +57,12 @@ step "  $(wc -l <<<"$exported") exported symbols, all coio_*"
 
 export PKG_CONFIG_PATH=$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 
-step "pkg-config, shared"
+step "pkg-config, shared, as the README says: -Wl,-rpath for a private prefix"
 # shellcheck disable=SC2046 # pkg-config output is meant to be split
-"$cc" "${strict[@]}" -o "$work/outside_pc_shared" "$src/outside.c" $(pkg-config --cflags --libs coio)
-LD_LIBRARY_PATH=$libdir expect_ok "$work/outside_pc_shared"
+"$cc" "${strict[@]}" -o "$work/outside_pc_shared" "$src/outside.c" $(pkg-config --cflags --libs coio) \
+    -Wl,-rpath,"$libdir"
+# No LD_LIBRARY_PATH: the binary must find libcoio.so.0 on its own, as a user's would.
+(unset LD_LIBRARY_PATH; expect_ok "$work/outside_pc_shared")
 
 step "pkg-config --static, libcoio.a"
 # -l:libcoio.a: with both libraries in one directory, -lcoio would pick the .so.
