@@ -375,12 +375,18 @@ typedef struct coio_queue coio_queue;
 #define COIO_QUEUE_LIFO 1
 #define COIO_QUEUE_PRIORITY 2 /* smallest first by cmp(); equal items leave FIFO */
 
-/* A queue of void * items. maxsize 0 means unbounded. order is COIO_QUEUE_*; cmp (a
- * qsort-style comparison of two items, as passed to put) is required for PRIORITY and
- * must be NULL otherwise. NULL with errno EINVAL or ENOMEM. */
+/* A queue of void * items. maxsize 0 means unbounded. order is COIO_QUEUE_*; cmp is
+ * required for PRIORITY and must be NULL otherwise. cmp receives the two items themselves
+ * (the pointers given to put, not pointers to them as qsort's would) and returns <0, 0
+ * or >0 like strcmp. NULL with errno EINVAL or ENOMEM. */
 COIO_API coio_queue *coio_queue_create(int order, size_t maxsize,
                                        int (*cmp)(const void *a, const void *b));
-/* Frees q and drops the items left in it. -EBUSY while a task waits on q. */
+/* Items that own memory: free_item(item) is called for every item that q drops, by
+ * coio_queue_destroy and by coio_queue_shutdown(q, 1), never for items handed out by a
+ * get. NULL (the default) drops items without a call. 0 or -EINVAL. */
+COIO_API int coio_queue_set_item_free(coio_queue *q, void (*free_item)(void *item));
+/* Frees q and drops the items left in it (see coio_queue_set_item_free). -EBUSY while a
+ * task waits on q. */
 COIO_API int coio_queue_destroy(coio_queue *q);
 
 /* Adds item, waiting while q is full. A waiting getter receives the item directly.
@@ -406,7 +412,8 @@ COIO_API int coio_queue_join(coio_queue *q);
  * blocked putters are released with it. Without `immediate`, gets go on returning the
  * items left and then fail with -ESHUTDOWN (blocked getters, who only wait on an empty
  * queue, are released with it at once). With `immediate`, the items left are dropped (as
- * if task_done'd, which may release join), and every get fails with -ESHUTDOWN. Returns
+ * if task_done'd, which may release join; each passed to the queue's free_item if it has
+ * one), and every get fails with -ESHUTDOWN. Returns
  * the number of items dropped, or -EINVAL. Calling it again is harmless. */
 COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
 
