@@ -116,8 +116,7 @@ static void echo_server_serves_nc(void **state)
 {
     (void)state;
     require_backend();
-    if (access("/usr/bin/nc", X_OK) != 0 && access("/bin/nc", X_OK) != 0)
-        skip(); /* make deps installs netcat-openbsd */
+    coio_test_require_program("nc", "netcat-openbsd");
     struct srv_state s = {0};
     coio_assert_rc(coio_run(nc_main, &s), 0);
     assert_int_equal(s.status[0], 0);
@@ -126,20 +125,12 @@ static void echo_server_serves_nc(void **state)
 }
 
 /* examples/echo_server, run as its own process, against nc and the asyncio client. */
+static char echo_server_bin[PATH_MAX];
+
 static int example_main(void *arg)
 {
     struct srv_state *s = arg;
-    char exe[PATH_MAX], bin[PATH_MAX + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n < 0)
-        return -1;
-    exe[n] = '\0';
-    snprintf(bin, sizeof bin, "%s/../examples/echo_server", dirname(exe));
-    if (access(bin, X_OK) != 0) {
-        s->rc[0] = 77;
-        return 0;
-    }
-    char *argv[] = {bin, "0", NULL};
+    char *argv[] = {echo_server_bin, "0", NULL};
     peer srv = {.pid = -1, .out = -1};
     if (peer_start(&srv, argv, 1, -1) < 0)
         return -1;
@@ -165,10 +156,11 @@ static void example_echo_server_with_nc_and_python(void **state)
 {
     (void)state;
     require_backend();
+    coio_test_require_program("nc", "netcat-openbsd");
+    snprintf(echo_server_bin, sizeof echo_server_bin, "%s",
+             example_path("echo_server", "COIO_ECHO_SERVER"));
     struct srv_state s = {0};
     coio_assert_rc(coio_run(example_main, &s), 0);
-    if (s.rc[0] == 77)
-        skip();
     assert_int_equal(s.status[0], 0);
     assert_string_equal(s.out, "over nc\n");
     assert_int_equal(s.status[1], 0);
@@ -533,7 +525,7 @@ static void emfile_on_accept_backs_off_and_recovers(void **state)
     (void)state;
     require_backend();
     if (RUNNING_ON_VALGRIND)
-        skip(); /* Valgrind keeps fds of its own below the limit this test lowers */
+        coio_test_skip("Valgrind keeps fds of its own below the limit this test lowers");
     int fds = coio_test_count_fds();
     struct emfile_state e = {0};
     coio_assert_rc(coio_run(emfile_main, &e), 0);
@@ -611,8 +603,9 @@ static void thousand_concurrent_connections(void **state)
 {
     (void)state;
     require_backend();
-    if (raise_nofile() < 2 * THOUSAND + 64)
-        skip();
+    long nofile = raise_nofile();
+    if (nofile < 2 * THOUSAND + 64)
+        coio_test_skip("RLIMIT_NOFILE is %ld, the test needs %d", nofile, 2 * THOUSAND + 64);
     int fds = coio_test_count_fds();
     struct thousand t = {0};
     double t0 = mono_now();
