@@ -350,25 +350,46 @@ static int joiner(void *arg)
     return coio_queue_join(arg);
 }
 
+struct join_watch {
+    coio_queue *q;
+    int returned; /* set when coio_queue_join has returned */
+};
+
+static int watched_joiner(void *arg)
+{
+    struct join_watch *w = arg;
+    int r = coio_queue_join(w->q);
+    w->returned = 1;
+    return r;
+}
+
+#define JOIN_ITEMS 5
+
 static int join_main(void *arg)
 {
     struct pc *c = arg;
     c->q = coio_queue_create(COIO_QUEUE_FIFO, 0, NULL);
     check_rc(coio_queue_join(c->q), 0); /* nothing put: at once */
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < JOIN_ITEMS; i++)
         coio_queue_put(c->q, I(i));
-    coio_task *j = coio_spawn(joiner, c->q);
-    coio_sleep(0.005);
+    struct join_watch w = {.q = c->q};
+    coio_task *j = coio_spawn(watched_joiner, &w);
+    coio_yield(); /* j waits in join */
     void *it;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < JOIN_ITEMS; i++)
         coio_queue_get(c->q, &it);
-    coio_queue_task_done(c->q);
-    coio_queue_task_done(c->q);
-    coio_sleep(0.005);
-    check_int(coio_is_cancelled(), 0);
-    c->rc = 1; /* j still waiting: checked by awaiting after the last task_done */
+    check_int(w.returned, 0); /* getting is not finishing */
+    /* Every task_done but the last leaves j waiting: given turns enough to run if it had
+     * been woken, it has not returned. */
+    for (int i = 0; i < JOIN_ITEMS - 1; i++) {
+        check_rc(coio_queue_task_done(c->q), 0);
+        for (int k = 0; k < 4; k++)
+            coio_yield();
+        check_int(w.returned, 0);
+    }
     check_rc(coio_queue_task_done(c->q), 0);
     check_rc(coio_await(j), 0);
+    check_int(w.returned, 1);
     check_rc(coio_queue_task_done(c->q), -EOVERFLOW);
     /* join can be cancelled */
     coio_queue_put(c->q, I(9));
