@@ -48,27 +48,32 @@ COIO_API const char *coio_version_string(void);
  * Errors
  * ------------------------------------------------------------------------------------ */
 
-/* The errors coio itself produces, with their descriptions. Other negative errnos
- * (from the kernel) pass through unchanged and are named by strerror(). */
-#define COIO_ERRNO_MAP(X)                                                        \
-    X(EPERM, "operation needs a running task (called outside coio_run)")         \
-    X(EINVAL, "invalid argument")                                                \
-    X(ENOMEM, "out of memory")                                                   \
-    X(EBUSY, "a loop is already running on this thread")                         \
-    X(ECANCELED, "the task was cancelled")                                       \
-    X(ETIMEDOUT, "the deadline expired")                                         \
-    X(EDEADLK, "a task cannot await itself")                                     \
-    X(EALREADY, "already done")                                                  \
-    X(EAGAIN, "resource temporarily unavailable")                                \
-    X(EBADF, "bad file descriptor")                                              \
-    X(ESRCH, "no such task")                                                     \
-    X(ESHUTDOWN, "the queue, group or loop has been shut down")                  \
-    X(EPIPE, "broken: the peer or barrier went away, or the stream ended early") \
-    X(EOVERFLOW, "released or marked done more often than acquired")             \
-    X(ENXIO, "host or service not found")                                        \
-    X(EMSGSIZE, "over the limit (line, buffer or cap)")
+/* The errnos coio itself returns, with their standard descriptions (what strerror(3)
+ * says in the C locale). The same errno also comes from the kernel, so a description
+ * says what the errno means in general; what it means from a given function is in that
+ * function's comment below (e.g. -EPERM from a suspending call: outside a task). */
+#define COIO_ERRNO_MAP(X)                                         \
+    X(EPERM, "Operation not permitted")                           \
+    X(ENOENT, "No such file or directory")                        \
+    X(EIO, "Input/output error")                                  \
+    X(EINVAL, "Invalid argument")                                 \
+    X(ENOMEM, "Cannot allocate memory")                           \
+    X(EBUSY, "Device or resource busy")                           \
+    X(ECANCELED, "Operation canceled")                            \
+    X(ETIMEDOUT, "Connection timed out")                          \
+    X(EDEADLK, "Resource deadlock avoided")                       \
+    X(EALREADY, "Operation already in progress")                  \
+    X(EAGAIN, "Resource temporarily unavailable")                 \
+    X(EBADF, "Bad file descriptor")                               \
+    X(ENOSYS, "Function not implemented")                         \
+    X(ESHUTDOWN, "Cannot send after transport endpoint shutdown") \
+    X(EPIPE, "Broken pipe")                                       \
+    X(EOVERFLOW, "Value too large for defined data type")         \
+    X(ENXIO, "No such device or address")                         \
+    X(EMSGSIZE, "Message too long")
 
-/* Description of a (negative or positive) errno value; never NULL. */
+/* strerror(3) of a (negative or positive) errno value: the standard description, in the
+ * program's locale ("Unknown error N" for values that name no errno); never NULL. */
 COIO_API const char *coio_strerror(int err);
 /* Symbolic name, "ECANCELED" for -ECANCELED; "E?" for unknown values; never NULL. */
 COIO_API const char *coio_err_name(int err);
@@ -205,7 +210,11 @@ COIO_API int coio_scope_expired(const coio_scope *s);
  * value. If the caller is cancelled (or times out) before a worker took the job, the job
  * is dropped and -ECANCELED (-ETIMEDOUT) is returned at once; once a worker runs it, the
  * caller waits for it to return (fn may use memory the caller owns), then returns
- * -ECANCELED (-ETIMEDOUT). Also -EINVAL, -EPERM, -ENOMEM, -EAGAIN (no thread could start). */
+ * -ECANCELED (-ETIMEDOUT). Also -EINVAL (fn NULL), -EPERM, -EAGAIN (the pool has no
+ * thread yet and none could start). The pool's threads, like every thread coio starts,
+ * block all asynchronous signals (SIGTERM, SIGINT, ...): those go to the program's own
+ * threads; only fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) are not
+ * blocked. */
 COIO_API int coio_to_thread(int (*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------------------------------
@@ -629,7 +638,12 @@ COIO_API int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen
  * service not found (EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY, EAI_SERVICE), -EAGAIN
  * temporary failure (EAI_AGAIN), -EIO permanent failure (EAI_FAIL), -EAFNOSUPPORT
  * (EAI_FAMILY), -ESOCKTNOSUPPORT (EAI_SOCKTYPE), -EINVAL (EAI_BADFLAGS, or both host and
- * service NULL, or res NULL), -ENOMEM, -EMFILE, -EPERM, -ECANCELED, -ETIMEDOUT. */
+ * service NULL, or res NULL, or a bad port number), for EAI_SYSTEM the errno it came with
+ * (e.g. -EMFILE), -ENOMEM, -EMFILE, -EPERM, -ECANCELED, -ETIMEDOUT.
+ * A service (here and in every call below that takes one) is a port number, decimal
+ * digits only from 0 to 65535, or a name from /etc/services ("http"). A service that
+ * starts with a digit, sign or space, or is empty, and is not such a number ("99999",
+ * "-1", " 80", "80abc", "") is -EINVAL, never a port modulo 65536. */
 COIO_API int coio_getaddrinfo(const char *host, const char *service,
                               const struct addrinfo *hints, struct addrinfo **res);
 
