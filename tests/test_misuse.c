@@ -283,8 +283,11 @@ static void task_set_name_null_name_returns_einval(void **state)
 static void err_name_and_strerror_match_errno_map(void **state)
 {
     (void)state;
+    /* The map's texts are the standard (C-locale) descriptions; this program never calls
+     * setlocale, so strerror gives exactly those. */
 #define CHECK_ENTRY(e, desc)                                                             \
     assert_string_equal(coio_err_name(-(e)), #e);                                        \
+    assert_string_equal(desc, strerror(e));                                              \
     assert_string_equal(coio_strerror(-(e)), desc);
     COIO_ERRNO_MAP(CHECK_ENTRY)
 #undef CHECK_ENTRY
@@ -299,6 +302,24 @@ static void strerror_accepts_positive_errno(void **state)
     assert_string_equal(coio_strerror(ETIMEDOUT), coio_strerror(-ETIMEDOUT));
     assert_non_null(coio_err_name(ECANCELED));
     assert_non_null(coio_err_name(ETIMEDOUT));
+}
+
+/* The same errno comes from the kernel (a TCP timeout, an unprivileged operation) and
+ * from coio (a deadline, a call outside a task): the text must be true for both, so it
+ * is strerror's, for every errno and beyond. */
+static void strerror_is_the_standard_text_for_every_errno(void **state)
+{
+    (void)state;
+    char want[256];
+    for (int e = 0; e <= 200; e++) {
+        snprintf(want, sizeof want, "%s", strerror(e));
+        assert_string_equal(coio_strerror(-e), want);
+        assert_string_equal(coio_strerror(e), want);
+        if (e > 0 && strerrorname_np(e))
+            assert_string_equal(coio_err_name(-e), strerrorname_np(e));
+    }
+    assert_string_equal(coio_strerror(-ETIMEDOUT), "Connection timed out");
+    assert_string_equal(coio_strerror(-EPERM), "Operation not permitted");
 }
 
 static void strerror_of_kernel_errno_is_libc_text(void **state)
@@ -319,6 +340,9 @@ static void unknown_error_values_are_named_not_null(void **state)
         assert_non_null(coio_err_name(odd[i]));
     }
     assert_string_equal(coio_err_name(-123456), "E?");
+    assert_string_equal(coio_strerror(-123456), "Unknown error 123456");
+    assert_string_equal(coio_strerror(-1 - 0x7fffffff), "Unknown error 2147483647");
+    assert_string_equal(coio_strerror(0), "Success");
 }
 
 static void version_matches_header(void **state)
@@ -382,6 +406,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(task_set_name_null_name_returns_einval),
     cmocka_unit_test(err_name_and_strerror_match_errno_map),
     cmocka_unit_test(strerror_accepts_positive_errno),
+    cmocka_unit_test(strerror_is_the_standard_text_for_every_errno),
     cmocka_unit_test(strerror_of_kernel_errno_is_libc_text),
     cmocka_unit_test(unknown_error_values_are_named_not_null),
     cmocka_unit_test(version_matches_header),
