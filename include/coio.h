@@ -119,8 +119,9 @@ COIO_API coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn
  * -EALREADY (t is detached or already being awaited). */
 COIO_API int coio_await(coio_task *t);
 
-/* Like coio_await, but gives up after `seconds`: then t is cancelled and awaited, and
- * -ETIMEDOUT is returned. The handle is released in every case. */
+/* Like coio_await, but gives up after `seconds` (<= 0: at once if t has not finished):
+ * then t is cancelled and awaited, and -ETIMEDOUT is returned. The handle is released in
+ * every case except -EINVAL (t NULL or seconds NaN), which leaves it untouched. */
 COIO_API int coio_wait_for(coio_task *t, double seconds);
 
 /* Releases the handle: t runs on, and is freed when it finishes. Returns 0, -EINVAL or
@@ -328,8 +329,8 @@ typedef struct coio_as_completed coio_as_completed;
 
 /* An iterator over tasks[0..n) in completion order (NULL entries skipped). It keeps
  * `tasks` (which must stay valid until destroy) and claims the handles; timeout is for
- * the whole iteration (< 0: none). NULL with errno EINVAL, EPERM, EDEADLK, EALREADY or
- * ENOMEM. */
+ * the whole iteration (< 0: none). NULL with errno EINVAL (also for a NaN timeout), EPERM,
+ * EDEADLK, EALREADY or ENOMEM. */
 COIO_API coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n,
                                                      double timeout);
 /* Waits for the next task to finish, releases it (tasks[i] becomes NULL), stores its
@@ -651,7 +652,8 @@ COIO_API int coio_getaddrinfo(const char *host, const char *service,
 typedef struct coio_tcp_connect_opts {
     unsigned flags;              /* COIO_TCP_* */
     int family;                  /* AF_UNSPEC (0), AF_INET or AF_INET6 */
-    double happy_eyeballs_delay; /* seconds between attempts; 0: 0.25 (RFC 8305) */
+    double happy_eyeballs_delay; /* seconds between attempts; 0: 0.25 (RFC 8305);
+                                  * negative or NaN: EINVAL */
 } coio_tcp_connect_opts;
 
 /* Happy Eyeballs (RFC 8305): addresses interleaved by family, a new attempt every
@@ -669,7 +671,8 @@ typedef struct coio_tcp_connect_opts {
  * in order, and returns a connected non-blocking CLOEXEC fd with TCP_NODELAY. Bound the
  * whole call with a deadline scope. Errors: those of coio_getaddrinfo, then the last
  * connect error (-ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT, ...), -EMFILE,
- * -ENOMEM, -ECANCELED, -ETIMEDOUT (scope), -EPERM, -EINVAL (host or service NULL). */
+ * -ENOMEM, -ECANCELED, -ETIMEDOUT (scope), -EPERM, -EINVAL (host or service NULL, a bad
+ * port number, happy_eyeballs_delay negative or NaN). */
 COIO_API int coio_tcp_connect(const char *host, const char *service);
 COIO_API int coio_tcp_connect_ex(const char *host, const char *service,
                                  const coio_tcp_connect_opts *opts);
@@ -714,7 +717,8 @@ typedef struct coio_server_opts {
                               * (clients wait in the backlog) until a handler returns */
     size_t stack_size;       /* of handler tasks; 0: COIO_STACK_SIZE_DEFAULT */
     unsigned flags;          /* COIO_SERVER_* */
-    double accept_retry_max; /* longest back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM; 0: 1 s */
+    double accept_retry_max; /* longest back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM;
+                              * <= 0: 1 s; NaN: EINVAL */
 } coio_server_opts;
 
 /* The handler owns fd and closes it (with coio_close) itself. */
@@ -729,9 +733,10 @@ typedef struct coio_server_stats {
 
 /* Starts serving listen_fd (a listening socket, e.g. from coio_tcp_listen), which the
  * server then owns. Returns the server, or NULL with errno EINVAL (handler NULL,
- * listen_fd < 0), EPERM (outside a task) or ENOMEM. The server survives EMFILE, ENFILE,
- * ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to accept_retry_max) and
- * ECONNABORTED, EPROTO, EPERM and network errors (retrying at once). */
+ * listen_fd < 0, accept_retry_max NaN), EPERM (outside a task) or ENOMEM. The server
+ * survives EMFILE, ENFILE, ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to
+ * accept_retry_max) and ECONNABORTED, EPROTO, EPERM and network errors (retrying at
+ * once). */
 COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, void *arg),
                                         void *arg, const coio_server_opts *opts);
 
@@ -739,8 +744,9 @@ COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, vo
  * waits up to `grace` seconds (< 0: no limit) for the handlers to return, then cancels
  * the rest and waits for them. Returns how many handlers had to be cancelled (>= 0),
  * -ECANCELED if the caller was cancelled meanwhile (the shutdown still completes, with
- * the remaining handlers cancelled at once), -EINVAL (s NULL), -EPERM (outside a task;
- * s is left untouched). Every server must be closed before the loop ends. */
+ * the remaining handlers cancelled at once), -EINVAL (s NULL or grace NaN), -EPERM
+ * (outside a task; s is left untouched). Every server must be closed before the loop
+ * ends. */
 COIO_API int coio_server_close(coio_server *s, double grace);
 
 /* Like Server.serve_forever(): suspends until the accept loop stops because the server

@@ -3,7 +3,9 @@
 #include "coio_test.h"
 
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <math.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A stand-in handle for calls that must fail with -EPERM before looking at the task
@@ -258,6 +260,187 @@ static void sleep_negative_or_nan_returns_einval(void **state)
     coio_assert_rc(s.after, 0);
 }
 
+/* Every call that takes a time in seconds refuses NaN with -EINVAL (NULL/EINVAL for the
+ * pointer-returning ones), having done nothing. */
+struct nan_state {
+    int sleep, wait_for, wait_for_await, timeout_begin, deadline_begin, shield_begin;
+    int wait, as_completed_null, as_completed_errno, future_await, call_later, call_at;
+    int connect_ex, server_start_null, server_start_errno, server_close, server_close_ok;
+    int ran_callback;
+};
+
+static int unused_handler(int fd, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    return 0;
+}
+
+static void nan_callback(void *arg)
+{
+    ((struct nan_state *)arg)->ran_callback = 1;
+}
+
+static int nan_main(void *arg)
+{
+    struct nan_state *s = arg;
+    s->sleep = coio_sleep(NAN);
+
+    coio_task *t = coio_spawn(return_arg, (void *)(intptr_t)5);
+    s->wait_for = coio_wait_for(t, NAN);
+    s->wait_for_await = coio_await(t); /* the handle was left to the caller */
+
+    coio_scope sc;
+    s->timeout_begin = coio_timeout_begin(&sc, NAN);
+    s->deadline_begin = coio_deadline_begin(&sc, NAN);
+    s->shield_begin = coio_shield_begin(&sc, NAN);
+
+    coio_task *w[1] = {coio_spawn(return_arg, NULL)};
+    s->wait = coio_wait(w, 1, COIO_ALL_COMPLETED, NAN, NULL);
+    errno = 0;
+    coio_as_completed *ac = coio_as_completed_create(w, 1, NAN);
+    s->as_completed_null = ac == NULL;
+    s->as_completed_errno = errno;
+    if (ac)
+        coio_as_completed_destroy(ac);
+    coio_await(w[0]);
+
+    coio_future *f = coio_future_create();
+    s->future_await = coio_future_await(f, NAN, NULL);
+    coio_future_destroy(f);
+
+    s->call_later = coio_call_later(NAN, nan_callback, s, NULL);
+    s->call_at = coio_call_at(NAN, nan_callback, s, NULL);
+
+    coio_tcp_connect_opts co = {.happy_eyeballs_delay = NAN};
+    s->connect_ex = coio_tcp_connect_ex("127.0.0.1", "9", &co);
+
+    int lfd = coio_tcp_listen("127.0.0.1", "0", 0);
+    if (lfd < 0)
+        return lfd;
+    errno = 0;
+    coio_server_opts so = {.accept_retry_max = NAN};
+    coio_server *srv = coio_server_start(lfd, unused_handler, NULL, &so);
+    s->server_start_null = srv == NULL;
+    s->server_start_errno = errno;
+    if (srv)
+        coio_server_close(srv, 0);
+    srv = coio_server_start(lfd, unused_handler, NULL, NULL);
+    if (!srv)
+        return -errno;
+    s->server_close = coio_server_close(srv, NAN); /* refused: the server is still ours */
+    s->server_close_ok = coio_server_close(srv, 0);
+    coio_sleep(0.001);
+    return 0;
+}
+
+static void nan_times_are_einval_everywhere(void **state)
+{
+    (void)state;
+    struct nan_state s = {0};
+    coio_assert_rc(coio_run(nan_main, &s), 0);
+    coio_assert_rc(s.sleep, -EINVAL);
+    coio_assert_rc(s.wait_for, -EINVAL);
+    coio_assert_rc(s.wait_for_await, 5);
+    coio_assert_rc(s.timeout_begin, -EINVAL);
+    coio_assert_rc(s.deadline_begin, -EINVAL);
+    coio_assert_rc(s.shield_begin, -EINVAL);
+    coio_assert_rc(s.wait, -EINVAL);
+    assert_true(s.as_completed_null);
+    assert_int_equal(s.as_completed_errno, EINVAL);
+    coio_assert_rc(s.future_await, -EINVAL);
+    coio_assert_rc(s.call_later, -EINVAL);
+    coio_assert_rc(s.call_at, -EINVAL);
+    assert_int_equal(s.ran_callback, 0);
+    coio_assert_rc(s.connect_ex, -EINVAL);
+    assert_true(s.server_start_null);
+    assert_int_equal(s.server_start_errno, EINVAL);
+    coio_assert_rc(s.server_close, -EINVAL);
+    coio_assert_rc(s.server_close_ok, 0);
+}
+
+/* ---- COIO_BACKEND ------------------------------------------------------------------- */
+
+struct backend_seen {
+    int ran;
+    char name[16];
+};
+
+static int record_backend(void *arg)
+{
+    struct backend_seen *b = arg;
+    const char *n = coio_backend_name();
+    b->ran = 1;
+    snprintf(b->name, sizeof b->name, "%s", n ? n : "(null)");
+    return 0;
+}
+
+static void with_backend_env(const char *value, struct backend_seen *b, int *rc)
+{
+    const char *saved = getenv("COIO_BACKEND");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    if (value)
+        setenv("COIO_BACKEND", value, 1);
+    else
+        unsetenv("COIO_BACKEND");
+    memset(b, 0, sizeof *b);
+    *rc = coio_run(record_backend, b);
+    if (saved)
+        setenv("COIO_BACKEND", keep, 1);
+    else
+        unsetenv("COIO_BACKEND");
+}
+
+static void backend_env_with_a_bogus_name_is_einval(void **state)
+{
+    (void)state;
+    static const char *const bogus[] = {"kqueue", "EPOLL", "io_uring ", "epoll,io_uring"};
+    struct backend_seen b;
+    int rc;
+    for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++) {
+        with_backend_env(bogus[i], &b, &rc);
+        coio_assert_rc(rc, -EINVAL);
+        assert_int_equal(b.ran, 0); /* main never started */
+    }
+    with_backend_env("epoll", &b, &rc);
+    coio_assert_rc(rc, 0);
+    assert_string_equal(b.name, "epoll");
+}
+
+/* Whether the kernel gives this process a ring with the features coio needs
+ * (docs/backends.md), asked with the raw system call rather than through coio. */
+static int kernel_allows_io_uring(void)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    int fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+    if (fd < 0) {
+        print_message("io_uring_setup: %s\n", strerror(errno));
+        return 0;
+    }
+    close(fd);
+    unsigned need = IORING_FEAT_NODROP | IORING_FEAT_RW_CUR_POS | IORING_FEAT_FAST_POLL |
+                    IORING_FEAT_EXT_ARG;
+    return (p.features & need) == need;
+}
+
+static void backend_env_unset_picks_io_uring_where_the_kernel_allows_it(void **state)
+{
+    (void)state;
+    struct backend_seen b;
+    int rc;
+    with_backend_env(NULL, &b, &rc);
+    coio_assert_rc(rc, 0);
+    const char *want =
+        COIO_TEST_HAVE_LIBURING && kernel_allows_io_uring() ? "io_uring" : "epoll";
+    assert_string_equal(b.name, want);
+    with_backend_env("", &b, &rc); /* empty counts as unset */
+    coio_assert_rc(rc, 0);
+    assert_string_equal(b.name, want);
+}
+
 struct set_name_args {
     int null_name, outside;
 };
@@ -403,6 +586,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(awaiting_a_released_handle_returns_ealready),
     cmocka_unit_test(await_detached_task_returns_ealready),
     cmocka_unit_test(sleep_negative_or_nan_returns_einval),
+    cmocka_unit_test(nan_times_are_einval_everywhere),
+    cmocka_unit_test(backend_env_with_a_bogus_name_is_einval),
+    cmocka_unit_test(backend_env_unset_picks_io_uring_where_the_kernel_allows_it),
     cmocka_unit_test(task_set_name_null_name_returns_einval),
     cmocka_unit_test(err_name_and_strerror_match_errno_map),
     cmocka_unit_test(strerror_accepts_positive_errno),
