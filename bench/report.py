@@ -613,7 +613,9 @@ plot {plots}
 def commands_md(root, rows):
     seen, out = set(), []
     for r in rows:
-        c = (r.get("command") or "").replace(root + "/", "")
+        # relative to the repository root, also for rows measured in another checkout
+        c = re.sub(r"(?<![\w.])/\S*?/(?=(?:build|bench|examples)/)", "",
+                   (r.get("command") or "").replace(root + "/", ""))
         if c and c not in seen:
             seen.add(c)
             out.append(c)
@@ -688,13 +690,14 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
         if not rows:
             L.append("Not measured yet.\n")
             continue
-        when = sorted({r.get("measured_at", "") for r in rows})
-        by = sorted({r["run"] for r in rows if r.get("run")})
-        loads = sorted({r.get("loadavg") or "not recorded" for r in rows})
-        L.append(f"Measured {', '.join(x for x in when if x)}"
-                 + (f" by {', '.join(f'`{b}`' for b in by)}" if by else "")
-                 + f"; load average (1, 5, 15 min) {'; '.join(loads)}. Commands, from the "
-                 "repository root (`make bench` builds them, then runs `bench/run.sh`):\n")
+        runs = sorted({(r.get("measured_at", "?"), r.get("run"), r.get("loadavg"))
+                       for r in rows}, reverse=True)
+        L.append("Measured " + "; ".join(
+            f"{when}" + (f" by `{by}`" if by else "")
+            + f" (load average, 1 5 15 min: {load or 'not recorded'})"
+            for when, by, load in runs)
+            + ". Commands, from the repository root (`make bench` builds them, then runs "
+            "`bench/run.sh`):\n")
         L.append(commands_md(root, rows) + "\n")
         mc = rows[0].get("machine_costs") or {}
         if mc.get("ns_per_syscall") and mc.get("us_per_first_touch"):
@@ -723,6 +726,9 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
             L.append("")
         if charts.get(w):
             L.append(f"![{w}]({charts[w]})\n")
+        else:
+            L.append("No chart: the run that measured these had no gnuplot (the image an "
+                     "earlier run drew would show other numbers).\n")
     analysis = os.path.join(root, "bench", "analysis.md")
     if os.path.exists(analysis):
         L.append(open(analysis).read().rstrip() + "\n")
@@ -799,13 +805,18 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--root", required=True)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--doc-only", action="store_true",
+                    help="measure nothing: regenerate docs/benchmarks.md from bench/results "
+                    "(after an edit of bench/analysis.md, say)")
     ap.add_argument("workloads", nargs="*")
     a = ap.parse_args()
     res = os.path.join(a.root, "bench", "results")
     os.makedirs(res, exist_ok=True)
-    ran = a.workloads or WORKLOADS
+    ran = [] if a.doc_only else (a.workloads or WORKLOADS)
 
-    sysrows, _ = load_raw(a.out, "SYS")
+    sysrows, _ = ([], []) if a.doc_only else load_raw(a.out, "SYS")
+    for r in sysrows:
+        r["loadavg"], r["run"] = loadavg(a.out), "bench/run.sh " + " ".join(ran)
     if sysrows:
         with open(os.path.join(res, "SYS.json"), "w") as f:
             json.dump(sysrows, f, indent=1)
@@ -871,14 +882,23 @@ def main():
         print(f"  no value (×{f['count']}): {f['workload']} {f['impl']}: {f['command']}: "
               f"{f['why']}")
 
+    # A workload not rerun keeps its chart only if the current document shows it: a run
+    # without gnuplot leaves the image of an older run behind, which no longer matches.
+    try:
+        shown_charts = set(re.findall(r"\]\((img/w\d\.png)\)",
+                                      open(os.path.join(a.root, "docs", "benchmarks.md")).read()))
+    except OSError:
+        shown_charts = set()
     charts = {}
     for w in WORKLOADS:
         p = os.path.join(a.root, "docs", "img", f"{w.lower()}.png")
-        if w in ran and os.environ.get("COIO_BENCH_GNUPLOT", "1") == "1":
-            charts[w] = chart(a.root, w, all_rows)
-        elif os.path.exists(p):
+        if w in ran:  # redrawn, or none
+            charts[w] = (chart(a.root, w, all_rows)
+                         if os.environ.get("COIO_BENCH_GNUPLOT", "1") == "1" else None)
+        elif os.path.exists(p) and f"img/{w.lower()}.png" in shown_charts:
             charts[w] = f"img/{w.lower()}.png"
-    write_doc(a.root, a.out, a.reps, ran, all_rows, sysrows, fails, charts)
+    last = (sysrows[0].get("run", "").split()[1:] if sysrows else []) if a.doc_only else ran
+    write_doc(a.root, a.out, a.reps, last, all_rows, sysrows, fails, charts)
     print("\nwrote bench/results/*.json and docs/benchmarks.md")
     return 0
 

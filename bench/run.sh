@@ -243,10 +243,10 @@ estimate() {
         W6) ts=(1 1 7 5) ;;
         W7) ts=(1 1 3 2) ;;
         esac
-        if [ $HAVE_TOKIO = 1 ]; then # the Tokio points, in the order run adds them
+        if [ $HAVE_TOKIO = 1 ]; then # the Tokio points, in the order run adds them (W3: a guess)
             case $w in
-            W1) ts+=(2 1 2) ;;
-            W2) ts+=(2 2) ;;
+            W1) ts+=(1 1 1) ;;
+            W2) ts+=(1 1) ;;
             W3) ts+=(2 5) ;;
             W6) ts+=(1) ;;
             W7) ts+=(1 1) ;;

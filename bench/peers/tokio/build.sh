@@ -23,7 +23,7 @@ RUSTC=/usr/bin/rustc
 REGISTRY=/usr/share/cargo/registry
 
 for f in $CARGO $RUSTC; do
-    [ -x $f ] || { echo "no $f (apt-get install cargo rustc librust-tokio-dev)" >&2; exit 77; }
+    [ -x "$f" ] || { echo "no $f (apt-get install cargo rustc librust-tokio-dev)" >&2; exit 77; }
 done
 compgen -G "$REGISTRY/tokio-1.*" >/dev/null ||
     { echo "no Tokio in $REGISTRY (apt-get install librust-tokio-dev)" >&2; exit 77; }
