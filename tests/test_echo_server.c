@@ -2,6 +2,7 @@
 /* examples/echo_server's idle timeout against raw sockets on 127.0.0.1: idle
  * connections under a low fd limit are closed and a real client gets through after
  * them; a client that never reads its echo is dropped; a slow but live one is not.
+ * examples/echo_client's timeout: it gives up on a server that never answers.
  * Runs once per backend: the server inherits COIO_BACKEND. (Its echo itself is tested
  * with nc and an asyncio client in test_server.c.)
  *
@@ -182,11 +183,76 @@ static void slow_but_live_client_is_kept(void **state)
     close(fd);
 }
 
+/* Runs echo_client with args; returns its exit status, its stdout+stderr in out. */
+static int run_client(const char *const *args, char *out, size_t cap)
+{
+    const char *path = example_path("echo_client", "COIO_ECHO_CLIENT");
+    const char *argv[16] = {path};
+    int n = 1;
+    for (; *args && n < 15; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        execv(path, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t r;
+    while (len < cap - 1 && ((r = read(p[0], out + len, cap - 1 - len)) > 0 ||
+                             (r < 0 && errno == EINTR)))
+        len += r > 0 ? (size_t)r : 0;
+    out[len] = 0;
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    print_message("%s", out);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* A listener nobody accepts from: connecting succeeds (the kernel completes the
+ * handshake into the backlog) and no echo ever comes. The client gives up after its
+ * timeout instead of waiting for ever; against the real server it succeeds. */
+static void echo_client_gives_up_on_a_silent_server(void **state)
+{
+    (void)state;
+    require_backend();
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = loopback_addr(0);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 16), 0);
+    char port[16], out[4096];
+    snprintf(port, sizeof port, "%d", local_port(lfd));
+    double t0 = mono_now();
+    int rc = run_client((const char *[]){"-t", "0.5", "127.0.0.1", port, "2", "3", NULL}, out,
+                        sizeof out);
+    close(lfd);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "connection 0: ETIMEDOUT"));
+    assert_true(mono_now() - t0 >= 0.45);
+
+    start_server(NULL, 0);
+    snprintf(port, sizeof port, "%d", server_port);
+    rc = run_client((const char *[]){"-t", "20", "127.0.0.1", port, "5", "20", NULL}, out,
+                    sizeof out);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "ok: 5 connections x 20 messages"));
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_teardown(idle_connections_under_a_low_fd_limit_are_closed,
                               server_teardown),
     cmocka_unit_test_teardown(client_that_never_reads_is_dropped, server_teardown),
     cmocka_unit_test_teardown(slow_but_live_client_is_kept, server_teardown),
+    cmocka_unit_test_teardown(echo_client_gives_up_on_a_silent_server, server_teardown),
 };
 
 COIO_TEST_MAIN(tests)
