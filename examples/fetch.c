@@ -145,7 +145,9 @@ static int resolve(const struct url *base, const char *loc, char *out, size_t ca
 {
     char auth[300];
     authority(base, auth, sizeof auth);
-    size_t scheme = strspn(loc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
+    static const char scheme_chars[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.";
+    size_t scheme = strspn(loc, scheme_chars);
     int n;
     if (scheme > 0 && loc[scheme] == ':') {
         if (strncasecmp(loc, "http://", 7) != 0)

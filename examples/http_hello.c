@@ -149,8 +149,9 @@ static const char *reason(int status)
 /* Closes the connection after an answer (and first answers status, if not 0). The
  * client may still be sending (more pipelined requests, the rest of a bad one); closing
  * with unread data would reset the connection, and the reset can destroy the answer
- * before the client reads it. So send it and EOF, and drop what still comes until the
- * client closes too, for at most 2 s (nginx's lingering close). */
+ * before the client reads it. So send it and EOF (within the send timeout), and drop
+ * what still comes until the client closes too, for at most 2 s (nginx's lingering
+ * close). */
 static void close_after_answer(coio_stream *s, int status)
 {
     char msg[128];
@@ -158,14 +159,17 @@ static void close_after_answer(coio_stream *s, int status)
                      "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                      status, reason(status));
     coio_scope sc;
-    coio_timeout_begin(&sc, 2.0);
-    if ((!status || coio_stream_write(s, msg, (size_t)n) >= 0) && coio_stream_write_eof(s) == 0) {
+    coio_timeout_begin(&sc, send_timeout);
+    int r = status && coio_stream_write(s, msg, (size_t)n) < 0 ? -1 : coio_stream_write_eof(s);
+    coio_scope_end(&sc);
+    if (r == 0) {
         char junk[4096];
+        coio_timeout_begin(&sc, 2.0);
         while (coio_stream_read(s, junk, sizeof junk) > 0) {
         }
+        coio_scope_end(&sc);
     }
-    coio_scope_end(&sc);
-    coio_stream_abort(s); /* what could be sent in 2 s was */
+    coio_stream_abort(s); /* all was sent, or the client would not take it */
 }
 
 /* Closes after EOF or an error: sends what is held if the client takes it within the
@@ -488,7 +492,9 @@ static int read_request(conn *c, request *rq, bool first)
 static int connection(int fd, void *arg)
 {
     (void)arg;
-    conn c = {.pos = 0};
+    conn c; /* not zeroed as a whole: 16 KiB of buffer need no clearing */
+    c.pos = c.len = 0;
+    c.started = false;
     coio_stream_opts o = {.flags = COIO_STREAM_FLUSH_ON_READ};
     c.s = coio_stream_open_ex(fd, &o); /* the server closes fd after us */
     if (!c.s)
