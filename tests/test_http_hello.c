@@ -36,16 +36,6 @@ static int server_port;
 
 /* Exits 77 (skipped) unless `cmd` runs here. Only the case that uses a tool checks for
  * it. A local helper until tests/coio_test.h offers a shared one. */
-static void require_tool(const char *cmd, const char *what)
-{
-    char sh[256];
-    snprintf(sh, sizeof sh, "%s >/dev/null 2>&1", cmd);
-    if (system(sh) != 0) {
-        print_message("[  SKIPPED ] %s\n", what);
-        exit(77);
-    }
-}
-
 /* Starts http_hello with args (NULL-terminated, may be NULL) and port 0, with
  * RLIMIT_NOFILE lowered to nofile (soft and hard) if nofile > 0, and reads its
  * "listening on" line. */
@@ -244,7 +234,7 @@ static char out[1 << 20];
 static void curl_reuses_the_connection_for_two_urls(void **state)
 {
     (void)state;
-    require_tool("curl --version", "curl is not installed (Debian package curl)");
+    coio_test_require_program("curl", "curl");
     /* the 2 MB POST below is over the default body limit of 1 MiB */
     start_server((const char *[]){"--max-body", "4000000", NULL}, 0);
     char cmd[512];
