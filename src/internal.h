@@ -99,6 +99,10 @@ typedef struct coio__stacks {
     void **slabs;          /* every slab, for unmapping at loop end */
     size_t nslabs, capslabs;
     size_t live;           /* stacks handed out */
+    /* Giving idle stacks back (stack.c): free[0, nclean) hold no pages; free[0, low)
+     * were not touched since the trim timer was last armed. */
+    size_t nclean, low;
+    coio__timer trim;
 } coio__stacks;
 
 int coio__stacks_init(coio__stacks *S);
