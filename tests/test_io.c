@@ -1099,6 +1099,159 @@ static void forwarder_from_busy_socket_does_not_starve_queue_consumer(void **sta
     assert_true(f.full <= 2);
 }
 
+/* ---- the COIO_ERROR bit of coio_wait_fd ------------------------------------------------ */
+
+struct err_state {
+    int fds[2];
+    int p[2];
+    int waiting;
+    int rc_reset, rc_pipe;
+};
+
+static int reset_waiter(void *arg)
+{
+    struct err_state *s = arg;
+    s->waiting = 1;
+    s->rc_reset = coio_wait_fd(s->fds[0], COIO_READABLE);
+    return 0;
+}
+
+static int error_main(void *arg)
+{
+    struct err_state *s = arg;
+    tcp_pair(s->fds);
+    coio_task *w = coio_spawn(reset_waiter, s);
+    while (!s->waiting)
+        coio_yield();
+    coio_yield(); /* the waiter is parked in coio_wait_fd */
+    /* SO_LINGER 0: close sends a reset instead of a FIN. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(s->fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(s->fds[1]);
+    coio_assert_rc(coio_await(w), 0);
+    coio_close(s->fds[0]);
+    /* A pipe whose read end is closed: its write end has an error condition (EPIPE). */
+    open_pipe(s->p);
+    coio_close(s->p[0]);
+    s->rc_pipe = coio_wait_fd(s->p[1], COIO_WRITABLE);
+    coio_close(s->p[1]);
+    return 0;
+}
+
+/* A socket whose peer reset the connection (while a task waits on it) and a pipe's write
+ * end with no reader both report COIO_ERROR, besides what was asked for. */
+static void wait_fd_reports_error_on_reset_socket_and_widowed_pipe(void **state)
+{
+    (void)state;
+    require_backend();
+    struct err_state s = {0};
+    coio_assert_rc(coio_run(error_main, &s), 0);
+    assert_true(s.rc_reset > 0);
+    assert_true(s.rc_reset & COIO_ERROR);
+    assert_true(s.rc_reset & COIO_READABLE);
+    assert_true(s.rc_pipe > 0);
+    assert_true(s.rc_pipe & COIO_ERROR);
+}
+
+/* ---- closing a stream under a blocked task --------------------------------------------- */
+
+struct sclose {
+    int fds[2];
+    coio_stream *s;
+    int entered;
+    long lines, lines_at_close;
+    ssize_t rc;
+};
+
+static int line_reader(void *arg)
+{
+    struct sclose *c = arg;
+    char line[64];
+    c->entered = 1;
+    for (;;) {
+        c->rc = coio_stream_readline(c->s, line, sizeof line);
+        if (c->rc <= 0)
+            return 0;
+        c->lines++;
+    }
+}
+
+/* Blocked: the reader waits for data that never comes; close returns 0 at once. */
+static int close_blocked_main(void *arg)
+{
+    struct sclose *c = arg;
+    tcp_pair(c->fds);
+    c->s = coio_stream_open(c->fds[0], COIO_STREAM_OWN_FD);
+    assert_non_null(c->s);
+    coio_task *r = coio_spawn(line_reader, c);
+    while (!c->entered)
+        coio_yield();
+    coio_yield(); /* parked in readline */
+    /* Queued data makes close flush first (it suspends) while the reader still waits. */
+    coio_assert_rc(coio_stream_write(c->s, "bye\n", 4), 4);
+    coio_assert_rc(coio_stream_close(c->s), 0);
+    coio_assert_rc(coio_await(r), 0);
+    char buf[8];
+    assert_int_equal(read(c->fds[1], buf, sizeof buf), 4); /* flushed before the close */
+    close(c->fds[1]);
+    return 0;
+}
+
+/* Busy: the peer sent more lines than one budget of reads, all served without waiting;
+ * the reader yields for fairness and the closer runs then. */
+static int closer(void *arg)
+{
+    struct sclose *c = arg;
+    while (c->lines < 10)
+        coio_yield();
+    c->lines_at_close = c->lines;
+    return coio_stream_close(c->s);
+}
+
+static int close_busy_main(void *arg)
+{
+    struct sclose *c = arg;
+    tcp_pair(c->fds);
+    char lines[1000 * 32];
+    for (size_t i = 0; i < sizeof lines; i += 32) {
+        memset(lines + i, 'y', 31);
+        lines[i + 31] = '\n';
+    }
+    assert_int_equal(write(c->fds[1], lines, sizeof lines), (ssize_t)sizeof lines);
+    c->s = coio_stream_open(c->fds[0], COIO_STREAM_OWN_FD);
+    assert_non_null(c->s);
+    coio_task *r = coio_spawn(line_reader, c);
+    coio_task *k = coio_spawn(closer, c);
+    coio_assert_rc(coio_await(r), 0);
+    coio_assert_rc(coio_await(k), 0);
+    close(c->fds[1]);
+    return 0;
+}
+
+/* coio_stream_close while another task is inside a call on the same stream: that call
+ * returns -EBADF, and the stream is freed only after it has left (AddressSanitizer
+ * would see a use after free otherwise). */
+static void stream_close_under_a_blocked_reader_returns_ebadf_to_it(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sclose c = {0};
+    coio_assert_rc(coio_run(close_blocked_main, &c), 0);
+    coio_assert_rc(c.rc, -EBADF);
+    assert_int_equal(c.lines, 0);
+}
+
+static void stream_close_while_the_reader_yields_returns_ebadf_to_it(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sclose c = {0};
+    coio_assert_rc(coio_run(close_busy_main, &c), 0);
+    coio_assert_rc(c.rc, -EBADF);
+    assert_true(c.lines >= 10 && c.lines < 1000);
+    assert_int_equal(c.lines, c.lines_at_close); /* no line after the close */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(read_blocks_until_another_task_writes),
     cmocka_unit_test(read_returns_zero_at_eof),
@@ -1125,6 +1278,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(signalfd_read_waits_for_signal_and_can_be_cancelled),
     cmocka_unit_test(regular_file_read_write_follow_the_file_position),
     cmocka_unit_test(forwarder_from_busy_socket_does_not_starve_queue_consumer),
+    cmocka_unit_test(wait_fd_reports_error_on_reset_socket_and_widowed_pipe),
+    cmocka_unit_test(stream_close_under_a_blocked_reader_returns_ebadf_to_it),
+    cmocka_unit_test(stream_close_while_the_reader_yields_returns_ebadf_to_it),
 };
 
 COIO_TEST_MAIN(tests)
