@@ -102,6 +102,7 @@ typedef struct coio__stacks {
     /* Giving idle stacks back (stack.c): free[0, nclean) hold no pages; free[0, low)
      * were not touched since the trim timer was last armed. */
     size_t nclean, low;
+    size_t watch;          /* stack_put looks at the trim timer once nfree reaches it */
     coio__timer trim;
 } coio__stacks;
 

@@ -199,6 +199,7 @@ static void install_guards(char *base, size_t stride, size_t n)
 }
 
 static void trim_fire(coio__loop *L, coio__timer *tm);
+static void set_watch(coio__stacks *S);
 
 int coio__stacks_init(coio__stacks *S)
 {
@@ -206,6 +207,7 @@ int coio__stacks_init(coio__stacks *S)
     S->page = page_size();
     S->default_size = COIO_STACK_SIZE_DEFAULT;
     S->trim.fire = trim_fire;
+    set_watch(S);
     return 0;
 }
 
@@ -306,8 +308,16 @@ static coio__loop *stacks_loop(coio__stacks *S)
     return coio__container_of(S, coio__loop, stacks);
 }
 
-/* Starts a trim period if stacks beyond the warm ones are resident and tasks still run
- * (the last task's end disarms it: a pending trim must not keep coio_run going). */
+/* stack_put calls trim_watch once nfree reaches S->watch: while the timer is armed,
+ * at every put (the last task's end must disarm it: a pending trim must not keep
+ * coio_run going); otherwise when stacks beyond the warm ones become resident. One
+ * compare on the hot path. */
+static void set_watch(coio__stacks *S)
+{
+    S->watch = S->trim.seq ? 0 : S->nclean + COIO__STACKS_WARM + 1;
+}
+
+/* Starts a trim period if stacks beyond the warm ones are resident and tasks still run. */
 static void trim_arm(coio__stacks *S)
 {
     coio__loop *L = stacks_loop(S);
@@ -315,6 +325,17 @@ static void trim_arm(coio__stacks *S)
     if (L->nalive && S->nfree - S->nclean > COIO__STACKS_WARM)
         (void)coio__timer_arm(L, &S->trim, coio__clock_ns() + COIO__STACK_TRIM_NS);
     /* -ENOMEM: the next stack_put tries again */
+    set_watch(S);
+}
+
+static __attribute__((noinline)) void trim_watch(coio__stacks *S)
+{
+    coio__loop *L = stacks_loop(S);
+    if (!S->trim.seq)
+        trim_arm(S);
+    else if (!L->nalive)
+        coio__timer_disarm(L, &S->trim);
+    set_watch(S);
 }
 
 static void trim_fire(coio__loop *L, coio__timer *tm)
@@ -341,8 +362,10 @@ int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out)
             out->size = S->default_size;
             if (__builtin_expect(S->nfree < S->low, 0)) {
                 S->low = S->nfree;
-                if (S->nfree < S->nclean)
+                if (S->nfree < S->nclean) {
                     S->nclean = S->nfree; /* a given-back stack: its pages fault in anew */
+                    set_watch(S);
+                }
             }
 #ifdef COIO__ASAN
             /* Frames of the task that used it last left their redzones poisoned. */
@@ -381,10 +404,8 @@ void coio__stack_put(coio__stacks *S, coio__stack *st)
     if (st->size == S->default_size &&
         grow((void **)&S->free, &S->capfree, S->nfree + 1, sizeof(char *)) == 0) {
         S->free[S->nfree++] = st->lo;
-        if (__builtin_expect(S->nfree - S->nclean > COIO__STACKS_WARM, 0) && !S->trim.seq)
-            trim_arm(S);
-        if (__builtin_expect(S->trim.seq != 0, 0) && !stacks_loop(S)->nalive)
-            coio__timer_disarm(stacks_loop(S), &S->trim);
+        if (__builtin_expect(S->nfree >= S->watch, 0))
+            trim_watch(S);
         return;
     }
     /* Own-size stack (or no memory to remember it): give it back. The caller is not

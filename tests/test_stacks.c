@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int count_maps(void)
@@ -323,12 +324,45 @@ static void rss_falls_back_after_a_burst_of_tasks(void **state)
     assert_true(b.rss_after - b.rss0 < (b.rss_peak - b.rss0) / RSS_KEPT_DIV);
 }
 
+static int short_sleeper(void *arg)
+{
+    (void)arg;
+    return coio_sleep(0.01);
+}
+
+static int burst_then_return(void *arg)
+{
+    double *ended = arg;
+    static coio_task *t[1000];
+    for (int i = 0; i < 1000; i++)
+        if (!(t[i] = coio_spawn(short_sleeper, NULL)))
+            return -errno;
+    int rc = coio_gather_n(t, 1000, NULL); /* 1000 free stacks: a trim is pending */
+    *ended = coio_now();
+    return rc;
+}
+
+/* The trim timer runs only while tasks do: coio_run returns as soon as main is done,
+ * not when the pending trim (1 s away) would have fired. */
+static void pending_trim_does_not_delay_the_end_of_coio_run(void **state)
+{
+    (void)state;
+    double ended = 0;
+    coio_assert_rc(coio_run(burst_then_return, &ended), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double late = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - ended;
+    print_message("coio_run returned %.3f s after main\n", late);
+    assert_true(late < 0.5);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(forty_thousand_tasks_with_guards_fit_the_map_count),
     cmocka_unit_test(mprotect_guards_run_out_without_failing_spawns),
     cmocka_unit_test(custom_and_default_stack_sizes_work_side_by_side),
     cmocka_unit_test(stacks_are_reused_across_rounds),
     cmocka_unit_test(rss_falls_back_after_a_burst_of_tasks),
+    cmocka_unit_test(pending_trim_does_not_delay_the_end_of_coio_run),
 };
 
 COIO_TEST_MAIN(tests)
