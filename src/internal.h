@@ -34,7 +34,7 @@
 #endif
 
 #define COIO__NEVER INT64_MAX /* a deadline that never comes */
-#define COIO__IO_BUDGET 128   /* I/O ops a task may complete in a row before yielding */
+#define COIO__IO_BUDGET 128   /* calls a task may return from in a row without suspending */
 
 typedef struct coio__loop coio__loop;
 
@@ -99,6 +99,11 @@ typedef struct coio__stacks {
     void **slabs;          /* every slab, for unmapping at loop end */
     size_t nslabs, capslabs;
     size_t live;           /* stacks handed out */
+    /* Giving idle stacks back (stack.c): free[0, nclean) hold no pages; free[0, low)
+     * were not touched since the trim timer was last armed. */
+    size_t nclean, low;
+    size_t watch;          /* stack_put looks at the trim timer once nfree reaches it */
+    coio__timer trim;
 } coio__stacks;
 
 int coio__stacks_init(coio__stacks *S);
@@ -172,7 +177,7 @@ struct coio_task {
     uint8_t state;
     uint8_t flags;
     uint8_t wait_interruptible; /* cancel / deadline may end the current wait */
-    uint8_t io_streak;      /* I/O ops completed in a row without suspending */
+    uint8_t io_streak;      /* budgeted calls returned in a row without suspending */
     uint8_t timer_is_scope; /* the armed timer is the scope deadline, not the op's own */
     const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
     void *wait_obj;
@@ -308,8 +313,12 @@ static inline bool coio__op_is_reader(const coio__op *op)
 }
 
 /* Runs op for the current task, suspending it until done. Returns op->res, or
- * -ECANCELED/-ETIMEDOUT when interrupted before the op had any effect. */
+ * -ECANCELED/-ETIMEDOUT when interrupted before the op had any effect. Spends one unit
+ * of the task's budget first (coio__budget_spend). */
 ssize_t coio__op_run(coio__op *op);
+/* The same for a caller that spent the budget itself, once for a call that may run
+ * several ops (a stream's readline), where a yield must come before its own checks. */
+ssize_t coio__op_run_spent(coio__op *op);
 void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
 /* Adds 1 to eventfd fd (a backend's cross-thread wake-up). Thread- and signal-safe. */
 void coio__eventfd_signal(int fd);
@@ -389,6 +398,19 @@ static inline coio__loop *coio__loop_get(void)
  * Returns at once with -ECANCELED / -ETIMEDOUT if those already hold. */
 int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
                void (*unwait)(coio_task *), int64_t deadline, bool interruptible);
+/* Fairness. Every call that may suspend (an I/O op, a stream call) spends one unit of
+ * the running task's budget before it starts; any suspension refills it. A call that
+ * finds it spent -- COIO__IO_BUDGET calls in a row returned without suspending, as on
+ * an fd that is always ready or from a stream's buffer -- first yields and ends the
+ * loop's turn, so the loop polls I/O and every other ready task runs before it goes on.
+ * Returns 0, or coio_yield's -ECANCELED / -ETIMEDOUT. */
+int coio__budget_yield(coio__loop *L);
+static inline int coio__budget_spend(coio__loop *L, coio_task *t)
+{
+    if (__builtin_expect(++t->io_streak <= COIO__IO_BUDGET, 1))
+        return 0;
+    return coio__budget_yield(L);
+}
 /* Makes a parked task ready with park's return value r. Ignored unless t is WAITING. */
 void coio__wake(coio__loop *L, coio_task *t, int r);
 /* Puts t at the back of the ready queue. */

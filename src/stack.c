@@ -11,6 +11,14 @@
  *   2. mprotect(PROT_NONE), while a process-wide budget of VMAs lasts (a quarter of
  *      vm.max_map_count); stacks beyond the budget get no guard. A spawn never fails
  *      merely because guards ran out; COIO_DEBUG=1 says when it happens.
+ *
+ * Giving memory back. The pool keeps every free stack's address range (reusing it costs
+ * no mmap and no guard), but not its pages forever: a stack that sat in the pool for a
+ * whole trim period, beyond the COIO__STACKS_WARM most recently freed, is given back
+ * with MADV_DONTNEED. LIFO reuse makes that cheap to track: the stacks below the lowest
+ * point the pool reached during the period are exactly those nobody touched. A timer
+ * runs the trim only while there is something to give back, so a steady or idle loop
+ * pays nothing, and W3's sleepers (all done within 1 s) never see it.
  */
 #include "internal.h"
 
@@ -44,6 +52,8 @@
 #endif
 
 #define COIO__SLAB_STACKS 64
+#define COIO__STACKS_WARM 256              /* free stacks always kept resident */
+#define COIO__STACK_TRIM_NS 1000000000     /* the trim period: 1 s */
 #define COIO__GUARD_PAGES 4 /* 16 KiB: a frame larger than the guard could jump it */
 
 enum { GUARD_UNKNOWN, GUARD_MADV_BATCH, GUARD_MADV, GUARD_MPROTECT };
@@ -188,11 +198,16 @@ static void install_guards(char *base, size_t stride, size_t n)
     }
 }
 
+static void trim_fire(coio__loop *L, coio__timer *tm);
+static void set_watch(coio__stacks *S);
+
 int coio__stacks_init(coio__stacks *S)
 {
     memset(S, 0, sizeof *S);
     S->page = page_size();
     S->default_size = COIO_STACK_SIZE_DEFAULT;
+    S->trim.fire = trim_fire;
+    set_watch(S);
     return 0;
 }
 
@@ -261,12 +276,97 @@ static void carve(coio__stacks *S, coio__stack *out)
     S->slab_guarded--;
 }
 
+/* ---------------------------------------------------------------- trimming the pool */
+
+/* Gives the pages of free[from, to) back to the kernel, one process_madvise call per 64
+ * stacks where the kernel takes MADV_DONTNEED that way (>= 6.13), else one madvise each.
+ * DONTNEED rather than MADV_FREE: RSS falls at once, and a reused stack costs the same
+ * first-touch faults either way once memory is short. Guard pages are not in the range
+ * (and MADV_GUARD_INSTALL markers would survive DONTNEED anyway). */
+static void release(coio__stacks *S, size_t from, size_t to)
+{
+    static atomic_bool no_batch;
+    struct iovec iov[COIO__SLAB_STACKS];
+    while (from < to) {
+        size_t k = to - from < COIO__SLAB_STACKS ? to - from : COIO__SLAB_STACKS;
+        for (size_t i = 0; i < k; i++) {
+            iov[i].iov_base = S->free[from + i];
+            iov[i].iov_len = S->default_size;
+        }
+        if (atomic_load(&no_batch) ||
+            self_madvise(iov, k, MADV_DONTNEED) != (long)(k * S->default_size)) {
+            atomic_store(&no_batch, true);
+            for (size_t i = 0; i < k; i++)
+                madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
+        }
+        from += k;
+    }
+}
+
+static coio__loop *stacks_loop(coio__stacks *S)
+{
+    return coio__container_of(S, coio__loop, stacks);
+}
+
+/* stack_put calls trim_watch once nfree reaches S->watch: while the timer is armed,
+ * at every put (the last task's end must disarm it: a pending trim must not keep
+ * coio_run going); otherwise when stacks beyond the warm ones become resident. One
+ * compare on the hot path. */
+static void set_watch(coio__stacks *S)
+{
+    S->watch = S->trim.seq ? 0 : S->nclean + COIO__STACKS_WARM + 1;
+}
+
+/* Starts a trim period if stacks beyond the warm ones are resident and tasks still run. */
+static void trim_arm(coio__stacks *S)
+{
+    coio__loop *L = stacks_loop(S);
+    S->low = S->nfree;
+    if (L->nalive && S->nfree - S->nclean > COIO__STACKS_WARM)
+        (void)coio__timer_arm(L, &S->trim, coio__clock_ns() + COIO__STACK_TRIM_NS);
+    /* -ENOMEM: the next stack_put tries again */
+    set_watch(S);
+}
+
+static __attribute__((noinline)) void trim_watch(coio__stacks *S)
+{
+    coio__loop *L = stacks_loop(S);
+    if (!S->trim.seq)
+        trim_arm(S);
+    else if (!L->nalive)
+        coio__timer_disarm(L, &S->trim);
+    set_watch(S);
+}
+
+static void trim_fire(coio__loop *L, coio__timer *tm)
+{
+    (void)L;
+    coio__stacks *S = coio__container_of(tm, coio__stacks, trim);
+    size_t end = S->nfree > COIO__STACKS_WARM ? S->nfree - COIO__STACKS_WARM : 0;
+    if (end > S->low)
+        end = S->low; /* above it: used during the period */
+    if (end > S->nclean) {
+        release(S, S->nclean, end);
+        S->nclean = end;
+    }
+    trim_arm(S);
+}
+
+/* ---------------------------------------------------------------- get and put */
+
 int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out)
 {
     if (size == 0 || size == S->default_size) {
         if (S->nfree) {
             out->lo = S->free[--S->nfree];
             out->size = S->default_size;
+            if (__builtin_expect(S->nfree < S->low, 0)) {
+                S->low = S->nfree;
+                if (S->nfree < S->nclean) {
+                    S->nclean = S->nfree; /* a given-back stack: its pages fault in anew */
+                    set_watch(S);
+                }
+            }
 #ifdef COIO__ASAN
             /* Frames of the task that used it last left their redzones poisoned. */
             __asan_unpoison_memory_region(out->lo, out->size);
@@ -304,6 +404,8 @@ void coio__stack_put(coio__stacks *S, coio__stack *st)
     if (st->size == S->default_size &&
         grow((void **)&S->free, &S->capfree, S->nfree + 1, sizeof(char *)) == 0) {
         S->free[S->nfree++] = st->lo;
+        if (__builtin_expect(S->nfree >= S->watch, 0))
+            trim_watch(S);
         return;
     }
     /* Own-size stack (or no memory to remember it): give it back. The caller is not

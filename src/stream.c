@@ -183,8 +183,15 @@ int coio_stream_fd(const coio_stream *s)
     return s ? s->fd : -EINVAL;
 }
 
-/* Enters a suspending call: the usual checks, then counts the caller as a user (and as
- * the reader, for reads). Every successful enter is paired with leave(). */
+static void unuse(coio_stream *s)
+{
+    if (--s->users == 0 && s->closed)
+        stream_free(s);
+}
+
+/* Enters a suspending call: the usual checks, the fairness budget (the call counts
+ * even when the buffer serves it), then counts the caller as the reader, for reads.
+ * Every successful enter is paired with leave(). */
 static int enter(coio_stream *s, bool reading)
 {
     coio__loop *L = coio__loop_get();
@@ -196,12 +203,20 @@ static int enter(coio_stream *s, bool reading)
         return r;
     if (s->closed)
         return -EBADF;
-    if (reading) {
-        if (s->reader)
-            return -EBUSY; /* asyncio: "already waiting for incoming data" */
-        s->reader = t;
-    }
+    /* A budget yield may let another task close s: held as a user meanwhile, s stays
+     * allocated, and closed is looked at again after it. */
     s->users++;
+    r = coio__budget_spend(L, t);
+    if (r == 0 && s->closed)
+        r = -EBADF;
+    else if (r == 0 && reading && s->reader)
+        r = -EBUSY; /* asyncio: "already waiting for incoming data" */
+    if (r < 0) {
+        unuse(s);
+        return r;
+    }
+    if (reading)
+        s->reader = t;
     return 0;
 }
 
@@ -209,8 +224,7 @@ static ssize_t leave(coio_stream *s, bool reading, ssize_t r)
 {
     if (reading)
         s->reader = NULL;
-    if (--s->users == 0 && s->closed)
-        stream_free(s);
+    unuse(s);
     return r;
 }
 
@@ -228,23 +242,14 @@ static void interrupt(coio__loop *L, coio_task *t)
 
 /* ---------------------------------------------------------------- operations */
 
-/* Runs one I/O op for a stream call. Two things make a close by another task safe: an
- * op that was interrupted by it reports -EBADF, and the fairness yield that
- * coio__op_run would do before submitting (where close could not interrupt it) is
- * done here, before s->closed is looked at. */
+/* Runs one I/O op for a stream call, which spent the fairness budget on entry (the
+ * flusher, before each op): no yield here, where a close by another task could not
+ * interrupt it. An op that such a close interrupted reports -EBADF. */
 static ssize_t op_run(coio_stream *s, coio__op *op)
 {
-#ifdef COIO__IO_BUDGET
-    coio_task *t = coio__loop_get()->current;
-    if (t->io_streak >= COIO__IO_BUDGET) {
-        int r = coio_yield();
-        if (r < 0)
-            return r;
-    }
-#endif
     if (s->closed)
         return -EBADF;
-    ssize_t r = coio__op_run(op);
+    ssize_t r = coio__op_run_spent(op);
     return s->closed ? -EBADF : r;
 }
 
@@ -609,10 +614,18 @@ static void waiter_unwait(coio_task *t)
 static int flusher_main(void *arg)
 {
     coio_stream *s = arg;
+    coio__loop *L = coio__loop_get();
     while (s->wlen && !s->werr && !s->closed) {
         struct iovec iov[2];
         struct msghdr m;
         coio__op op;
+        int e = coio__budget_spend(L, L->current);
+        if (e < 0) {
+            s->werr = e; /* as if the op had been interrupted */
+            break;
+        }
+        if (s->closed)
+            break;
         op_writev_init(s, &op, &m, iov, wiov(s, iov));
         ssize_t r = op_run(s, &op);
         free(s->wold);

@@ -1,11 +1,16 @@
 /* coio-test: io */
-/* Low-level fd I/O on non-blocking pipes and eventfds: coio_read, coio_write,
- * coio_write_all, coio_wait_fd, coio_close. Runs once per backend (COIO_BACKEND). */
+/* Low-level fd I/O on non-blocking pipes, eventfds and loopback sockets: coio_read,
+ * coio_write, coio_write_all, coio_wait_fd, coio_close; the fairness budget; closing a
+ * stream under a blocked task. Runs once per backend (COIO_BACKEND). */
 #define _GNU_SOURCE
 #include "coio_test.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -968,6 +973,285 @@ static void regular_file_read_write_follow_the_file_position(void **state)
     assert_memory_equal(s.buf, "abcdef", 6);
 }
 
+/* ---- fairness budget ---------------------------------------------------------------- */
+
+/* A connected pair of TCP sockets on 127.0.0.1: fds[0] non-blocking (the loop's end),
+ * fds[1] blocking (a thread's). */
+static void tcp_pair(int fds[2])
+{
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    assert_true(l >= 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(fds[1], (struct sockaddr *)&sa, sizeof sa), 0);
+    fds[0] = accept4(l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    assert_true(fds[0] >= 0);
+    close(l);
+}
+
+#define FWD_LINES 20000
+#define FWD_QUEUE 256 /* twice the documented budget of 128 calls */
+
+struct forward {
+    int fds[2];
+    coio_stream *s;
+    coio_queue *q;
+    atomic_int stop;
+    long full;     /* puts that found the queue full */
+    long consumed;
+    int rc[2];
+};
+
+/* The peer: lines as fast as the socket takes them, so the forwarder's socket always
+ * has data and its reads never need to wait. */
+static void *line_writer(void *arg)
+{
+    struct forward *f = arg;
+    char buf[64 * 32];
+    for (size_t i = 0; i < sizeof buf; i += 32) {
+        memset(buf + i, 'x', 31);
+        buf[i + 31] = '\n';
+    }
+    while (!atomic_load(&f->stop))
+        if (send(f->fds[1], buf, sizeof buf, MSG_NOSIGNAL) < 0)
+            break;
+    return NULL;
+}
+
+static int forwarder(void *arg)
+{
+    struct forward *f = arg;
+    char line[64];
+    for (long i = 0; i < FWD_LINES; i++) {
+        ssize_t n = coio_stream_readline(f->s, line, sizeof line);
+        if (n != 32)
+            return n < 0 ? (int)n : -EPROTO;
+        if (coio_queue_full(f->q))
+            f->full++;
+        int r = coio_queue_put(f->q, (void *)(intptr_t)(i + 1));
+        if (r < 0)
+            return r;
+    }
+    return coio_queue_put(f->q, NULL);
+}
+
+static int consumer(void *arg)
+{
+    struct forward *f = arg;
+    for (;;) {
+        void *item;
+        int r = coio_queue_get(f->q, &item);
+        if (r < 0)
+            return r;
+        if (!item)
+            return 0;
+        if ((intptr_t)item != ++f->consumed)
+            return -EPROTO;
+    }
+}
+
+static int forward_main(void *arg)
+{
+    struct forward *f = arg;
+    tcp_pair(f->fds);
+    f->s = coio_stream_open(f->fds[0], COIO_STREAM_OWN_FD);
+    f->q = coio_queue_create(COIO_QUEUE_FIFO, FWD_QUEUE, NULL);
+    assert_non_null(f->s);
+    assert_non_null(f->q);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, line_writer, f), 0);
+    coio_task *c = coio_spawn(consumer, f);
+    coio_task *w = coio_spawn(forwarder, f);
+    f->rc[0] = coio_await(w);
+    f->rc[1] = coio_await(c);
+    atomic_store(&f->stop, 1);
+    coio_stream_close(f->s); /* the writer's send fails: it ends */
+    pthread_join(th, NULL);
+    close(f->fds[1]);
+    coio_queue_destroy(f->q);
+    return 0;
+}
+
+/* A task that forwards lines from a socket that always has data into a bounded queue
+ * returns from readline without suspending (the stream's buffer serves most lines;
+ * epoll reads a ready socket at once) and from put while the queue has room. Each
+ * readline spends the task's budget, so after at most 128 of them it yields, and the
+ * consumer, queued before it, empties the queue. 128 puts never fill a queue of 256:
+ * the forwarder should never find it full, on either backend. The bound leaves a few
+ * for the start, when the consumer has not run yet. Without the budget on buffered
+ * reads, epoll finds it full at every refill (~80 times here). */
+static void forwarder_from_busy_socket_does_not_starve_queue_consumer(void **state)
+{
+    (void)state;
+    require_backend();
+    struct forward f = {0};
+    coio_assert_rc(coio_run(forward_main, &f), 0);
+    coio_assert_rc(f.rc[0], 0);
+    coio_assert_rc(f.rc[1], 0);
+    assert_int_equal(f.consumed, FWD_LINES);
+    print_message("%s: the forwarder found the queue full %ld times in %d puts\n",
+                  getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "default", f.full,
+                  FWD_LINES);
+    assert_true(f.full <= 2);
+}
+
+/* ---- the COIO_ERROR bit of coio_wait_fd ------------------------------------------------ */
+
+struct err_state {
+    int fds[2];
+    int p[2];
+    int waiting;
+    int rc_reset, rc_pipe;
+};
+
+static int reset_waiter(void *arg)
+{
+    struct err_state *s = arg;
+    s->waiting = 1;
+    s->rc_reset = coio_wait_fd(s->fds[0], COIO_READABLE);
+    return 0;
+}
+
+static int error_main(void *arg)
+{
+    struct err_state *s = arg;
+    tcp_pair(s->fds);
+    coio_task *w = coio_spawn(reset_waiter, s);
+    while (!s->waiting)
+        coio_yield();
+    coio_yield(); /* the waiter is parked in coio_wait_fd */
+    /* SO_LINGER 0: close sends a reset instead of a FIN. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(s->fds[1], SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(s->fds[1]);
+    coio_assert_rc(coio_await(w), 0);
+    coio_close(s->fds[0]);
+    /* A pipe whose read end is closed: its write end has an error condition (EPIPE). */
+    open_pipe(s->p);
+    coio_close(s->p[0]);
+    s->rc_pipe = coio_wait_fd(s->p[1], COIO_WRITABLE);
+    coio_close(s->p[1]);
+    return 0;
+}
+
+/* A socket whose peer reset the connection (while a task waits on it) and a pipe's write
+ * end with no reader both report COIO_ERROR, besides what was asked for. */
+static void wait_fd_reports_error_on_reset_socket_and_widowed_pipe(void **state)
+{
+    (void)state;
+    require_backend();
+    struct err_state s = {0};
+    coio_assert_rc(coio_run(error_main, &s), 0);
+    assert_true(s.rc_reset > 0);
+    assert_true(s.rc_reset & COIO_ERROR);
+    assert_true(s.rc_reset & COIO_READABLE);
+    assert_true(s.rc_pipe > 0);
+    assert_true(s.rc_pipe & COIO_ERROR);
+}
+
+/* ---- closing a stream under a blocked task --------------------------------------------- */
+
+struct sclose {
+    int fds[2];
+    coio_stream *s;
+    int entered;
+    long lines, lines_at_close;
+    ssize_t rc;
+};
+
+static int line_reader(void *arg)
+{
+    struct sclose *c = arg;
+    char line[64];
+    c->entered = 1;
+    for (;;) {
+        c->rc = coio_stream_readline(c->s, line, sizeof line);
+        if (c->rc <= 0)
+            return 0;
+        c->lines++;
+    }
+}
+
+/* Blocked: the reader waits for data that never comes; close returns 0 at once. */
+static int close_blocked_main(void *arg)
+{
+    struct sclose *c = arg;
+    tcp_pair(c->fds);
+    c->s = coio_stream_open(c->fds[0], COIO_STREAM_OWN_FD);
+    assert_non_null(c->s);
+    coio_task *r = coio_spawn(line_reader, c);
+    while (!c->entered)
+        coio_yield();
+    coio_yield(); /* parked in readline */
+    /* Queued data makes close flush first (it suspends) while the reader still waits. */
+    coio_assert_rc(coio_stream_write(c->s, "bye\n", 4), 4);
+    coio_assert_rc(coio_stream_close(c->s), 0);
+    coio_assert_rc(coio_await(r), 0);
+    char buf[8];
+    assert_int_equal(read(c->fds[1], buf, sizeof buf), 4); /* flushed before the close */
+    close(c->fds[1]);
+    return 0;
+}
+
+/* Busy: the peer sent more lines than one budget of reads, all served without waiting;
+ * the reader yields for fairness and the closer runs then. */
+static int closer(void *arg)
+{
+    struct sclose *c = arg;
+    while (c->lines < 10)
+        coio_yield();
+    c->lines_at_close = c->lines;
+    return coio_stream_close(c->s);
+}
+
+static int close_busy_main(void *arg)
+{
+    struct sclose *c = arg;
+    tcp_pair(c->fds);
+    char lines[1000 * 32];
+    for (size_t i = 0; i < sizeof lines; i += 32) {
+        memset(lines + i, 'y', 31);
+        lines[i + 31] = '\n';
+    }
+    assert_int_equal(write(c->fds[1], lines, sizeof lines), (ssize_t)sizeof lines);
+    c->s = coio_stream_open(c->fds[0], COIO_STREAM_OWN_FD);
+    assert_non_null(c->s);
+    coio_task *r = coio_spawn(line_reader, c);
+    coio_task *k = coio_spawn(closer, c);
+    coio_assert_rc(coio_await(r), 0);
+    coio_assert_rc(coio_await(k), 0);
+    close(c->fds[1]);
+    return 0;
+}
+
+/* coio_stream_close while another task is inside a call on the same stream: that call
+ * returns -EBADF, and the stream is freed only after it has left (AddressSanitizer
+ * would see a use after free otherwise). */
+static void stream_close_under_a_blocked_reader_returns_ebadf_to_it(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sclose c = {0};
+    coio_assert_rc(coio_run(close_blocked_main, &c), 0);
+    coio_assert_rc(c.rc, -EBADF);
+    assert_int_equal(c.lines, 0);
+}
+
+static void stream_close_while_the_reader_yields_returns_ebadf_to_it(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sclose c = {0};
+    coio_assert_rc(coio_run(close_busy_main, &c), 0);
+    coio_assert_rc(c.rc, -EBADF);
+    assert_true(c.lines >= 10 && c.lines < 1000);
+    assert_int_equal(c.lines, c.lines_at_close); /* no line after the close */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(read_blocks_until_another_task_writes),
     cmocka_unit_test(read_returns_zero_at_eof),
@@ -993,6 +1277,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(to_thread_completion_wakes_loop_blocked_in_backend),
     cmocka_unit_test(signalfd_read_waits_for_signal_and_can_be_cancelled),
     cmocka_unit_test(regular_file_read_write_follow_the_file_position),
+    cmocka_unit_test(forwarder_from_busy_socket_does_not_starve_queue_consumer),
+    cmocka_unit_test(wait_fd_reports_error_on_reset_socket_and_widowed_pipe),
+    cmocka_unit_test(stream_close_under_a_blocked_reader_returns_ebadf_to_it),
+    cmocka_unit_test(stream_close_while_the_reader_yields_returns_ebadf_to_it),
 };
 
 COIO_TEST_MAIN(tests)
