@@ -809,9 +809,9 @@ COIO_API int coio_server_wait(coio_server *s);
 /* Like asyncio's Server.close_clients(): ends every connection of s now. Running handlers
  * are cancelled (their suspending calls return -ECANCELED; they finish their cleanup and
  * return, and the server closes their fds as usual); accepted connections whose handler
- * has not started yet are closed without running it. The server itself goes on
- * accepting (call it after coio_server_close has begun, or to drop every client at
- * once). Never suspends; works from callbacks. Returns how many connections it ended,
+ * has not started yet are closed without running it. The accept loop goes on (to cut a
+ * graceful shutdown short, call it from another task while coio_server_close waits out
+ * its grace period). Never suspends; works from callbacks. Returns how many connections it ended,
  * or -EINVAL (s NULL). */
 COIO_API int coio_server_close_clients(coio_server *s);
 /* Like Server.abort_clients(): the same, and the connections are reset (SO_LINGER 0: the
