@@ -713,8 +713,8 @@ typedef struct coio_tcp_listen_opts {
 } coio_tcp_listen_opts;
 
 /* Binds a listening socket (SO_REUSEADDR) to the first resolved address of host:service
- * that works (host NULL: the wildcard address; service "0": an ephemeral port, see
- * getsockname) and returns it (non-blocking, CLOEXEC). backlog <= 0 means SOMAXCONN.
+ * that works (host NULL: the wildcard address; service "0": an ephemeral port, which
+ * coio_sock_port reads) and returns it (non-blocking, CLOEXEC). backlog <= 0 means SOMAXCONN.
  * Errors: those of coio_getaddrinfo, -EADDRINUSE, -EACCES, -EADDRNOTAVAIL, -EMFILE, ... */
 COIO_API int coio_tcp_listen(const char *host, const char *service, int backlog);
 COIO_API int coio_tcp_listen_ex(const char *host, const char *service,
