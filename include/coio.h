@@ -275,7 +275,7 @@ typedef struct coio_group coio_group;
 COIO_API coio_group *coio_group_create(void);
 
 /* Starts fn(arg) as a child of g (like TaskGroup.create_task; it starts at a later loop
- * turn). The group owns the child: no handle is returned; results travel through arg.
+ * turn). The group owns the child: no handle is returned (see coio_group_spawn_task).
  * Returns 0, -EINVAL (g or fn NULL), -EPERM (no loop on this thread), -ENOMEM, or
  * -ESHUTDOWN if g is closing: a child failed, the group was cancelled, or
  * coio_group_wait has returned. Children may spawn into their own group. */
@@ -283,10 +283,29 @@ COIO_API int coio_group_spawn(coio_group *g, int (*fn)(void *), void *arg);
 /* The same with task options (name, stack size; COIO_SPAWN_DETACHED is implied). */
 COIO_API int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg,
                                  const coio_spawn_opts *opts);
+/* Like coio_group_spawn_ex (opts may be NULL), and returns the child's handle, as
+ * TaskGroup.create_task returns the task. The group waits for the child and cancels it
+ * with the others as for any child. With the handle:
+ *  - coio_cancel(t) cancels that child alone. If it then ends with -ECANCELED the group
+ *    is not failed and its siblings run on (as in asyncio); any other negative result
+ *    fails the group as usual.
+ *  - Until the child has finished the group is its one waiter: coio_await, coio_wait_for,
+ *    coio_gather, coio_wait and coio_as_completed_create refuse it with -EALREADY, and so
+ *    does coio_detach.
+ *  - Once it has finished (after coio_group_wait returns, every child has) the handle is
+ *    an ordinary finished task's, and the caller's: coio_await(t) returns its result at
+ *    once and releases it, coio_detach(t) just releases it. Every handle goes to one of
+ *    them, like a coio_spawn handle; it may outlive the group (coio_group_destroy does not
+ *    release it).
+ * Returns NULL with errno EINVAL (g or fn NULL, or COIO_SPAWN_DETACHED in opts->flags),
+ * EPERM, ENOMEM or ESHUTDOWN, as coio_group_spawn. */
+COIO_API coio_task *coio_group_spawn_task(coio_group *g, int (*fn)(void *), void *arg,
+                                          const coio_spawn_opts *opts);
 
 /* Waits until every child has finished (children spawned meanwhile included). The first
  * child that returns a negative value other than -ECANCELED makes the group cancel all
- * the others; the wait still waits for every child to end, then returns that first error.
+ * the others (a child cancelled alone through its handle ends with -ECANCELED, no
+ * failure); the wait still waits for every child to end, then returns that first error.
  * If the waiting task is cancelled (or its deadline expires) first, every child is
  * cancelled and awaited, and -ECANCELED (-ETIMEDOUT) is returned, unless a child failed,
  * whose error wins. Returns 0 when no child failed. A child returning -ECANCELED is not a
@@ -321,26 +340,28 @@ COIO_API int coio_group_destroy(coio_group *g);
  * or its deadline scope expires: -ECANCELED / -ETIMEDOUT and nothing is released or
  * cancelled. Errors: -EINVAL (bad return_when, NaN timeout, tasks NULL with n > 0),
  * -EPERM, -EDEADLK (the caller is in tasks), -EALREADY (a handle is detached or awaited
- * elsewhere; nothing is changed then). */
+ * elsewhere, or was already released; nothing is changed then). */
 COIO_API int coio_wait(coio_task **tasks, size_t n, int return_when, double timeout,
                        int *results);
 
 typedef struct coio_as_completed coio_as_completed;
 
-/* An iterator over tasks[0..n) in completion order (NULL entries skipped). It keeps
- * `tasks` (which must stay valid until destroy) and claims the handles; timeout is for
- * the whole iteration (< 0: none). NULL with errno EINVAL (also for a NaN timeout), EPERM,
- * EDEADLK, EALREADY or ENOMEM. */
+/* An iterator over tasks[0..n) in completion order (NULL entries skipped). It copies the
+ * array (the caller may reuse or free it as soon as this returns; the iterator never
+ * writes to it) and claims the handles; timeout is for the whole iteration (< 0: none).
+ * NULL with errno EINVAL (also for a NaN timeout), EPERM, EDEADLK, EALREADY (a handle is
+ * detached, claimed elsewhere or already released; nothing is claimed then) or ENOMEM. */
 COIO_API coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n,
                                                      double timeout);
-/* Waits for the next task to finish, releases it (tasks[i] becomes NULL), stores its
- * result in *result (may be NULL) and returns its index i. Tasks that had finished before
- * the iterator was created come first, in array order. Returns -ENOENT when every task
- * has been returned, -ETIMEDOUT once the iterator's timeout has passed (tasks keep
- * running), -ECANCELED, -ETIMEDOUT (deadline scope), -EPERM or -EINVAL. */
+/* Waits for the next task to finish, releases it, stores its result in *result (may be
+ * NULL) and returns its index i in the array given to create: the handle tasks[i] is
+ * released now and must not be used again. Tasks that had finished before the iterator
+ * was created come first, in array order. Returns -ENOENT when every task has been
+ * returned, -ETIMEDOUT once the iterator's timeout has passed (tasks keep running),
+ * -ECANCELED, -ETIMEDOUT (deadline scope), -EPERM or -EINVAL. */
 COIO_API int coio_as_completed_next(coio_as_completed *ac, int *result);
-/* Frees the iterator. The tasks not returned yet stay in the caller's array and are the
- * caller's again (await or cancel them). Returns 0 or -EINVAL. */
+/* Frees the iterator. The tasks it has not returned are the caller's again, by the
+ * handles the caller passed to create (await or cancel them). Returns 0 or -EINVAL. */
 COIO_API int coio_as_completed_destroy(coio_as_completed *ac);
 
 /* ---- Futures (asyncio.Future, concurrent.futures.Future) ---------------------------- */
@@ -692,8 +713,8 @@ typedef struct coio_tcp_listen_opts {
 } coio_tcp_listen_opts;
 
 /* Binds a listening socket (SO_REUSEADDR) to the first resolved address of host:service
- * that works (host NULL: the wildcard address; service "0": an ephemeral port, see
- * getsockname) and returns it (non-blocking, CLOEXEC). backlog <= 0 means SOMAXCONN.
+ * that works (host NULL: the wildcard address; service "0": an ephemeral port, which
+ * coio_sock_port reads) and returns it (non-blocking, CLOEXEC). backlog <= 0 means SOMAXCONN.
  * Errors: those of coio_getaddrinfo, -EADDRINUSE, -EACCES, -EADDRNOTAVAIL, -EMFILE, ... */
 COIO_API int coio_tcp_listen(const char *host, const char *service, int backlog);
 COIO_API int coio_tcp_listen_ex(const char *host, const char *service,
@@ -702,7 +723,8 @@ COIO_API int coio_tcp_listen_ex(const char *host, const char *service,
 /* Unix-domain stream sockets. A path starting with '@' names an abstract socket (Linux;
  * the '@' becomes the leading NUL byte). coio_unix_listen replaces a stale socket file at
  * path (like asyncio) but never another kind of file (-EADDRINUSE); it does not remove
- * the file when the socket is closed. Errors: -ENAMETOOLONG (path longer than
+ * the file when the socket is closed. backlog <= 0 means SOMAXCONN, as for
+ * coio_tcp_listen. Errors: -ENAMETOOLONG (path longer than
  * sun_path), -EINVAL (path NULL or empty), the kernel's (-ENOENT, -ECONNREFUSED, ...),
  * and those of suspending calls for connect. */
 COIO_API int coio_unix_connect(const char *path);
@@ -714,9 +736,31 @@ COIO_API int coio_unix_listen(const char *path, int backlog);
 COIO_API int coio_udp_bind(const char *host, const char *service);
 COIO_API int coio_udp_connect(const char *host, const char *service);
 
+/* Socket addresses as text, numeric only (never a DNS lookup): "127.0.0.1:8080",
+ * "[::1]:8080" (a link-local address with its "%scope"), a Unix path as is, an abstract
+ * Unix name as "@name", an unnamed Unix socket as "". A buffer of COIO_ADDRSTRLEN bytes
+ * holds any of them. */
+#define COIO_ADDRSTRLEN 112
+/* Formats sa (len bytes, as accept(2) or recvfrom(2) filled it) into buf and returns the
+ * length of the text. -EINVAL (NULL, cap 0, len too short), -EAFNOSUPPORT (not
+ * AF_INET, AF_INET6 or AF_UNIX), -ENOSPC (cap too small; buf is then ""). */
+COIO_API int coio_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                                  size_t cap);
+/* The peer (getpeername) or the local address (getsockname) of socket fd, formatted as
+ * above: coio_peer_name(fd, buf, sizeof buf) in a server's handler names the client.
+ * Errors as coio_sockaddr_format, and the kernel's: -ENOTCONN (not connected, or the
+ * peer has already reset the connection), -ENOTSOCK, -EBADF. Never suspend. */
+COIO_API int coio_peer_name(int fd, char *buf, size_t cap);
+COIO_API int coio_sock_name(int fd, char *buf, size_t cap);
+/* The local port of an AF_INET/AF_INET6 socket fd: the port the kernel chose for a
+ * listener bound to service "0" (for a server: coio_sock_port(coio_server_fd(s))).
+ * -EAFNOSUPPORT for other families, -ENOTSOCK, -EBADF. */
+COIO_API int coio_sock_port(int fd);
+
 /* Servers, like asyncio.start_server: an accept loop task that runs handler(fd, arg) in
  * a new task for every connection. By default the server closes fd when the handler
- * returns (the handler must not close it; shutdown(2) is fine). */
+ * returns (the handler must not close it; shutdown(2) is fine). coio_peer_name(fd, ...)
+ * names the client. */
 typedef struct coio_server coio_server;
 
 typedef struct coio_server_opts {
@@ -743,7 +787,7 @@ typedef struct coio_server_stats {
  * listen_fd < 0, accept_retry_max NaN), EPERM (outside a task) or ENOMEM. The server
  * survives EMFILE, ENFILE, ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to
  * accept_retry_max) and ECONNABORTED, EPROTO, EPERM and network errors (retrying at
- * once). */
+ * once, but backing off the same way from the 9th of them in a row). */
 COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, void *arg),
                                         void *arg, const coio_server_opts *opts);
 
@@ -762,9 +806,24 @@ COIO_API int coio_server_close(coio_server *s, double grace);
  * already waits). */
 COIO_API int coio_server_wait(coio_server *s);
 
+/* Like asyncio's Server.close_clients(): ends every connection of s now. Running handlers
+ * are cancelled (their suspending calls return -ECANCELED; they finish their cleanup and
+ * return, and the server closes their fds as usual); accepted connections whose handler
+ * has not started yet are closed without running it. The accept loop goes on (to cut a
+ * graceful shutdown short, call it from another task while coio_server_close waits out
+ * its grace period). Never suspends; works from callbacks. Returns how many connections it ended,
+ * or -EINVAL (s NULL). */
+COIO_API int coio_server_close_clients(coio_server *s);
+/* Like Server.abort_clients(): the same, and the connections are reset (SO_LINGER 0: the
+ * closing sends a RST, queued data is dropped, the client sees ECONNRESET). With
+ * COIO_SERVER_HANDLER_CLOSES a started handler owns its fd (it may have closed it
+ * already), so only the connections whose handler has not started are reset; the
+ * others are cancelled as by coio_server_close_clients. */
+COIO_API int coio_server_abort_clients(coio_server *s);
+
 /* Counters of s; returns 0 or -EINVAL. */
 COIO_API int coio_server_stats_get(const coio_server *s, coio_server_stats *out);
-/* The listening fd of s (for getsockname), or -EINVAL. */
+/* The listening fd of s (for coio_sock_port / coio_sock_name), or -EINVAL. */
 COIO_API int coio_server_fd(const coio_server *s);
 /* ==== END net ==== */
 

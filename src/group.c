@@ -7,11 +7,17 @@
  * it ends, so a long-lived group holds nothing for its finished children. The group keeps
  * a record per live child (to cancel them all), recycled through a free list; the child
  * runs a trampoline whose argument is its record, which is how on_finish finds it.
+ *
+ * A child spawned with coio_group_spawn_task is not detached: its handle is the
+ * caller's. While it runs the group holds the claim on it (the group is its one joiner,
+ * so nobody else may await it); on_finish drops the claim, and from then on the handle
+ * is an ordinary finished task's, released by coio_await or coio_detach.
  */
 #include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ task groups */
 
@@ -46,6 +52,7 @@ static void group_child_finished(coio__loop *L, coio__joinset *js, coio_task *t)
     (void)L;
     coio_group *g = coio__container_of(js, coio_group, js);
     child_rec *rec = t->arg; /* the trampoline's argument, also when it never ran */
+    t->flags &= (uint8_t)~COIO__F_CLAIMED; /* a handle child's handle is the caller's now */
     coio__list_unlink(&rec->link);
     rec->next_free = g->free;
     g->free = rec;
@@ -73,7 +80,9 @@ coio_group *coio_group_create(void)
     return g;
 }
 
-int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg, const coio_spawn_opts *opts)
+/* Spawns a child of g; `handle`: the caller keeps its handle (else it is detached). */
+static int group_spawn(coio_group *g, int (*fn)(void *), void *arg, const coio_spawn_opts *opts,
+                       bool handle, coio_task **out)
 {
     coio__loop *L = coio__loop_get();
     if (!g || !fn)
@@ -90,7 +99,10 @@ int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg, const coio_
     rec->fn = fn;
     rec->arg = arg;
     coio_spawn_opts o = opts ? *opts : (coio_spawn_opts){0};
-    o.flags |= COIO_SPAWN_DETACHED;
+    if (handle)
+        o.flags &= ~COIO_SPAWN_DETACHED;
+    else
+        o.flags |= COIO_SPAWN_DETACHED;
     coio_task *t = coio_spawn_ex(group_trampoline, rec, &o);
     if (!t) {
         int e = -errno;
@@ -101,13 +113,35 @@ int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg, const coio_
     rec->task = t;
     coio__list_push_back(&g->live, &rec->link);
     t->joiner = &g->js;
+    if (handle)
+        t->flags |= COIO__F_CLAIMED; /* by the group, until the child finishes */
     g->js.pending++;
+    if (out)
+        *out = t;
     return 0;
+}
+
+int coio_group_spawn_ex(coio_group *g, int (*fn)(void *), void *arg, const coio_spawn_opts *opts)
+{
+    return group_spawn(g, fn, arg, opts, false, NULL);
 }
 
 int coio_group_spawn(coio_group *g, int (*fn)(void *), void *arg)
 {
-    return coio_group_spawn_ex(g, fn, arg, NULL);
+    return group_spawn(g, fn, arg, NULL, false, NULL);
+}
+
+coio_task *coio_group_spawn_task(coio_group *g, int (*fn)(void *), void *arg,
+                                 const coio_spawn_opts *opts)
+{
+    coio_task *t = NULL;
+    int r = opts && (opts->flags & COIO_SPAWN_DETACHED) ? -EINVAL
+                                                        : group_spawn(g, fn, arg, opts, true, &t);
+    if (r < 0) {
+        errno = -r;
+        return NULL;
+    }
+    return t;
 }
 
 int coio_group_wait(coio_group *g)
@@ -178,13 +212,9 @@ static int claim_all(coio_task *cur, coio_task **tasks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         coio_task *t = tasks[i];
-        int r = 0;
         if (!t)
             continue;
-        if (t == cur)
-            r = -EDEADLK;
-        else if (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED))
-            r = -EALREADY;
+        int r = coio__handle_claim_error(cur, t);
         if (r < 0) {
             for (size_t j = 0; j < i; j++)
                 if (tasks[j])
@@ -300,7 +330,7 @@ typedef struct index_entry {
 
 struct coio_as_completed {
     coio__joinset js;
-    coio_task **tasks;   /* the caller's array */
+    coio_task **tasks;   /* a copy of the caller's array; NULL once returned by next */
     size_t n;
     index_entry *by_ptr; /* sorted by task pointer: finds a finished task's index */
     size_t nlive;        /* entries of `tasks` still owned by the iterator */
@@ -347,13 +377,16 @@ coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n, double 
         for (size_t i = 0; i < n; i++)
             live += tasks[i] != NULL;
         if (ac) {
+            /* A copy: the caller may reuse its array (a stack array, say) at once. */
+            ac->tasks = malloc((n ? n : 1) * sizeof *ac->tasks);
             ac->by_ptr = malloc((live ? live : 1) * sizeof *ac->by_ptr);
             ac->ring = malloc((live ? live : 1) * sizeof *ac->ring);
         }
-        if (!ac || !ac->by_ptr || !ac->ring)
+        if (!ac || !ac->tasks || !ac->by_ptr || !ac->ring)
             err = ENOMEM;
         else if ((err = -claim_all(cur, tasks, n)) == 0) {
-            ac->tasks = tasks;
+            if (n)
+                memcpy(ac->tasks, tasks, n * sizeof *tasks);
             ac->n = n;
             ac->nlive = live;
             ac->deadline = deadline_in(timeout);
@@ -380,6 +413,7 @@ coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n, double 
     }
     if (err) {
         if (ac) {
+            free(ac->tasks);
             free(ac->by_ptr);
             free(ac->ring);
             free(ac);
@@ -428,11 +462,12 @@ int coio_as_completed_destroy(coio_as_completed *ac)
     for (size_t k = 0; k < ac->nlive; k++) {
         size_t i = ac->by_ptr[k].index;
         coio_task *t = ac->tasks[i];
-        if (t != ac->by_ptr[k].task)
-            continue; /* returned by next (NULL), or replaced by the caller */
+        if (!t)
+            continue; /* released by next */
         t->joiner = NULL;
         t->flags &= (uint8_t)~COIO__F_CLAIMED;
     }
+    free(ac->tasks);
     free(ac->by_ptr);
     free(ac->ring);
     free(ac);

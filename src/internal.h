@@ -209,6 +209,20 @@ int coio__task_prepare(coio__loop *L, coio_task *t);
 /* Marks t done with `result` and reports to its joiner (no stack work). */
 void coio__task_finish(coio__loop *L, coio_task *t, int result);
 
+/* The handle rule, in one place: may the running task `cur` claim the handle t (await,
+ * wait_for, gather, wait, as_completed)? 0 if so; -EDEADLK if t is cur; -EALREADY if t
+ * was detached, is claimed by another waiter, or was released (caught while its slot is
+ * free; once a newer task reuses the slot, using the old handle is undefined, like a
+ * double free: docs/api.md). */
+static inline int coio__handle_claim_error(const coio_task *cur, const coio_task *t)
+{
+    if (t == cur)
+        return -EDEADLK;
+    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
+        return -EALREADY;
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------- I/O ops */
 
 enum coio__opcode {

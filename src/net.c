@@ -489,13 +489,19 @@ static int bind_first(const char *host, const char *service, int family, int soc
     return r;
 }
 
+/* The backlog rule of every listen call: <= 0 means SOMAXCONN (listen(2) would take 0
+ * as a queue of one, and -1 as "don't listen" in bind_first). */
+static int listen_backlog(int backlog)
+{
+    return backlog > 0 ? backlog : SOMAXCONN;
+}
+
 int coio_tcp_listen_ex(const char *host, const char *service, const coio_tcp_listen_opts *opts)
 {
     coio_tcp_listen_opts o = opts ? *opts : (coio_tcp_listen_opts){0};
     if (!service)
         return -EINVAL;
-    return bind_first(host, service, o.family, SOCK_STREAM, o.flags,
-                      o.backlog > 0 ? o.backlog : SOMAXCONN);
+    return bind_first(host, service, o.family, SOCK_STREAM, o.flags, listen_backlog(o.backlog));
 }
 
 int coio_tcp_listen(const char *host, const char *service, int backlog)
@@ -584,10 +590,85 @@ int coio_unix_listen(const char *path, int backlog)
             unlink(path); /* stale socket file of an earlier server (asyncio does this) */
     }
     if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
-        listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+        listen(fd, listen_backlog(backlog)) < 0) {
         r = -errno;
         coio_close(fd);
         return r;
     }
     return fd;
+}
+
+/* ------------------------------------------------------------------ addresses */
+
+int coio_sockaddr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t cap)
+{
+    if (!sa || !buf || !cap || len < sizeof(sa_family_t))
+        return -EINVAL;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    int n;
+    switch (sa->sa_family) {
+    case AF_INET:
+    case AF_INET6:
+        /* Numeric only: never a DNS lookup. A link-local IPv6 gets its "%scope". */
+        if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+                        NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+            return -EINVAL;
+        n = snprintf(buf, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+        break;
+    case AF_UNIX: {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+        size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+                          ? len - offsetof(struct sockaddr_un, sun_path) : 0;
+        if (plen > sizeof un->sun_path)
+            plen = sizeof un->sun_path;
+        if (plen == 0) /* unnamed (a socketpair, an unbound client) */
+            n = snprintf(buf, cap, "%s", "");
+        else if (un->sun_path[0] == '\0') /* abstract: shown with '@' as in coio_unix_* */
+            n = snprintf(buf, cap, "@%.*s", (int)(plen - 1), un->sun_path + 1);
+        else
+            n = snprintf(buf, cap, "%.*s", (int)strnlen(un->sun_path, plen), un->sun_path);
+        break;
+    }
+    default:
+        return -EAFNOSUPPORT;
+    }
+    if (n < 0 || (size_t)n >= cap) {
+        buf[0] = '\0';
+        return -ENOSPC;
+    }
+    return n;
+}
+
+static int name_of(int fd, bool peer, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (!buf || !cap)
+        return -EINVAL;
+    if ((peer ? getpeername : getsockname)(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    return coio_sockaddr_format((struct sockaddr *)&ss, len, buf, cap);
+}
+
+int coio_peer_name(int fd, char *buf, size_t cap)
+{
+    return name_of(fd, true, buf, cap);
+}
+
+int coio_sock_name(int fd, char *buf, size_t cap)
+{
+    return name_of(fd, false, buf, cap);
+}
+
+int coio_sock_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -EAFNOSUPPORT;
 }

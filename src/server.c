@@ -13,6 +13,9 @@
 #include <stdlib.h>
 
 #define ACCEPT_BACKOFF_MIN 0.01 /* seconds; doubles up to opts.accept_retry_max */
+/* Errors that are retried at once are each about one connection; more of them in a row
+ * than this means the kernel keeps refusing, and retrying at once would spin. */
+#define ACCEPT_QUICK_RETRIES 8
 
 typedef struct conn {
     coio__list link; /* server's connections */
@@ -20,6 +23,7 @@ typedef struct conn {
     coio_task *task;
     int fd;
     bool started;
+    bool dropped; /* close_clients/abort_clients before it started: never runs */
 } conn;
 
 struct coio_server {
@@ -86,11 +90,12 @@ static int conn_main(void *arg)
     coio_detach(c->task); /* freed when it returns; the list tracks it until then */
     int r = -ECANCELED;
     bool owns = (s->opts.flags & COIO_SERVER_HANDLER_CLOSES) != 0;
-    if (!s->cancelling) /* else shutdown reached its cancel phase before we started */
+    /* Shutdown's cancel phase, or close_clients, may have come before we started. */
+    if (!s->cancelling && !c->dropped)
         r = s->handler(c->fd, s->arg);
-    else
+    else if (s->cancelling)
         s->ncancelled++;
-    conn_end(coio__loop_get(), c, !owns || s->cancelling);
+    conn_end(coio__loop_get(), c, !owns || s->cancelling || c->dropped);
     return r;
 }
 
@@ -132,6 +137,7 @@ static int accept_main(void *arg)
     double backoff = 0, backoff_max = s->opts.accept_retry_max > 0 ? s->opts.accept_retry_max : 1.0;
     coio_spawn_opts so = {.stack_size = s->opts.stack_size};
     int err = 0;
+    unsigned quick = 0; /* retry-at-once errors since the last accepted connection */
     for (;;) {
         while (s->opts.max_connections && s->stats.active >= s->opts.max_connections) {
             s->limit_wait = self;
@@ -153,7 +159,7 @@ static int accept_main(void *arg)
             }
             s->stats.accept_errors++;
             s->stats.last_error = fd;
-            if (accept_retry_later(fd)) {
+            if (accept_retry_later(fd) || ++quick > ACCEPT_QUICK_RETRIES) {
                 backoff = backoff ? backoff * 2 : ACCEPT_BACKOFF_MIN;
                 if (backoff > backoff_max)
                     backoff = backoff_max;
@@ -164,6 +170,7 @@ static int accept_main(void *arg)
             continue;
         }
         backoff = 0;
+        quick = 0;
         conn *c = malloc(sizeof *c);
         if (c) {
             *c = (conn){.srv = s, .fd = fd};
@@ -290,6 +297,39 @@ int coio_server_close(coio_server *s, double grace)
     int cancelled = s->ncancelled;
     free(s);
     return result < 0 ? result : cancelled;
+}
+
+/* Ends every connection of s: cancels the handlers that run, and makes those not yet
+ * started never run. `reset`: the connections the server owns close with a RST. */
+static int end_clients(coio_server *s, bool reset)
+{
+    if (!s)
+        return -EINVAL;
+    bool owns = (s->opts.flags & COIO_SERVER_HANDLER_CLOSES) == 0;
+    static const struct linger rst = {.l_onoff = 1, .l_linger = 0};
+    int n = 0;
+    for (coio__list *l = s->conns.next; l != &s->conns; l = l->next) {
+        conn *c = coio__container_of(l, conn, link);
+        /* A handler that owns its fd may have closed it: the number may be reused. */
+        if (reset && (owns || !c->started))
+            (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+        if (c->started)
+            coio_cancel(c->task);
+        else
+            c->dropped = true;
+        n++;
+    }
+    return n;
+}
+
+int coio_server_close_clients(coio_server *s)
+{
+    return end_clients(s, false);
+}
+
+int coio_server_abort_clients(coio_server *s)
+{
+    return end_clients(s, true);
 }
 
 int coio_server_wait(coio_server *s)

@@ -676,7 +676,7 @@ static int as_completed_main(void *arg)
         check_int(i, want_idx[k]);
         check_int(res, want_res[k]);
         if (i >= 0)
-            check_true(w->t[i] == NULL);
+            check_true(w->t[i] != NULL); /* released, but the caller's array is not written */
     }
     check_rc(coio_as_completed_next(ac, NULL), -ENOENT);
     check_rc(coio_as_completed_destroy(ac), 0);
@@ -720,6 +720,230 @@ static void as_completed_timeout_leaves_tasks_with_caller(void **state)
     run_ok(as_completed_timeout_main, &w);
 }
 
+/* as_completed copies the array: the caller may overwrite (here: clear) it at once, the
+ * iterator still returns every task, and destroy hands the unreturned ones back. */
+static int as_completed_copy_main(void *arg)
+{
+    struct wstate *w = arg;
+    coio_event *gate = coio_event_create();
+    w->c[0] = (struct child){.sleep = 0.01, .ret = 20};
+    w->c[1] = (struct child){.sleep = 0.0, .ret = 21};
+    w->c[2] = (struct child){.gate = gate, .ret = 22};
+    coio_task *keep[3];
+    {
+        coio_task *arr[3]; /* a stack array the caller reuses at once */
+        for (int i = 0; i < 3; i++)
+            keep[i] = arr[i] = coio_spawn(child_fn, &w->c[i]);
+        coio_as_completed *ac = coio_as_completed_create(arr, 3, -1);
+        check_true(ac != NULL);
+        memset(arr, 0, sizeof arr);
+        int res = 0;
+        check_int(coio_as_completed_next(ac, &res), 1);
+        check_int(res, 21);
+        check_int(coio_as_completed_next(ac, &res), 0);
+        check_int(res, 20);
+        for (int i = 0; i < 3; i++)
+            check_true(arr[i] == NULL); /* never written */
+        check_rc(coio_as_completed_destroy(ac), 0);
+    }
+    check_int(w->c[2].finished, 0);
+    coio_event_set(gate);
+    check_rc(coio_await(keep[2]), 22); /* unreturned: the caller's handle again */
+    coio_event_destroy(gate);
+    return 0;
+}
+
+static void as_completed_copies_the_callers_array(void **state)
+{
+    (void)state;
+    struct wstate w = {0};
+    run_ok(as_completed_copy_main, &w);
+}
+
+/* ------------------------------------------------------------------ released handles */
+
+/* Every call that claims a handle refuses one that has been released (here by
+ * coio_await; no task is spawned afterwards, so its slot is still free) with -EALREADY,
+ * at once and without touching it. */
+static coio_task *released_handle(void)
+{
+    int n = 0;
+    coio_task *t = coio_spawn(short_child, &n);
+    check_rc(coio_await(t), 0);
+    return t;
+}
+
+static int released_await_main(void *arg)
+{
+    (void)arg;
+    coio_task *t = released_handle();
+    check_rc(coio_await(t), -EALREADY);
+    check_rc(coio_wait_for(t, 1.0), -EALREADY);
+    check_rc(coio_detach(t), -EALREADY);
+    return 0;
+}
+
+static void released_handle_refused_by_await(void **state)
+{
+    (void)state;
+    run_ok(released_await_main, NULL);
+}
+
+static int released_gather_main(void *arg)
+{
+    (void)arg;
+    coio_task *t = released_handle();
+    check_rc(coio_gather_n(&t, 1, NULL), -EALREADY);
+    return 0;
+}
+
+static void released_handle_refused_by_gather(void **state)
+{
+    (void)state;
+    run_ok(released_gather_main, NULL);
+}
+
+static int released_wait_main(void *arg)
+{
+    (void)arg;
+    coio_task *t = released_handle();
+    coio_task *arr[1] = {t};
+    int results[1] = {12345};
+    double t0 = coio_now();
+    check_rc(coio_wait(arr, 1, COIO_ALL_COMPLETED, 2.0, results), -EALREADY);
+    check_true(coio_now() - t0 < 1.0); /* refused, not waited out */
+    check_true(arr[0] == t);
+    check_int(results[0], 12345);
+    return 0;
+}
+
+static void released_handle_refused_by_wait(void **state)
+{
+    (void)state;
+    run_ok(released_wait_main, NULL);
+}
+
+static int released_as_completed_main(void *arg)
+{
+    (void)arg;
+    coio_task *t = released_handle();
+    errno = 0;
+    coio_as_completed *ac = coio_as_completed_create(&t, 1, 2.0);
+    check_true(ac == NULL);
+    check_int(errno, EALREADY);
+    if (ac)
+        coio_as_completed_destroy(ac);
+    return 0;
+}
+
+static void released_handle_refused_by_as_completed(void **state)
+{
+    (void)state;
+    run_ok(released_as_completed_main, NULL);
+}
+
+/* ------------------------------------------------------------------ child handles */
+
+/* coio_group_spawn_task: one child cancelled through its handle does not fail the group
+ * nor touch its siblings; while children run the group is their one waiter; afterwards
+ * each handle gives its result to coio_await, or is released by coio_detach. */
+static int child_handles_main(void *arg)
+{
+    struct gstate *gs = arg;
+    coio_event *gate = coio_event_create();
+    gs->c[0] = (struct child){.gate = gate, .ret = 1, .cleanup = 1}; /* cancelled alone */
+    gs->c[1] = (struct child){.sleep = 0.0, .ret = 2};
+    gs->c[2] = (struct child){.gate = gate, .ret = 3};
+    coio_group *g = coio_group_create();
+    coio_task *t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = coio_group_spawn_task(g, child_fn, &gs->c[i], NULL);
+        check_true(t[i] != NULL);
+    }
+    coio_yield(); /* all three started... */
+    coio_yield(); /* ...and t[1], after its sleep(0), has finished */
+    check_int(gs->c[1].finished, 1);
+    check_rc(coio_await(t[0]), -EALREADY); /* running: the group is its waiter */
+    check_rc(coio_detach(t[0]), -EALREADY);
+    check_rc(coio_wait(&t[0], 1, COIO_ALL_COMPLETED, 0, NULL), -EALREADY);
+    check_rc(coio_cancel(t[0]), 0);
+    coio_yield(); /* t[0] runs its shielded cleanup */
+    check_int(gs->c[2].sleep_rc, 0); /* its sibling is not cancelled */
+    check_int(gs->c[2].finished, 0);
+    check_int(coio_group_size(g), 2);
+    check_true(coio_group_spawn_task(g, short_child, &gs->n, NULL) != NULL); /* still open */
+    coio_event_set(gate);
+    check_rc(coio_group_wait(g), 0); /* -ECANCELED of a child is no failure */
+    check_int(gs->c[0].sleep_rc, -ECANCELED);
+    check_int(gs->c[0].finished, 1);
+    check_int(gs->c[2].sleep_rc, 0);
+    errno = 0;
+    check_true(coio_group_spawn_task(g, short_child, NULL, NULL) == NULL);
+    check_int(errno, ESHUTDOWN);
+    check_rc(coio_group_destroy(g), 0); /* the handles outlive the group */
+    check_rc(coio_await(t[0]), -ECANCELED);
+    check_rc(coio_await(t[1]), 2);
+    check_rc(coio_detach(t[2]), 0);
+    check_int(live_tasks(), 1 + 1); /* this task and the unawaited short_child */
+    coio_event_destroy(gate);
+    return 0;
+}
+
+static void group_child_handle_cancels_one_child_and_returns_its_result(void **state)
+{
+    (void)state;
+    struct gstate g = {0};
+    run_ok(child_handles_main, &g);
+    assert_int_equal(g.n, 1);
+}
+
+/* A handle child that fails still fails the group (and cancels its siblings); a handle
+ * child of a cancelled group ends with -ECANCELED, also if it never ran; bad arguments. */
+static int child_handles_fail_main(void *arg)
+{
+    struct gstate *gs = arg;
+    gs->c[0] = (struct child){.sleep = 10};
+    gs->c[1] = (struct child){.sleep = 0.0, .ret = -EIO};
+    coio_group *g = coio_group_create();
+    coio_task *a = coio_group_spawn_task(g, child_fn, &gs->c[0], NULL);
+    coio_task *b = coio_group_spawn_task(g, child_fn, &gs->c[1], &(coio_spawn_opts){.name = "b"});
+    check_rc(coio_group_wait(g), -EIO);
+    check_rc(coio_await(a), -ECANCELED);
+    check_rc(coio_await(b), -EIO);
+    coio_group_destroy(g);
+
+    g = coio_group_create();
+    int n = 0;
+    coio_task *c = coio_group_spawn_task(g, short_child, &n, NULL);
+    coio_group_cancel(g); /* before it ever ran */
+    check_rc(coio_group_wait(g), 0);
+    check_int(n, 0);
+    check_rc(coio_await(c), -ECANCELED);
+    errno = 0;
+    check_true(coio_group_spawn_task(NULL, short_child, NULL, NULL) == NULL);
+    check_int(errno, EINVAL);
+    errno = 0;
+    check_true(coio_group_spawn_task(g, NULL, NULL, NULL) == NULL);
+    check_int(errno, EINVAL);
+    coio_group_destroy(g);
+    g = coio_group_create();
+    errno = 0;
+    check_true(coio_group_spawn_task(g, short_child, &n,
+                                     &(coio_spawn_opts){.flags = COIO_SPAWN_DETACHED}) == NULL);
+    check_int(errno, EINVAL);
+    check_int(coio_group_size(g), 0);
+    coio_group_destroy(g);
+    check_int(live_tasks(), 1);
+    return 0;
+}
+
+static void group_child_handle_failure_and_group_cancel(void **state)
+{
+    (void)state;
+    struct gstate g = {0};
+    run_ok(child_handles_fail_main, &g);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(group_wait_waits_for_every_child),
     cmocka_unit_test(group_first_failure_cancels_siblings_and_is_returned_after_all_end),
@@ -739,6 +963,13 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(wait_misuse_returns_error_codes),
     cmocka_unit_test(as_completed_yields_in_completion_order),
     cmocka_unit_test(as_completed_timeout_leaves_tasks_with_caller),
+    cmocka_unit_test(as_completed_copies_the_callers_array),
+    cmocka_unit_test(released_handle_refused_by_await),
+    cmocka_unit_test(released_handle_refused_by_gather),
+    cmocka_unit_test(released_handle_refused_by_wait),
+    cmocka_unit_test(released_handle_refused_by_as_completed),
+    cmocka_unit_test(group_child_handle_cancels_one_child_and_returns_its_result),
+    cmocka_unit_test(group_child_handle_failure_and_group_cancel),
 };
 
 COIO_TEST_MAIN(tests)

@@ -1005,6 +1005,134 @@ static void unix_stream_sockets_abstract_and_paths(void **state)
     assert_int_equal(s.rc[11], 1);
 }
 
+/* A backlog <= 0 means SOMAXCONN for coio_unix_listen as for coio_tcp_listen: a plain
+ * listen(fd, 0) would queue a single connection, and a further non-blocking connect to a
+ * Unix socket fails with EAGAIN. Eight connects wait in the queue without an accept. */
+static int unix_backlog_main(void *arg)
+{
+    ssize_t *rc = arg;
+    char path[108];
+    int backlogs[2] = {0, -5};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "/tmp/coio-test-backlog-%d.sock", (int)getpid());
+        int lfd = coio_unix_listen(path, backlogs[k]);
+        rc[k * 2] = lfd < 0 ? lfd : 0;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        int c[8], ok = 0;
+        for (int i = 0; i < 8; i++) {
+            c[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (connect(c[i], (struct sockaddr *)&sa, sizeof sa) == 0)
+                ok++;
+            else
+                print_message("backlog %d: connect %d: %s\n", backlogs[k], i, strerror(errno));
+        }
+        rc[k * 2 + 1] = ok;
+        for (int i = 0; i < 8; i++)
+            close(c[i]);
+        if (lfd >= 0)
+            coio_close(lfd);
+        unlink(path);
+    }
+    return 0;
+}
+
+static void unix_listen_backlog_zero_or_negative_is_somaxconn(void **state)
+{
+    (void)state;
+    require_backend();
+    ssize_t rc[4] = {1, 1, 1, 1};
+    coio_assert_rc(coio_run(unix_backlog_main, rc), 0);
+    coio_assert_rc(rc[0], 0);
+    assert_int_equal(rc[1], 8);
+    coio_assert_rc(rc[2], 0);
+    assert_int_equal(rc[3], 8);
+}
+
+/* Addresses as text: a port-0 listener's port, both ends of a TCP connection, IPv6,
+ * Unix paths, abstract and unnamed sockets, and the errors. */
+struct names_state {
+    int rc[16];
+    char txt[8][COIO_ADDRSTRLEN];
+    int port, client_port;
+};
+
+static int names_main(void *arg)
+{
+    struct names_state *s = arg;
+    int lfd = coio_tcp_listen("127.0.0.1", "0", 0);
+    s->port = coio_sock_port(lfd);
+    s->rc[0] = s->port == local_port(lfd) && s->port > 0;
+    s->rc[1] = coio_sock_name(lfd, s->txt[0], sizeof s->txt[0]);
+    int c = coio_tcp_connect("127.0.0.1", s->txt[0] + strlen("127.0.0.1:"));
+    int a = coio_accept(lfd, NULL, NULL);
+    s->client_port = coio_sock_port(c);
+    s->rc[2] = coio_peer_name(a, s->txt[1], sizeof s->txt[1]);  /* the client */
+    s->rc[3] = coio_peer_name(c, s->txt[2], sizeof s->txt[2]);  /* the listener's port */
+    s->rc[4] = coio_peer_name(lfd, s->txt[3], sizeof s->txt[3]); /* not connected */
+    char tiny[8];
+    s->rc[5] = coio_peer_name(a, tiny, sizeof tiny);
+    s->rc[6] = tiny[0] == '\0';
+    coio_close(a);
+    coio_close(c);
+    coio_close(lfd);
+
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(8080),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    s->rc[7] = coio_sockaddr_format((struct sockaddr *)&v6, sizeof v6, s->txt[4], COIO_ADDRSTRLEN);
+    int u = coio_unix_listen("@coio-test-names", 0);
+    s->rc[8] = coio_sock_name(u, s->txt[5], sizeof s->txt[5]);
+    s->rc[9] = coio_sock_port(u);
+    coio_close(u);
+    struct sockaddr_un un = {.sun_family = AF_UNIX, .sun_path = "/run/x.sock"};
+    s->rc[10] = coio_sockaddr_format((struct sockaddr *)&un, sizeof un, s->txt[6], COIO_ADDRSTRLEN);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+    s->rc[11] = coio_peer_name(sv[0], s->txt[7], sizeof s->txt[7]); /* unnamed: "" */
+    close(sv[0]);
+    close(sv[1]);
+    struct sockaddr other = {.sa_family = AF_APPLETALK};
+    s->rc[12] = coio_sockaddr_format(&other, sizeof other, tiny, sizeof tiny);
+    s->rc[13] = coio_sockaddr_format(NULL, 0, tiny, sizeof tiny);
+    int p[2];
+    s->rc[14] = pipe2(p, O_CLOEXEC) == 0 ? coio_sock_port(p[0]) : -errno;
+    close(p[0]);
+    close(p[1]);
+    s->rc[15] = coio_sock_port(-1);
+    return 0;
+}
+
+static void socket_addresses_as_text_and_the_bound_port(void **state)
+{
+    (void)state;
+    require_backend();
+    struct names_state s = {0};
+    coio_assert_rc(coio_run(names_main, &s), 0);
+    char want[COIO_ADDRSTRLEN];
+    assert_int_equal(s.rc[0], 1);
+    snprintf(want, sizeof want, "127.0.0.1:%d", s.port);
+    assert_string_equal(s.txt[0], want);
+    coio_assert_rc(s.rc[1], (int)strlen(want));
+    assert_string_equal(s.txt[2], want);
+    snprintf(want, sizeof want, "127.0.0.1:%d", s.client_port);
+    assert_string_equal(s.txt[1], want);
+    coio_assert_rc(s.rc[2], (int)strlen(want));
+    coio_assert_rc(s.rc[4], -ENOTCONN);
+    coio_assert_rc(s.rc[5], -ENOSPC);
+    assert_int_equal(s.rc[6], 1);
+    assert_string_equal(s.txt[4], "[::1]:8080");
+    coio_assert_rc(s.rc[7], 10);
+    assert_string_equal(s.txt[5], "@coio-test-names");
+    coio_assert_rc(s.rc[9], -EAFNOSUPPORT);
+    assert_string_equal(s.txt[6], "/run/x.sock");
+    assert_string_equal(s.txt[7], "");
+    coio_assert_rc(s.rc[11], 0);
+    coio_assert_rc(s.rc[12], -EAFNOSUPPORT);
+    coio_assert_rc(s.rc[13], -EINVAL);
+    coio_assert_rc(s.rc[14], -ENOTSOCK);
+    coio_assert_rc(s.rc[15], -EBADF);
+}
+
 /* ---- UDP --------------------------------------------------------------------------- */
 
 struct udp_state {
@@ -1205,6 +1333,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(trickling_peer_is_read_piece_by_piece),
     cmocka_unit_test(silent_peer_read_ends_at_the_deadline),
     cmocka_unit_test(unix_stream_sockets_abstract_and_paths),
+    cmocka_unit_test(unix_listen_backlog_zero_or_negative_is_somaxconn),
+    cmocka_unit_test(socket_addresses_as_text_and_the_bound_port),
     cmocka_unit_test(udp_datagrams_sendto_recvfrom_connect),
     cmocka_unit_test(flooding_connection_cannot_stall_another),
 };

@@ -687,6 +687,100 @@ static void client_reset_before_accept_does_not_stop_the_server(void **state)
     assert_int_equal(coio_test_count_fds(), fds);
 }
 
+/* ---- closing and aborting the clients, naming them --------------------------------- */
+
+struct named_hold {
+    struct hold h;
+    char peer[3][COIO_ADDRSTRLEN];
+    int named;
+};
+
+static int peer_naming_handler(int fd, void *arg)
+{
+    struct named_hold *nh = arg;
+    int i = nh->named++;
+    if (i < 3)
+        coio_peer_name(fd, nh->peer[i], sizeof nh->peer[i]);
+    return holding_handler(fd, &nh->h);
+}
+
+static int wait_active(coio_server *srv, uint64_t want)
+{
+    coio_server_stats st = {0};
+    for (double end = coio_now() + 10;; coio_sleep(0.005)) {
+        coio_server_stats_get(srv, &st);
+        if (st.active == want)
+            return 1;
+        if (coio_now() >= end)
+            return 0;
+    }
+}
+
+static int clients_main(void *arg)
+{
+    struct srv_state *s = arg;
+    struct named_hold nh = {0};
+    int fd = coio_tcp_listen("127.0.0.1", "0", 0);
+    s->srv = coio_server_start(fd, peer_naming_handler, &nh, NULL);
+    s->port = coio_sock_port(coio_server_fd(s->srv)); /* the port the kernel chose */
+    snprintf(s->portstr, sizeof s->portstr, "%d", s->port);
+    int c[3];
+    c[0] = connect_and_hello(s->portstr);
+    c[1] = connect_and_hello(s->portstr);
+    wait_int_at_least(&nh.h.started, 2);
+    /* close_clients: the handlers are cancelled, the clients see an orderly EOF */
+    s->rc[0] = coio_server_close_clients(s->srv);
+    wait_int_at_least(&nh.h.cancelled, 2);
+    char k;
+    s->rc[1] = (int)coio_recv(c[0], &k, 1, 0);
+    s->rc[2] = (int)coio_recv(c[1], &k, 1, 0);
+    s->rc[3] = wait_active(s->srv, 0);
+    /* the server still accepts; abort_clients resets the connection */
+    c[2] = connect_and_hello(s->portstr);
+    s->rc[4] = wait_int_at_least(&nh.h.started, 3);
+    s->rc[5] = coio_server_abort_clients(s->srv);
+    s->rc[6] = (int)coio_recv(c[2], &k, 1, 0);
+    wait_int_at_least(&nh.h.cancelled, 3);
+    s->rc[7] = wait_active(s->srv, 0);
+    s->rc[8] = coio_server_close_clients(NULL) * 100 + coio_server_abort_clients(NULL);
+    s->rc[9] = coio_server_close(s->srv, 0);
+    /* each handler named its client: the client's own address */
+    int named = 0;
+    for (int i = 0; i < 3; i++) {
+        char own[COIO_ADDRSTRLEN];
+        coio_sock_name(c[i], own, sizeof own);
+        for (int j = 0; j < 3; j++)
+            named += strcmp(own, nh.peer[j]) == 0;
+        coio_close(c[i]);
+    }
+    s->rc[10] = named;
+    s->rc[11] = nh.h.served;
+    return 0;
+}
+
+static void close_and_abort_clients_end_the_handlers_and_server_names_peers(void **state)
+{
+    (void)state;
+    require_backend();
+    int fds = coio_test_count_fds();
+    struct srv_state s = {0};
+    coio_assert_rc(coio_run(clients_main, &s), 0);
+    assert_true(s.port > 0);
+    coio_assert_rc(s.rc[0], 2);
+    coio_assert_rc(s.rc[1], 0); /* EOF: closed, not reset */
+    coio_assert_rc(s.rc[2], 0);
+    assert_int_equal(s.rc[3], 1);
+    assert_int_equal(s.rc[4], 1);
+    coio_assert_rc(s.rc[5], 1);
+    coio_assert_rc(s.rc[6], -ECONNRESET);
+    assert_int_equal(s.rc[7], 1);
+    coio_assert_rc(s.rc[8], -EINVAL * 101);
+    coio_assert_rc(s.rc[9], 0); /* nobody left to cancel */
+    assert_int_equal(s.rc[10], 3);
+    assert_int_equal(s.rc[11], 0);
+    assert_int_equal(coio_test_count_fds(), fds);
+}
+
 /* ---- misuse ------------------------------------------------------------------------- */
 
 static int nop_handler(int fd, void *arg)
@@ -853,6 +947,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(accept_retry_max_caps_the_back_off),
     cmocka_unit_test(client_reset_before_accept_does_not_stop_the_server),
     cmocka_unit_test(server_calls_reject_bad_arguments_and_calls_outside_a_task),
+    cmocka_unit_test(close_and_abort_clients_end_the_handlers_and_server_names_peers),
     cmocka_unit_test(thousand_concurrent_connections),
 };
 
