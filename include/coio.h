@@ -196,6 +196,37 @@ COIO_API int coio_scope_end(coio_scope *s);
 /* 1 if s's own deadline has passed, else 0. */
 COIO_API int coio_scope_expired(const coio_scope *s);
 
+/* A scope that cannot be left open: the block that follows runs inside it, and every way
+ * out of the block ends the scope (falling off its end, return, goto, and break or
+ * continue, which leave the block itself, not an enclosing loop; longjmp does not).
+ *
+ *     COIO_WITH_TIMEOUT(2.0) {
+ *         if (coio_read(fd, buf, sizeof buf) == -ETIMEDOUT)
+ *             return -ETIMEDOUT;          // the scope ends here too
+ *     }
+ *
+ * COIO_WITH_DEADLINE(when) and COIO_WITH_SHIELD(seconds) are the same for
+ * coio_deadline_begin and coio_shield_begin. If the scope cannot begin (outside a task, a
+ * NaN time) the block runs without it. Needs __attribute__((cleanup)) (gcc, clang). */
+#if defined(__GNUC__)
+static inline void coio__scope_autoend(coio_scope *s)
+{
+    coio_scope_end(s); /* -EINVAL if it never began: nothing to end */
+}
+#define COIO__CAT_(a, b) a##b
+#define COIO__CAT(a, b) COIO__CAT_(a, b)
+#define COIO__WITH_SCOPE(begin, arg, s, once)                                            \
+    for (coio_scope s __attribute__((cleanup(coio__scope_autoend))) = {{0}},             \
+                    *once = ((void)begin(&s, (arg)), &s);                                \
+         once; once = NULL)
+/* n is expanded once here, so both names get the same number. */
+#define COIO__WITH_SCOPE_N(begin, arg, n) \
+    COIO__WITH_SCOPE(begin, arg, COIO__CAT(coio__scope_, n), COIO__CAT(coio__once_, n))
+#define COIO_WITH_TIMEOUT(seconds) COIO__WITH_SCOPE_N(coio_timeout_begin, seconds, __COUNTER__)
+#define COIO_WITH_DEADLINE(when) COIO__WITH_SCOPE_N(coio_deadline_begin, when, __COUNTER__)
+#define COIO_WITH_SHIELD(seconds) COIO__WITH_SCOPE_N(coio_shield_begin, seconds, __COUNTER__)
+#endif
+
 /* ------------------------------------------------------------------------------------
  * Threads
  * ------------------------------------------------------------------------------------ */
