@@ -83,7 +83,10 @@ typedef struct coio_task coio_task;
  * task and drives the loop until main returns. Then every task still alive is cancelled
  * and awaited, and the loop is destroyed. Returns main's value.
  * Errors: -EINVAL (main NULL), -EBUSY (a loop already runs on this thread),
- * -ENOMEM, or the backend's error if no I/O backend could start. */
+ * -ENOMEM, or the backend's error if no I/O backend could start. -EDEADLK when main and
+ * every other task wait and nothing (timer, I/O, other thread) can wake one: the waiting
+ * tasks are cancelled first, so their cleanup runs (their waits return -ECANCELED); a
+ * task that ignores cancellation there (a shield) is dropped without its cleanup. */
 COIO_API int coio_run(int (*main)(void *), void *arg);
 
 /* Task options for coio_spawn_ex(); zero means "default" for every field. */
@@ -168,7 +171,11 @@ COIO_API const char *coio_backend_name(void);
 
 /* ------------------------------------------------------------------------------------
  * Deadlines and shields (scopes). A scope lives in the caller's storage, is begun and
- * ended by the same task, and scopes nest strictly (end the innermost first).
+ * ended by the same task, and scopes nest strictly (end the innermost first). Returning
+ * from the function that holds a scope without ending it is undefined behaviour;
+ * COIO_DEBUG=1 reports it on stderr with the task's name when the task ends with a scope
+ * open, and when it suspends from a caller of the function that has returned.
+ * COIO_WITH_TIMEOUT (below) cannot be left open.
  * ------------------------------------------------------------------------------------ */
 
 typedef struct coio_scope {
@@ -558,9 +565,12 @@ COIO_API int coio_barrier_broken(const coio_barrier *b); /* 1 or 0 */
  * suspending call made in one returns -EPERM (no task is current). They may spawn tasks,
  * complete futures, set events, release locks, use *_nowait calls and schedule callbacks.
  * Callbacks due at the same time run in the order they were scheduled. Scheduling one
- * ends the running loop turn, so it runs before the tasks that are ready after it. A
- * call_later/call_at callback still pending when main returns delays coio_run's return
- * until it has run: cancel it first. */
+ * that is due (call_soon, call_later with delay <= 0, call_at in the past) ends the
+ * running loop turn, so it runs before the tasks that are ready after it: a task that
+ * schedules one and yields finds it has run. One scheduled by a callback runs after one
+ * step of each ready task (asyncio's next iteration). Callbacks still pending when every
+ * task has finished are dropped without running, as asyncio's loop.close() drops them
+ * (COIO_DEBUG=1 warns). */
 
 /* Identifies a scheduled callback for coio_call_cancel. Plain value; valid while the loop
  * that made it runs (using it afterwards is undefined). */

@@ -447,6 +447,65 @@ static void call_soon_threadsafe_from_another_thread_wakes_the_loop_in_order(voi
     assert_int_equal(s.order_ok, 1);
 }
 
+/* A loop whose only task never stops yielding still looks at other threads' messages:
+ * once a message is posted, it runs within a turn of task steps (64), bounded here at
+ * two, on both backends. */
+struct busy {
+    coio_loop *loop;
+    atomic_int go, posted;
+    int ran;
+    int post_rc;
+};
+
+static void busy_arrived(void *arg)
+{
+    ((struct busy *)arg)->ran = 1;
+}
+
+static void *busy_poster(void *arg)
+{
+    struct busy *b = arg;
+    while (!atomic_load(&b->go))
+        ;
+    b->post_rc = coio_call_soon_threadsafe(b->loop, busy_arrived, b);
+    atomic_store(&b->posted, 1); /* the loop's wake-up has been written */
+    return NULL;
+}
+
+static int busy_main(void *arg)
+{
+    struct busy *b = arg;
+    b->loop = coio_loop_current();
+    pthread_t th;
+    check_rc(pthread_create(&th, NULL, busy_poster, b), 0);
+    atomic_store(&b->go, 1);
+    while (!b->ran && !atomic_load(&b->posted))
+        coio_yield();
+    long yields = 0;
+    while (!b->ran && yields < 1000000) {
+        coio_yield();
+        yields++;
+    }
+    check_true(b->ran);
+    if (yields > 128)
+        print_error("threadsafe callback ran %ld yields after it was posted\n", yields);
+    check_true(yields <= 128);
+    pthread_join(th, NULL);
+    check_rc(b->post_rc, 0);
+    coio_loop_release(b->loop);
+    return 0;
+}
+
+static void threadsafe_callback_reaches_a_busy_loop_within_a_turn(void **state)
+{
+    (void)state;
+    require_backend();
+    for (int i = 0; i < 20; i++) {
+        struct busy b = {.ran = 0};
+        run_ok(busy_main, &b);
+    }
+}
+
 /* Still listed as waited on after the deadlock (its waiter died with the loop), so it is
  * never destroyed; a static keeps it reachable for LeakSanitizer. */
 static coio_event *deadlock_event;
@@ -609,6 +668,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rescheduling_callback_does_not_starve_tasks),
     cmocka_unit_test(call_misuse_returns_error_codes),
     cmocka_unit_test(call_soon_threadsafe_from_another_thread_wakes_the_loop_in_order),
+    cmocka_unit_test(threadsafe_callback_reaches_a_busy_loop_within_a_turn),
     cmocka_unit_test(released_loop_handle_lets_deadlock_be_reported),
     cmocka_unit_test(loop_handle_outlives_its_loop),
     cmocka_unit_test(several_loops_in_threads_pass_work_with_call_soon_threadsafe),
