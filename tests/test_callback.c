@@ -506,24 +506,24 @@ static void threadsafe_callback_reaches_a_busy_loop_within_a_turn(void **state)
     }
 }
 
-/* Still listed as waited on after the deadlock (its waiter died with the loop), so it is
- * never destroyed; a static keeps it reachable for LeakSanitizer. */
-static coio_event *deadlock_event;
-
 static int deadlock_main(void *arg)
 {
-    (void)arg;
-    deadlock_event = coio_event_create();
+    int *wait_rc = arg;
+    coio_event *ev = coio_event_create();
     coio_loop *l = coio_loop_current();
     coio_loop_release(l); /* no outside reference left: waiting forever is a deadlock */
-    return coio_event_wait(deadlock_event);
+    *wait_rc = coio_event_wait(ev); /* the deadlock cancels it */
+    coio_event_destroy(ev);
+    return *wait_rc;
 }
 
 static void released_loop_handle_lets_deadlock_be_reported(void **state)
 {
     (void)state;
     require_backend();
-    assert_int_equal(coio_run(deadlock_main, NULL), -EDEADLK);
+    int wait_rc = 0;
+    assert_int_equal(coio_run(deadlock_main, &wait_rc), -EDEADLK);
+    coio_assert_rc(wait_rc, -ECANCELED);
 }
 
 static coio_loop *kept_loop;

@@ -1142,6 +1142,8 @@ static int with_scope_main(void *arg)
         rc[0] = coio_sleep(5);
     }
     rc[1] = coio_scope_end(&outer);
+    if (rc[1] != 0)
+        return -1; /* scopes left open would make the rest undefined */
     rc[2] = coio_sleep(0.005); /* no deadline left */
     /* return */
     coio_timeout_begin(&outer, -1);
