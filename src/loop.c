@@ -9,7 +9,11 @@
  *      turn's budget is spent or nothing is ready;
  *   2. I/O: the backend is polled — without blocking when tasks are ready, and not at all
  *      when no operation is pending, so pure task switching makes no system call;
- *   3. timers: every due timer fires, in (deadline, arming) order.
+ *   3. timers: every due timer fires, in (deadline, arming) order; then the callbacks
+ *      queued so far run. Those they queue run after one step of each ready task.
+ *
+ * When every task waits and nothing can wake one, the waiting tasks are cancelled, so
+ * that their cleanup runs, and coio_run returns -EDEADLK once they are done.
  *
  * The budget is the number of tasks ready when the turn starts, but at least
  * COIO__MIN_TURN, so that two tasks yielding to each other don't poll after every switch
