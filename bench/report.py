@@ -14,6 +14,7 @@ per request, with requests/s, latency and the client's CPU use beside it.
 """
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -25,11 +26,11 @@ import sys
 
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"]
 SERVER_WORKLOADS = ("W4", "W5")  # a server under a load client, measured per load point
-IMPL_ORDER = ["coio", "coio_uring", "floor", "libuv", "nginx", "go", "node", "uvloop",
-              "asyncio"]
+IMPL_ORDER = ["coio", "coio_uring", "floor", "libuv", "nginx", "go", "tokio", "node",
+              "uvloop", "asyncio"]
 # One colour per implementation in every chart, so a reader can compare charts at a glance.
 COLORS = {"coio": "#7b2cbf", "coio_uring": "#c77dff", "floor": "#8d99ae", "libuv": "#f4a261",
-          "nginx": "#2a9d8f", "go": "#219ebc", "node": "#8ab17d", "uvloop": "#e63946",
+          "nginx": "#2a9d8f", "go": "#219ebc", "tokio": "#ffb703", "node": "#8ab17d", "uvloop": "#e63946",
           "asyncio": "#264653"}
 TITLES = {
     "W1": "W1 switch: two tasks yielding to each other",
@@ -131,6 +132,29 @@ def load_raw(out, w):
     return sort_rows(rows), fails
 
 
+def attempted(out, w):
+    """The implementations bench/run.sh ran (or tried to run) for w this time."""
+    impls = set()
+    try:
+        with open(os.path.join(out, "commands.txt")) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 3 and parts[0] == w:
+                    impls.add(parts[1])
+    except FileNotFoundError:
+        pass
+    return impls
+
+
+def earlier(rows, r):
+    """Whether r comes from another run than coio's rows of its workload (kept, not rerun)."""
+    c = next((x for x in rows if x["workload"] == r["workload"] and x["impl"] == "coio"), None)
+    return bool(c) and r["impl"] != "coio" and r.get("measured_at") != c.get("measured_at")
+
+
+EARLIER = " (earlier run)"
+
+
 def sort_rows(rows):
     def key(r):
         impl = IMPL_ORDER.index(r["impl"]) if r["impl"] in IMPL_ORDER else 99
@@ -148,9 +172,22 @@ def find(rows, w, impl, metric):
     return None
 
 
+# A peer's second way of doing a workload's step, measured beside the one its target uses
+# (Tokio's W1 and W7 with tokio::task::yield_now and with a self-waking yield): its metric
+# is the main one plus this suffix, and it is compared with coio's main metric.
+VARIANTS = ("_yield_now", "_wake")
+
+
+def base_metric(metric):
+    for v in VARIANTS:
+        if metric.endswith(v):
+            return metric[:-len(v)]
+    return metric
+
+
 def advantage(rows, r):
     """How many times better coio is than r on r's metric (> 1: coio better)."""
-    c = find(rows, r["workload"], "coio", r["metric"])
+    c = find(rows, r["workload"], "coio", base_metric(r["metric"]))
     if c is None or r["impl"] == "coio" or not c["value"] or not r["value"] or neutral(r["unit"]):
         return None
     if higher_is_better(r["unit"]):
@@ -163,7 +200,8 @@ def table(rows, markdown):
     body = []
     for r in rows:
         a = advantage(rows, r)
-        body.append([r["workload"], r["impl"], r["metric"], fmt(r["value"]),
+        body.append([r["workload"], r["impl"] + (EARLIER if earlier(rows, r) else ""),
+                     r["metric"], fmt(r["value"]),
                      f"{fmt(r['min'])} – {fmt(r['max'])}", r["unit"], str(r["runs"]),
                      "1 (ref)" if r["impl"] == "coio" else (f"{a:.2f}×" if a else "—")])
     if markdown:
@@ -194,7 +232,9 @@ def server_table(rows, w, markdown):
             cpu, rps = v(i, "cpu_us_per_req"), v(i, "req_per_s")
             p50, p99, cl = v(i, "p50_us"), v(i, "p99_us"), v(i, "client_cpu_pct")
             a = advantage(rows, cpu) if cpu else None
-            body.append([str(k), i, fmt(cpu and cpu["value"]),
+            any_row = next(x for x in (cpu, rps, p50, p99, cl) if x)
+            body.append([str(k), i + (EARLIER if earlier(rows, any_row) else ""),
+                         fmt(cpu and cpu["value"]),
                          f"{fmt(cpu['min'])} – {fmt(cpu['max'])}" if cpu else "—",
                          fmt(rps and rps["value"]),
                          f"{fmt(rps['min'])} – {fmt(rps['max'])}" if rps else "—",
@@ -255,8 +295,12 @@ def server_targets(rows, check):
          "kernel-bound: coio ≥ 1.2× uvloop by CPU/request (uvloop ÷ coio)"),
         ("W4", "req_per_s", "uvloop", False, 1.2, False,
          "kernel-bound: coio ≥ 1.2× uvloop by requests/s (coio ÷ uvloop)"),
+        ("W4", "cpu_us_per_req", "tokio", False, 1.0, True,
+         "coio CPU/request ≤ Tokio's (coio ÷ tokio)"),
         ("W5", "cpu_us_per_req", "nginx", False, 1.0, True,
          "coio CPU/request ≤ nginx's (coio ÷ nginx)"),
+        ("W5", "cpu_us_per_req", "tokio", False, 1.0, True,
+         "coio CPU/request ≤ Tokio's (coio ÷ tokio)"),
         ("W5", "p99_us", "nginx", False, 1.0, True,
          "coio p99 latency ≤ nginx's (coio ÷ nginx)"),
         ("W5", "req_per_s", "nginx", False, 1.0, False,
@@ -275,7 +319,7 @@ def server_targets(rows, check):
             if u:
                 measured += f" (coio_uring {u:.3f}×)"
             ok = None if r is None else (r <= limit if at_most else r >= limit)
-            check(w, f"{text}, {p}", measured, ok)
+            check(w, f"{text}, {p}", measured, ok, peer, f"{name} {p}")
 
 
 def targets(rows, sysrows):
@@ -286,7 +330,14 @@ def targets(rows, sysrows):
         r = find(rows, w, impl, m)
         return r["value"] if r else None
 
-    def check(w, text, measured, ok):
+    def check(w, text, measured, ok, peer=None, metric=None):
+        """ok: True, False, None (not measured) or "cross": coio's row and the peer's come
+        from different runs (a peer not rerun is kept), so the ratio decides nothing."""
+        c, r = find(rows, w, "coio", metric), find(rows, w, peer, metric)
+        if ok is not None and c and r and c.get("measured_at") != r.get("measured_at"):
+            measured += (f" — not one run: coio {c.get('measured_at', '?')}, "
+                         f"{peer} {r.get('measured_at', '?')}")
+            ok = "cross"
         t.append((w, text, measured, ok))
 
     v = val("W1", "coio", "ns_per_switch")
@@ -295,14 +346,25 @@ def targets(rows, sysrows):
     g = val("W1", "go", "ns_per_switch")
     check("W1", "coio ≥ 5× faster than Go (GOMAXPROCS=1, Gosched)",
           f"{g / v:.3f}×" if v and g else "not measured",
-          None if not (v and g) else g / v >= 5)
+          None if not (v and g) else g / v >= 5, "go", "ns_per_switch")
+    k = val("W1", "tokio", "ns_per_switch")
+    others = [f"{name}: {x / v:.3g}×" for name, x in
+              (("yield_now", val("W1", "tokio", "ns_per_switch_yield_now")),
+               ("self-waking yield", val("W1", "tokio", "ns_per_switch_wake"))) if v and x]
+    check("W1", "coio ≥ 5× faster than Tokio's fair switch (current_thread, a ping-pong over "
+          "two tokio::sync::Notify)",
+          (f"{k / v:.3f}×" + (f" ({', '.join(others)})" if others else ""))
+          if v and k else "not measured",
+          None if not (v and k) else k / v >= 5, "tokio", "ns_per_switch")
     for mode, floor in (("batched", 10e6), ("all", 1e6)):
         v = val("W2", "coio", f"{mode}_tasks_per_s")
         check("W2", f"coio ≥ {fmt(floor)} tasks/s {mode}",
               f"{fmt(v)} tasks/s" if v else "not measured", None if v is None else v >= floor)
-        g = val("W2", "go", f"{mode}_tasks_per_s")
-        check("W2", f"coio ≥ 2× Go, {mode}", f"{v / g:.3f}×" if v and g else "not measured",
-              None if not (v and g) else v / g >= 2)
+        for peer, name in (("go", "Go"), ("tokio", "Tokio")):
+            g = val("W2", peer, f"{mode}_tasks_per_s")
+            check("W2", f"coio ≥ 2× {name}, {mode}",
+                  f"{v / g:.3f}×" if v and g else "not measured",
+                  None if not (v and g) else v / g >= 2, peer, f"{mode}_tasks_per_s")
     for lb in ("n100k", "n1m"):
         v = val("W3", "coio", f"{lb}_rss_kib_per_task")
         check("W3", f"coio ≤ 4.5 KiB resident per sleeping task ({lb})",
@@ -325,7 +387,27 @@ def targets(rows, sysrows):
           + (f"; with the sequential first-touch cost: {bs:.3f} s" if bs else ""),
           f"{v:.3f} s" if v else "not measured", None if not (v and b) else v <= b)
     server_targets(rows, check)
+    for w, metric, what in (("W6", "items_per_s", "items/s, mpsc channel of capacity 1"),
+                            ("W7", "acquisitions_per_s",
+                             "acquisitions/s, tokio::sync::Mutex held across a self-waking "
+                             "yield")):
+        v, k = val(w, "coio", metric), val(w, "tokio", metric)
+        y = val(w, "tokio", metric + "_yield_now")
+        check(w, f"coio ≥ 3× Tokio ({what})",
+              (f"{v / k:.3f}×" + (f" (with yield_now: {v / y:.3g}×)" if y else ""))
+              if v and k else "not measured",
+              None if not (v and k) else v / k >= 3, "tokio", metric)
     return t
+
+
+def status(ok, markdown):
+    if ok == "cross":
+        return "not one run"
+    if ok:
+        return "met"
+    if ok is False:
+        return "**missed**" if markdown else "MISSED"
+    return "not measured"
 
 
 def w3_bound(rows, sysrows, lb, n, cost="us_per_first_touch"):
@@ -389,6 +471,7 @@ def machine():
         ("transparent huge pages", thp),
         ("C compiler", sh(["cc", "--version"]).split("\n")[0]),
         ("Go", sh(["go", "version"]) or "not installed"),
+        ("Rust (Tokio peers: Debian's rustc and crates)", tokio_version()),
         ("Python (asyncio, uvloop peers)", sh(["/usr/bin/python3", "--version"])
          + (f", uvloop {uv}" if uv else ", no uvloop")),
         ("libuv (W4 peer)", sh(["pkg-config", "--modversion", "libuv"]) or "not installed"),
@@ -396,6 +479,16 @@ def machine():
         ("nginx (W5 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
         ("wrk (W5 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
     ]
+
+
+def tokio_version():
+    """"rustc 1.63.0, Tokio 1.24.2": Debian's compiler and packaged Tokio, which the peers use."""
+    rustc = sh(["/usr/bin/rustc", "--version"]).split(" (")[0]
+    tokio = sorted(os.path.basename(d)[len("tokio-"):]
+                   for d in glob.glob("/usr/share/cargo/registry/tokio-1.*"))
+    if not rustc or not tokio:
+        return "not installed"
+    return f"{rustc}, Tokio {', '.join(tokio)}"
 
 
 def gq(text):
@@ -520,7 +613,9 @@ plot {plots}
 def commands_md(root, rows):
     seen, out = set(), []
     for r in rows:
-        c = (r.get("command") or "").replace(root + "/", "")
+        # relative to the repository root, also for rows measured in another checkout
+        c = re.sub(r"(?<![\w.])/\S*?/(?=(?:build|bench|examples)/)", "",
+                   (r.get("command") or "").replace(root + "/", ""))
         if c and c not in seen:
             seen.add(c)
             out.append(c)
@@ -548,7 +643,10 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "`taskset -c 0`; W4 and W5 are a server pinned to CPU 0 and a load client pinned "
              "to CPU 1 (their drivers, `bench/w4_echo.sh` and `bench/w5_http.sh`, pin both). "
              "Peers are measured in the same run as coio. Go runs with GOMAXPROCS=1 (one "
-             "runtime thread, like one coio loop); the Python peers use Debian's "
+             "runtime thread, like one coio loop); Tokio on its `current_thread` runtime (one "
+             "thread too), built in release mode by `bench/peers/tokio/build.sh` with Debian's "
+             "cargo and rustc against its packaged crates (`apt-get install cargo rustc "
+             "librust-tokio-dev`, offline); the Python peers use Debian's "
              "`/usr/bin/python3` with `asyncio` and `uvloop` loops.\n")
     L.append("`coio ×better` is how many times better coio is on that row's metric "
              "(peer/coio for times, sizes and fault counts; coio/peer for rates): above 1 "
@@ -557,7 +655,8 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     L.append("| | |\n|---|---|")
     for k, v in machine():
         L.append(f"| {k} | {v} |")
-    L.append(f"| load average (1, 5, 15 min) during the last run | {loadavg(out)} |")
+    L.append(f"| load average (1, 5, 15 min) during the last run (each workload's section "
+             f"gives the run that measured it) | {loadavg(out)} |")
     dur = run_duration(out)
     if dur:
         L.append(f"| duration of the last run (`bench/run.sh {' '.join(ran)}`) | {dur} |")
@@ -581,8 +680,7 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     L.append("## Targets\n")
     L.append("| workload | target | measured (median) | |\n|---|---|---|---|")
     for w, text, measured, ok in targets(all_rows, sysrows):
-        L.append(f"| {w} | {text} | {measured} | "
-                 f"{'met' if ok else ('**missed**' if ok is False else 'not measured')} |")
+        L.append(f"| {w} | {text} | {measured} | {status(ok, True)} |")
     L.append("")
     for w in WORKLOADS:
         rows = [r for r in all_rows if r["workload"] == w]
@@ -592,14 +690,25 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
         if not rows:
             L.append("Not measured yet.\n")
             continue
-        when = sorted({r.get("measured_at", "") for r in rows})
-        L.append(f"Measured {', '.join(x for x in when if x)}. Commands, from the repository "
-                 "root (`make bench` builds them, then runs `bench/run.sh`):\n")
+        runs = sorted({(r.get("measured_at", "?"), r.get("run"), r.get("loadavg"))
+                       for r in rows}, reverse=True)
+        L.append("Measured " + "; ".join(
+            f"{when}" + (f" by `{by}`" if by else "")
+            + f" (load average, 1 5 15 min: {load or 'not recorded'})"
+            for when, by, load in runs)
+            + ". Commands, from the repository root (`make bench` builds them, then runs "
+            "`bench/run.sh`):\n")
         L.append(commands_md(root, rows) + "\n")
         mc = rows[0].get("machine_costs") or {}
         if mc.get("ns_per_syscall") and mc.get("us_per_first_touch"):
             L.append(f"Machine costs measured in that run: {fmt(mc['ns_per_syscall'])} ns per "
                      f"syscall, {fmt(mc['us_per_first_touch'])} µs per first page touch.\n")
+        old = [r for r in rows if earlier(rows, r)]
+        if old:
+            L.append(f"Rows marked{EARLIER} ({', '.join(sorted({r['impl'] for r in old}))}) "
+                     "were not rerun by the run that measured coio here (the peer was not "
+                     "installed then); they keep the date, command and load of their own run "
+                     "(listed above), and their `coio ×better` compares two runs.\n")
         if w in SERVER_WORKLOADS:
             L.append("Per load point, ranked by the server's CPU time per request (lowest "
                      "first); `coio ×better` compares that CPU time (peer ÷ coio). Client CPU "
@@ -617,24 +726,37 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
             L.append("")
         if charts.get(w):
             L.append(f"![{w}]({charts[w]})\n")
+        else:
+            L.append("No chart: the run that measured these had no gnuplot (the image an "
+                     "earlier run drew would show other numbers).\n")
     analysis = os.path.join(root, "bench", "analysis.md")
     if os.path.exists(analysis):
         L.append(open(analysis).read().rstrip() + "\n")
     L.append("## Notes\n")
     L.append("- W1: a switch is one `coio_yield` (Go: `runtime.Gosched`, Python: "
              "`await asyncio.sleep(0)`); each program first runs a short warm-up round. "
-             "Python runs 200,000 switches instead of 5,000,000; the metric is per switch.")
+             "Python runs 200,000 switches instead of 5,000,000; the metric is per switch. "
+             "Tokio is measured three ways, each two spawned tasks: `ns_per_switch`, the fair "
+             "switch W1's target uses, is a ping-pong over two `tokio::sync::Notify` (each "
+             "task notifies the other and awaits its own); `ns_per_switch_yield_now` loops on "
+             "`tokio::task::yield_now`, which since Tokio 1.23 wakes the task only after the "
+             "scheduler has polled the I/O driver (an `epoll_wait` per round of the two tasks; "
+             "500,000 switches); `ns_per_switch_wake` loops on a yield that wakes itself and "
+             "returns Pending once, the scheduler alone. The `coio ×better` of the last two "
+             "compares them with coio's `ns_per_switch`.")
     L.append("- W2: each coio task is `int fn(void *) { return 0; }`; Go stores a result and "
              "calls `WaitGroup.Done`; Python awaits `gather` over `create_task`s of an empty "
-             "coroutine, 200,000 tasks in total (rate per task). Batched and all-at-once run "
+             "coroutine, 200,000 tasks in total (rate per task); Tokio `tokio::spawn`s "
+             "`async { 0 }` and awaits the JoinHandles in order. Batched and all-at-once run "
              "in separate processes so each peak RSS (`ru_maxrss`, whole process) is its own.")
     L.append("- W3: durations come from one fixed-seed xorshift64 (bench/bench_util.h, copied "
              "in the peers), so every implementation sleeps the same times. RSS per task is "
              "`ru_maxrss` after the gather minus `ru_maxrss` just before spawning, over N; "
              "faults per task likewise from `ru_minflt`. A Go goroutine that has finished "
              "before the last one is spawned gives back its stack, so Go's per-task numbers "
-             "are not all-alive numbers when spawning takes longer than the sleeps. asyncio "
-             "and uvloop are not run at 1,000,000.")
+             "are not all-alive numbers when spawning takes longer than the sleeps. Tokio "
+             "spawns a task per `tokio::time::sleep` (millisecond timer wheel) and awaits the "
+             "JoinHandles. asyncio and uvloop are not run at 1,000,000.")
     L.append("- W4: `bench/w4_echo.sh IMPL C M` starts the server on CPU 0 and "
              "`bench/w4_echo_client.c` (plain epoll, no coio) on CPU 1: C connections, one "
              "M-byte message in flight on each, 1 s of warm-up then 5 s measured. Server CPU "
@@ -644,7 +766,8 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "`coio_recv`/`coio_send_all`) on the epoll backend, coio_uring the same binary on "
              "io_uring; floor is `bench/w4_echo_floor.c`, the least an epoll server can do; "
              "libuv is `bench/peers/libuv_echo.c` (try-write fast path); Go is one goroutine "
-             "per connection looping Read/Write (GOMAXPROCS=1); Node is `net` with each "
+             "per connection looping Read/Write (GOMAXPROCS=1); Tokio a task per connection "
+             "looping `read`/`write_all` on a 64 KiB buffer (`current_thread`); Node is `net` with each "
              "`data` chunk written back; asyncio and uvloop run one `BufferedProtocol` "
              "(`bench/peers/python/w4_echo.py`: with a plain `Protocol`, Python 3.11 "
              "allocates 256 KiB per `recv`, which glibc maps and unmaps each time, ~10× the "
@@ -656,10 +779,20 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "its threads and its children (nginx: the idle master and the one worker) over "
              "the measured run; client CPU is wrk's own. coio is `examples/http_hello.c` "
              "(requests parsed with the stream API) on epoll, coio_uring on io_uring; nginx "
-             "has one worker and access_log off; Go is net/http (GOMAXPROCS=1); Node its "
+             "has one worker and access_log off; Go is net/http (GOMAXPROCS=1); Tokio a task "
+             "per connection parsing requests by hand like the asyncio peer (no hyper: the "
+             "peers build from librust-tokio-dev alone); Node its "
              "`http` module; uvloop and asyncio one asyncio Protocol "
              "(`bench/peers/python/w5_http.py`). A run where wrk reports socket errors or "
              "non-2xx answers records no value.")
+    L.append("- W6: Go's channel is unbuffered; Tokio has no rendezvous channel, so its peer "
+             "is `tokio::sync::mpsc::channel(1)` (asyncio.Queue(maxsize=1) is the same).")
+    L.append("- W7: each acquisition holds the lock across one yield (Go: `runtime.Gosched`, "
+             "Python: `await asyncio.sleep(0)`). Tokio's `tokio::sync::Mutex` is measured "
+             "with the self-waking yield (W7's target: like `coio_yield` and Gosched it only "
+             "requeues the task) and with `tokio::task::yield_now` (metrics ending "
+             "`_yield_now`, 200,000 acquisitions), which polls the I/O driver once per "
+             "acquisition since nothing else is runnable then.")
     L.append("- Ratios in the W4 and W5 targets are decided by coio on the epoll backend; "
              "coio_uring's ratio is given beside it.")
     L.append("")
@@ -672,13 +805,18 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--root", required=True)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--doc-only", action="store_true",
+                    help="measure nothing: regenerate docs/benchmarks.md from bench/results "
+                    "(after an edit of bench/analysis.md, say)")
     ap.add_argument("workloads", nargs="*")
     a = ap.parse_args()
     res = os.path.join(a.root, "bench", "results")
     os.makedirs(res, exist_ok=True)
-    ran = a.workloads or WORKLOADS
+    ran = [] if a.doc_only else (a.workloads or WORKLOADS)
 
-    sysrows, _ = load_raw(a.out, "SYS")
+    sysrows, _ = ([], []) if a.doc_only else load_raw(a.out, "SYS")
+    for r in sysrows:
+        r["loadavg"], r["run"] = loadavg(a.out), "bench/run.sh " + " ".join(ran)
     if sysrows:
         with open(os.path.join(res, "SYS.json"), "w") as f:
             json.dump(sysrows, f, indent=1)
@@ -689,13 +827,32 @@ def main():
             sysrows = []
 
     costs = {r["metric"]: r["value"] for r in sysrows}
+    # Kept with each row, so that a workload not rerun keeps the load and the command of
+    # the run that measured it when docs/benchmarks.md is regenerated.
+    run_load = loadavg(a.out)
+    run_cmd = "bench/run.sh " + " ".join(ran)
     all_rows, fails = [], []
     for w in WORKLOADS:
         if w in ran:
             rows, fl = load_raw(a.out, w)
             for r in rows:  # the machine costs of the run each row was measured in
                 r["machine_costs"] = costs
+                r["loadavg"] = run_load
+                r["run"] = run_cmd
             fails += fl
+            # A peer this run did not try (not installed here, say) keeps its earlier rows,
+            # with the date, load and command of the run that measured them: rerunning a
+            # workload must not drop them, nor pass them off as measured now.
+            tried = attempted(a.out, w) | {r["impl"] for r in rows} | {x["impl"] for x in fl}
+            try:
+                prev = json.load(open(os.path.join(res, f"{w}.json")))
+            except (OSError, ValueError):
+                prev = []
+            kept = [r for r in prev if r["impl"] not in tried]
+            if kept:
+                print(f"{w}: kept the earlier results of "
+                      f"{', '.join(sorted({r['impl'] for r in kept}))} (not run this time)")
+            rows = sort_rows(rows + kept)
             with open(os.path.join(res, f"{w}.json"), "w") as f:
                 json.dump(rows, f, indent=1)
         else:
@@ -720,20 +877,28 @@ def main():
     print()
     for w, text, measured, ok in targets(all_rows, sysrows):
         if w in ran:
-            status = "met" if ok else ("MISSED" if ok is False else "not measured")
-            print(f"  {w}  {status:12} {text}: {measured}")
+            print(f"  {w}  {status(ok, False):14} {text}: {measured}")
     for f in fails:
         print(f"  no value (×{f['count']}): {f['workload']} {f['impl']}: {f['command']}: "
               f"{f['why']}")
 
+    # A workload not rerun keeps its chart only if the current document shows it: a run
+    # without gnuplot leaves the image of an older run behind, which no longer matches.
+    try:
+        shown_charts = set(re.findall(r"\]\((img/w\d\.png)\)",
+                                      open(os.path.join(a.root, "docs", "benchmarks.md")).read()))
+    except OSError:
+        shown_charts = set()
     charts = {}
     for w in WORKLOADS:
         p = os.path.join(a.root, "docs", "img", f"{w.lower()}.png")
-        if w in ran and os.environ.get("COIO_BENCH_GNUPLOT", "1") == "1":
-            charts[w] = chart(a.root, w, all_rows)
-        elif os.path.exists(p):
+        if w in ran:  # redrawn, or none
+            charts[w] = (chart(a.root, w, all_rows)
+                         if os.environ.get("COIO_BENCH_GNUPLOT", "1") == "1" else None)
+        elif os.path.exists(p) and f"img/{w.lower()}.png" in shown_charts:
             charts[w] = f"img/{w.lower()}.png"
-    write_doc(a.root, a.out, a.reps, ran, all_rows, sysrows, fails, charts)
+    last = (sysrows[0].get("run", "").split()[1:] if sysrows else []) if a.doc_only else ran
+    write_doc(a.root, a.out, a.reps, last, all_rows, sysrows, fails, charts)
     print("\nwrote bench/results/*.json and docs/benchmarks.md")
     return 0
 

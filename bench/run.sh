@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# coio benchmarks W1-W7 against their peers (libuv, Go, Python asyncio, uvloop, Node.js,
-# nginx, and for W4 a hand-written epoll floor).
+# coio benchmarks W1-W7 against their peers (libuv, Go, Tokio, Python asyncio, uvloop,
+# Node.js, nginx, and for W4 a hand-written epoll floor).
 #
 #   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7]   (no argument: all of them)
 #
@@ -18,6 +18,9 @@
 # COIO_BENCH_TIMEOUT (seconds per run, 120), COIO_BENCH_POINT_BUDGET (seconds per point,
 # 100: a point whose next repeat would pass it is not repeated, so a slow implementation
 # cannot stretch the run), COIO_BENCH_NO_INSTALL=1 (never apt-get install a missing peer).
+# The Tokio peers (bench/peers/tokio) build offline with Debian's cargo and rustc against
+# its packaged crates (apt-get install cargo rustc librust-tokio-dev), in release mode, into
+# $BUILD/bench-tokio; a rustup toolchain on PATH is not used.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,6 +31,7 @@ BUDGET=${COIO_BENCH_POINT_BUDGET:-100} # seconds: no further repeat once a point
 OUT=$BUILD/bench-out
 BIN=$BUILD/bench
 GOBIN_DIR=$BUILD/bench-go
+TOKIO_BIN=$BUILD/bench-tokio/target/release
 PYPEERS=$ROOT/bench/peers/python
 PIN=(taskset -c 0)
 SYSPY=/usr/bin/python3 # Debian's: the pyenv python3 on PATH has no uvloop
@@ -72,10 +76,17 @@ mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
 
 say "== peers"
-HAVE_GO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0
+HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 [ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
 [ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
+have_tokio() { # Debian's toolchain and Tokio crate (not a rustup cargo on PATH)
+    [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] &&
+        compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null
+}
+have_tokio || apt_install cargo rustc librust-tokio-dev
+have_tokio && HAVE_TOKIO=1 ||
+    say "  skip Tokio peers: no Debian cargo, rustc and Tokio (apt-get install cargo rustc librust-tokio-dev)"
 [ -x $SYSPY ] || apt_install python3
 if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
@@ -127,6 +138,10 @@ if [ $HAVE_GO = 1 ]; then
             { say "  skip Go peers: go build $f.go failed ($OUT/build.log)"; HAVE_GO=0; break; }
     done
 fi
+if [ $HAVE_TOKIO = 1 ]; then # one cargo project for every workload (a first build: ~1-3 min)
+    bash "$ROOT/bench/peers/tokio/build.sh" "$BUILD" >>"$OUT/build.log" 2>&1 ||
+        { say "  skip Tokio peers: their cargo build failed ($OUT/build.log)"; HAVE_TOKIO=0; }
+fi
 if wants W4; then # its servers, client and peers, so that no measured point builds
     W4_BUILD_ONLY=1 COIO_BENCH_BUILD=$BUILD bash "$ROOT/bench/w4_echo.sh" >>"$OUT/build.log" 2>&1 ||
         { say "building W4 failed: $OUT/build.log"; exit 1; }
@@ -175,6 +190,7 @@ unpinned() {
 }
 
 gopeer() { [ $HAVE_GO = 1 ] && point "$1" go env GOMAXPROCS=1 GOGC=100 "$GOBIN_DIR/$2" "${@:3}"; }
+tokiopeer() { [ $HAVE_TOKIO = 1 ] && point "$1" tokio "$TOKIO_BIN/$2" "${@:3}"; }
 pypeer() {
     local w=$1 script=$2
     shift 2
@@ -187,12 +203,14 @@ pypeer() {
 W4_IMPLS=(coio coio_uring floor)
 [ $HAVE_LIBUV = 1 ] && W4_IMPLS+=(libuv)
 [ $HAVE_GO = 1 ] && W4_IMPLS+=(go)
+[ $HAVE_TOKIO = 1 ] && W4_IMPLS+=(tokio)
 [ $HAVE_UVLOOP = 1 ] && W4_IMPLS+=(uvloop)
 [ $HAVE_ASYNCIO = 1 ] && W4_IMPLS+=(asyncio)
 [ $HAVE_NODE = 1 ] && W4_IMPLS+=(node)
 W5_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W5_IMPLS+=(nginx)
 [ $HAVE_GO = 1 ] && W5_IMPLS+=(go)
+[ $HAVE_TOKIO = 1 ] && W5_IMPLS+=(tokio)
 [ $HAVE_NODE = 1 ] && W5_IMPLS+=(node)
 [ $HAVE_UVLOOP = 1 ] && W5_IMPLS+=(uvloop)
 [ $HAVE_ASYNCIO = 1 ] && W5_IMPLS+=(asyncio)
@@ -225,6 +243,15 @@ estimate() {
         W6) ts=(1 1 7 5) ;;
         W7) ts=(1 1 3 2) ;;
         esac
+        if [ $HAVE_TOKIO = 1 ]; then # the Tokio points, in the order run adds them (W3: a guess)
+            case $w in
+            W1) ts+=(1 1 1) ;;
+            W2) ts+=(1 1) ;;
+            W3) ts+=(2 5) ;;
+            W6) ts+=(1) ;;
+            W7) ts+=(1 1) ;;
+            esac
+        fi
         [ ${#ts[@]} -gt 0 ] && s=$((s + $(runs_s "${ts[@]}")))
     done
     echo $((s + 15)) # + peers, build and report
@@ -243,6 +270,11 @@ for w in "${WORKLOADS[@]}"; do
     W1)
         point W1 coio "$BIN/w1_switch" 5000000
         gopeer W1 w1_switch 5000000
+        # the fair switch (W1's target): a ping-pong over two tokio::sync::Notify; then
+        # yield_now, which waits for a poll of the I/O driver, and a self-waking yield
+        tokiopeer W1 w1_switch notify 5000000
+        tokiopeer W1 w1_switch yield_now 500000
+        tokiopeer W1 w1_switch wake 5000000
         pypeer W1 w1_switch.py 200000
         ;;
     W2)
@@ -250,6 +282,8 @@ for w in "${WORKLOADS[@]}"; do
         point W2 coio "$BIN/w2_spawn" all 1000000
         gopeer W2 w2_spawn batched 1000000 10000
         gopeer W2 w2_spawn all 1000000
+        tokiopeer W2 w2_spawn batched 1000000 10000
+        tokiopeer W2 w2_spawn all 1000000
         pypeer W2 w2_spawn.py batched 200000 10000
         ;;
     W3)
@@ -257,6 +291,8 @@ for w in "${WORKLOADS[@]}"; do
         point W3 coio "$BIN/w3_sleep" 1000000
         gopeer W3 w3_sleep 100000
         gopeer W3 w3_sleep 1000000
+        tokiopeer W3 w3_sleep 100000
+        tokiopeer W3 w3_sleep 1000000
         pypeer W3 w3_sleep.py 100000 # asyncio at 1 M would take minutes: not run
         ;;
     W4)
@@ -289,11 +325,15 @@ for w in "${WORKLOADS[@]}"; do
     W6)
         point W6 coio "$BIN/w6_queue" 2000000
         gopeer W6 w6_queue 2000000
+        tokiopeer W6 w6_queue 2000000
         pypeer W6 w6_queue.py 200000
         ;;
     W7)
         point W7 coio "$BIN/w7_lock" 1000000 100
         gopeer W7 w7_lock 1000000 100
+        # the yield inside the lock: self-waking (W7's target), then tokio's yield_now
+        tokiopeer W7 w7_lock wake 1000000 100
+        tokiopeer W7 w7_lock yield_now 200000 100
         pypeer W7 w7_lock.py 100000 100
         ;;
     esac

@@ -7,14 +7,16 @@
 # own CPU use over those 5 s) with " c=C m=M" in the metric.
 #
 #   bench/w4_echo.sh IMPL C M      one point; IMPL: coio (epoll), coio_uring, libuv, floor,
-#                                  go, uvloop, asyncio, node
+#                                  go, tokio, uvloop, asyncio, node
 #   bench/w4_echo.sh               every IMPL x C in {100, 1000} x M in {64, 4096}
 #
 # Builds what it needs into $BUILD/bench-w4 (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or
 # build/release, which must hold libcoio.so): the client, the floor server and the
 # libuv server with cc (libuv from pkg-config; Debian: libuv1-dev), the coio server
 # against $BUILD's libcoio unless CMake already built $BUILD/bench/w4_echo_server, and
-# the Go peer (bench/peers/go/w4_echo.go, run with GOMAXPROCS=1) when go is there. The
+# the Go peer (bench/peers/go/w4_echo.go, run with GOMAXPROCS=1) when go is there, the
+# Tokio peers (bench/peers/tokio/build.sh: Debian's cargo, rustc and librust-tokio-dev,
+# offline, into $BUILD/bench-tokio; the server runs on Tokio's current_thread runtime). The
 # Python peers (bench/peers/python/w4_echo.py) run on /usr/bin/python3, which has
 # Debian's python3-uvloop; the Node peer (bench/peers/node/w4_echo.js) on node. A peer
 # that is not installed is skipped with a message (exit status 77 for a single point).
@@ -25,6 +27,7 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
 BIN=$BUILD/bench-w4
+TOKIO_BIN=$BUILD/bench-tokio/target/release
 WARM=${W4_WARMUP:-1}
 SECS=${W4_SECONDS:-5}
 SCPU=${W4_SERVER_CPU:-0}
@@ -65,6 +68,10 @@ build() {
     else
         say "w4: no libuv (apt-get install libuv1-dev): libuv points skipped"
     fi
+    if [ -x /usr/bin/cargo ]; then # Debian's: build.sh says why when it cannot build
+        bash "$ROOT/bench/peers/tokio/build.sh" "$BUILD" ||
+            say "w4: the Tokio peers did not build: tokio points skipped"
+    fi
     if [ -x "$GO" ]; then
         if [ ! -x "$BIN/go_echo" ] || [ "$ROOT/bench/peers/go/w4_echo.go" -nt "$BIN/go_echo" ]; then
             (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
@@ -81,6 +88,8 @@ missing() {
     libuv) [ -x "$BIN/libuv_echo" ] && return 1; echo "no libuv (apt-get install libuv1-dev)" ;;
     go) [ -x "$BIN/go_echo" ] && return 1
         echo "no go, or its build failed (apt-get install golang-go)" ;;
+    tokio) [ -x "$TOKIO_BIN/w4_echo" ] && return 1
+        echo "no Tokio peer, or its build failed (apt-get install cargo rustc librust-tokio-dev)" ;;
     asyncio) [ -x $SYSPY ] && return 1; echo "no $SYSPY (apt-get install python3)" ;;
     uvloop) $SYSPY -c 'import uvloop' 2>/dev/null && return 1
         echo "no uvloop for $SYSPY (apt-get install python3-uvloop)" ;;
@@ -98,6 +107,7 @@ point() {
     libuv) server=("$BIN/libuv_echo") ;;
     floor) server=("$BIN/w4_echo_floor") ;;
     go) server=("$BIN/go_echo"); env=(GOMAXPROCS=1) ;;
+    tokio) server=("$TOKIO_BIN/w4_echo") ;;
     asyncio | uvloop) server=("$SYSPY" "$ROOT/bench/peers/python/w4_echo.py" "$impl") ;;
     node) server=("$(command -v node || echo node)" "$ROOT/bench/peers/node/w4_echo.js") ;;
     *) say "w4: unknown impl $impl"; return 2 ;;
@@ -136,7 +146,7 @@ if [ $# -ge 3 ]; then
     exit $?
 fi
 IMPLS=()
-for impl in coio coio_uring libuv floor go uvloop asyncio node; do
+for impl in coio coio_uring libuv floor go tokio uvloop asyncio node; do
     if why=$(missing $impl); then say "w4: skip $impl: $why"; else IMPLS+=("$impl"); fi
 done
 for c in 100 1000; do

@@ -13,7 +13,9 @@
 #
 # IMPL: coio (COIO_BACKEND=epoll), coio_uring (io_uring), nginx (Debian's; one worker,
 # master_process on as deployed: the idle master is counted too, access_log off),
-# go (bench/peers/go/w5_http.go, net/http, GOMAXPROCS=1), node (bench/peers/node,
+# go (bench/peers/go/w5_http.go, net/http, GOMAXPROCS=1), tokio (bench/peers/tokio, a
+# task per connection parsing requests by hand on the current_thread runtime; built by
+# bench/peers/tokio/build.sh with Debian's cargo and crates), node (bench/peers/node,
 # the http module), uvloop and asyncio (bench/peers/python/w5_http.py, an asyncio
 # Protocol, under /usr/bin/python3: Debian's python3-uvloop is for that one).
 # A point fails (exit 1, the reason on stderr) when wrk reports non-2xx/3xx answers or
@@ -21,12 +23,14 @@
 # build/release): http_hello against $BUILD's libcoio unless CMake already built
 # $BUILD/examples/http_hello, and the Go peer with `GO111MODULE=off go build`.
 # Environment: W5_WARMUP (1), W5_SECONDS (5), W5_SERVER_CPU (0), W5_CLIENT_CPU (1).
-# Debian packages: wrk, nginx, golang-go, nodejs, python3-uvloop.
+# Debian packages: wrk, nginx, golang-go, cargo + rustc + librust-tokio-dev, nodejs,
+# python3-uvloop.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
 BIN=$BUILD/bench-w5
+TOKIO_BIN=$BUILD/bench-tokio/target/release
 WARM=${W5_WARMUP:-1}
 SECS=${W5_SECONDS:-5}
 SCPU=${W5_SERVER_CPU:-0}
@@ -76,13 +80,17 @@ have() {
         [ -x "$GO" ] || { say "w5: skip go: no go (apt-get install golang-go)"; return 1; }
         build_go || { say "w5: skip go"; return 1; }
         ;;
+    tokio)
+        bash "$ROOT/bench/peers/tokio/build.sh" "$BUILD" >&2 && [ -x "$TOKIO_BIN/w5_http" ] ||
+            { say "w5: skip tokio: not built (apt-get install cargo rustc librust-tokio-dev)"; return 1; }
+        ;;
     node) [ -x "$NODE" ] || { say "w5: skip node: no node (apt-get install nodejs)"; return 1; } ;;
     asyncio) [ -x $SYSPY ] || { say "w5: skip asyncio: no $SYSPY"; return 1; } ;;
     uvloop)
         $SYSPY -c 'import uvloop' 2>/dev/null ||
             { say "w5: skip uvloop: no uvloop for $SYSPY (apt-get install python3-uvloop)"; return 1; }
         ;;
-    *) say "w5: unknown impl $1 (coio coio_uring nginx go node uvloop asyncio)"; return 2 ;;
+    *) say "w5: unknown impl $1 (coio coio_uring nginx go tokio node uvloop asyncio)"; return 2 ;;
     esac
 }
 
@@ -203,6 +211,7 @@ point() {
     coio_uring) start_server "$tmp" env COIO_BACKEND=io_uring "$BIN/http_hello" 0 ;;
     nginx) start_nginx "$tmp" ;;
     go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w5_http_go" 0 ;;
+    tokio) start_server "$tmp" "$TOKIO_BIN/w5_http" 0 ;;
     node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w5_http.js" 0 ;;
     uvloop | asyncio) start_server "$tmp" $SYSPY "$ROOT/bench/peers/python/w5_http.py" "$impl" 0 ;;
     esac || { rm -rf "$tmp"; return 1; }
@@ -256,7 +265,7 @@ fi
 [ $# = 0 ] || { say "usage: bench/w5_http.sh [IMPL C]"; exit 2; }
 failed=0
 for c in 100 1000; do
-    for impl in coio coio_uring nginx go node uvloop asyncio; do
+    for impl in coio coio_uring nginx go tokio node uvloop asyncio; do
         point "$impl" "$c"
         rc=$?
         [ $rc = 0 ] || [ $rc = 77 ] || { say "w5: $impl c=$c failed"; failed=1; }

@@ -2,23 +2,43 @@
  * fetch — the seed's "network requests" made real: downloads http:// URLs concurrently
  * on one thread, at most C at a time, each under its own deadline.
  *
- *   fetch [-c concurrency] [-t timeout_s] URL...           (defaults: -c 4 -t 10)
+ *   fetch [-c concurrency] [-t timeout_s] [-L] [--max-redirs N] [-f] URL...
+ *     -c N            at most N requests at a time (default 4)
+ *     -t S            each request (each redirect hop) must finish within S seconds
+ *                     (default 10)
+ *     -L, --location  follow redirects (301, 302, 303, 307, 308), like curl -L
+ *     --max-redirs N  follow at most N redirects per URL (default 10), then fail
+ *     -f, --fail      exit 22 when a URL's final answer is an HTTP error (>= 400)
  *
  * One HTTP/1.1 GET per URL (Host header, Connection: close). Bodies delimited by
  * Content-Length, by chunked transfer coding, or by the end of the connection. Prints a
  * line per URL as it completes, then the total:
  *
  *   200     12345 bytes    0.004 s  fnv=89ab01cd23ef4567  http://127.0.0.1:8000/a.txt
+ *   301         0 bytes    0.001 s  fnv=cbf29ce484222325  http://127.0.0.1:8000/old  -> /new
  *   ETIMEDOUT   0 bytes    2.001 s  http://127.0.0.1:9/  (the deadline expired)
- *   total: 2 URLs, 1 ok, 1 failed, 12345 bytes, 2.001 s
+ *   total: 3 URLs, 2 ok, 1 failed, 12345 bytes, 2.001 s
  *
- * `fnv` is the 64-bit FNV-1a hash of the body, so tests can check the decoding.
- * Exits 0 if every URL got an HTTP response, 1 otherwise, 2 on bad usage.
+ * `fnv` is the 64-bit FNV-1a hash of the body, so tests can check the decoding. A
+ * redirect not followed shows its Location after "->"; one followed adds "(N redirects:
+ * FINAL-URL)". Responses are parsed strictly: a malformed status line, Content-Length
+ * ("3abc", "-1", two different values, with Transfer-Encoding) or chunk size is EPROTO
+ * with the reason in parentheses, never a guess. Out of file descriptors (EMFILE,
+ * ENFILE), a request waits for another one to finish and tries again; it fails only
+ * when none is left in flight to free one.
+ *
+ * Exits 0 if every URL got an HTTP response, 1 otherwise, 22 with --fail if they all
+ * did but one was an HTTP error, 2 on bad usage.
+ *
+ * Left out, as a real client would add them: https, proxies, keeping connections
+ * alive across URLs, compressed bodies, cookies and authentication, and retries after
+ * network errors.
  */
 #define _GNU_SOURCE
 #include <coio.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +50,7 @@
 
 #define LINE_MAX_BYTES 8192 /* longest status or header line we accept */
 #define BODY_PIECE (64 * 1024)
+#define URL_MAX 2400
 
 struct url {
     char host[256];
@@ -40,15 +61,25 @@ struct url {
 struct job {
     const char *url;
     int status;      /* HTTP status, or a negative errno */
+    const char *why; /* what was wrong with a response (status -EPROTO), or NULL */
     size_t bytes;    /* body bytes */
     uint64_t fnv;    /* FNV-1a of the body */
     double seconds;
+    int redirects;          /* followed */
+    char location[URL_MAX]; /* of a redirect not followed; the final URL if followed */
 };
 
 static struct job *jobs;
 static size_t njobs, next_job;
 static double timeout_s = 10;
 static int concurrency = 4;
+static bool follow, fail_on_http_error;
+static int max_redirs = 10;
+
+/* Requests between connecting and closing (they hold or are getting a socket), and a
+ * condition on which requests that found no free fd wait for one of them to end. */
+static int in_flight;
+static coio_cond *fd_freed;
 
 /* ---------------------------------------------------------------- URL */
 
@@ -100,6 +131,41 @@ static int parse_url(const char *s, struct url *u)
     return 0;
 }
 
+/* "host[:port]" of u as it goes in a URL or a Host header. */
+static void authority(const struct url *u, char *out, size_t cap)
+{
+    bool v6 = strchr(u->host, ':') != NULL, port = strcmp(u->port, "80") != 0;
+    snprintf(out, cap, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "", port ? ":" : "",
+             port ? u->port : "");
+}
+
+/* The absolute URL a Location value names, relative to base (RFC 3986 5.2, without
+ * dot-segment removal). 0, -EPROTONOSUPPORT (not http://) or -EINVAL (too long). */
+static int resolve(const struct url *base, const char *loc, char *out, size_t cap)
+{
+    char auth[300];
+    authority(base, auth, sizeof auth);
+    static const char scheme_chars[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.";
+    size_t scheme = strspn(loc, scheme_chars);
+    int n;
+    if (scheme > 0 && loc[scheme] == ':') {
+        if (strncasecmp(loc, "http://", 7) != 0)
+            return -EPROTONOSUPPORT; /* https and the rest */
+        n = snprintf(out, cap, "%s", loc);
+    } else if (loc[0] == '/' && loc[1] == '/') {
+        n = snprintf(out, cap, "http:%s", loc);
+    } else if (loc[0] == '/') {
+        n = snprintf(out, cap, "http://%s%s", auth, loc);
+    } else { /* relative to base's directory */
+        size_t dir = strcspn(base->path, "?");
+        while (dir > 0 && base->path[dir - 1] != '/')
+            dir--;
+        n = snprintf(out, cap, "http://%s%.*s%s", auth, (int)dir, base->path, loc);
+    }
+    return n < 0 || (size_t)n >= cap ? -EINVAL : 0;
+}
+
 /* ---------------------------------------------------------------- HTTP */
 
 static void fnv_update(struct job *j, const char *p, size_t n)
@@ -107,6 +173,13 @@ static void fnv_update(struct job *j, const char *p, size_t n)
     for (size_t i = 0; i < n; i++)
         j->fnv = (j->fnv ^ (unsigned char)p[i]) * 0x100000001b3ull;
     j->bytes += n;
+}
+
+/* A protocol error, with its reason for the report. */
+static int bad(struct job *j, const char *why)
+{
+    j->why = why;
+    return -EPROTO;
 }
 
 /* Reads one CRLF- (or LF-) terminated line without its terminator, NUL-terminated.
@@ -142,6 +215,69 @@ static int read_body(coio_stream *s, struct job *j, size_t n, char *buf)
     return 0;
 }
 
+/* "HTTP/1.x SP 3DIGIT [SP reason]": the status, or -1. */
+static int parse_status(const char *l, size_t n)
+{
+    if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ')
+        return -1;
+    int st = 0;
+    for (int i = 9; i < 12; i++) {
+        if (l[i] < '0' || l[i] > '9')
+            return -1;
+        st = st * 10 + (l[i] - '0');
+    }
+    return st >= 100 && (n == 12 || l[12] == ' ') ? st : -1;
+}
+
+/* A Content-Length value: decimal digits only, and at most SIZE_MAX - 1. 0 or -1. */
+static int parse_length(const char *v, size_t *out)
+{
+    size_t n = 0;
+    if (!*v)
+        return -1;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' || n > (SIZE_MAX - 2) / 10)
+            return -1;
+        n = n * 10 + (size_t)(*v - '0');
+    }
+    *out = n;
+    return 0;
+}
+
+/* A chunk-size line: hex digits, then optional whitespace and ";extensions". 0 or -1. */
+static int parse_chunk_size(const char *l, size_t *out)
+{
+    size_t n = 0;
+    const char *p = l;
+    for (;; p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0'
+                : (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f' ? (*p | 0x20) - 'a' + 10
+                                                           : -1;
+        if (d < 0)
+            break;
+        if (n > (SIZE_MAX - 16) / 16)
+            return -1;
+        n = n * 16 + (size_t)d;
+    }
+    if (p == l)
+        return -1; /* no digits: "-1", "+5", "" */
+    p += strspn(p, " \t");
+    if (*p && *p != ';')
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* Is token the last element of the comma-separated list (any case)? */
+static bool last_token_is(const char *list, const char *token)
+{
+    const char *p = strrchr(list, ',');
+    p = p ? p + 1 : list;
+    p += strspn(p, " \t");
+    size_t n = strlen(token);
+    return strncasecmp(p, token, n) == 0 && p[n + strspn(p + n, " \t")] == '\0';
+}
+
 static int read_chunked(coio_stream *s, struct job *j, char *buf)
 {
     char line[LINE_MAX_BYTES];
@@ -149,21 +285,17 @@ static int read_chunked(coio_stream *s, struct job *j, char *buf)
         ssize_t n = get_line(s, line, sizeof line);
         if (n < 0)
             return (int)n;
-        char *end;
-        errno = 0;
-        unsigned long long size = strtoull(line, &end, 16);
-        if (end == line || errno || (*end && *end != ';' && *end != ' ' && *end != '\t'))
-            return -EPROTO;
+        size_t size;
+        if (parse_chunk_size(line, &size) < 0)
+            return bad(j, "bad chunk size");
         if (size == 0)
             break;
-        if (size >= SIZE_MAX)
-            return -EPROTO;
-        int r = read_body(s, j, (size_t)size, buf);
+        int r = read_body(s, j, size, buf);
         if (r < 0)
             return r;
         n = get_line(s, line, sizeof line); /* the CRLF after the data */
         if (n != 0)
-            return n < 0 ? (int)n : -EPROTO;
+            return n < 0 ? (int)n : bad(j, "chunk longer than its size");
     }
     for (;;) { /* trailer fields, up to the empty line */
         ssize_t n = get_line(s, line, sizeof line);
@@ -172,17 +304,22 @@ static int read_chunked(coio_stream *s, struct job *j, char *buf)
     }
 }
 
-/* GET u over s. Returns the status (>= 100) or a negative errno. */
+/* Is status a redirect that names its target in Location? */
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* GET u over s. Returns the status (>= 100) or a negative errno; a redirect's Location
+ * goes to j->location. */
 static int http_get(coio_stream *s, const struct url *u, struct job *j, char *buf)
 {
-    char req[4096];
-    bool v6 = strchr(u->host, ':') != NULL;
+    char req[4096], auth[300];
+    authority(u, auth, sizeof auth);
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\nUser-Agent: coio-fetch/%s\r\n"
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: coio-fetch/%s\r\n"
                      "Accept: */*\r\nConnection: close\r\n\r\n",
-                     u->path, v6 ? "[" : "", u->host, v6 ? "]" : "",
-                     strcmp(u->port, "80") ? ":" : "", strcmp(u->port, "80") ? u->port : "",
-                     coio_version_string());
+                     u->path, auth, coio_version_string());
     if (n < 0 || (size_t)n >= sizeof req)
         return -EINVAL;
     ssize_t w = coio_stream_write(s, req, (size_t)n);
@@ -196,29 +333,41 @@ static int http_get(coio_stream *s, const struct url *u, struct job *j, char *bu
         ssize_t l = get_line(s, line, sizeof line);
         if (l < 0)
             return (int)l;
-        if (sscanf(line, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 999)
-            return -EPROTO;
-        bool chunked = false;
+        if ((status = parse_status(line, (size_t)l)) < 0)
+            return bad(j, "bad status line");
+        bool chunked = false, has_te = false;
         size_t length = SIZE_MAX;
+        j->location[0] = 0;
         while ((l = get_line(s, line, sizeof line)) > 0) {
             char *colon = strchr(line, ':');
-            if (!colon)
-                return -EPROTO;
+            if (!colon || colon == line || line[0] == ' ' || line[0] == '\t')
+                return bad(j, "bad header line");
             *colon = 0;
             char *v = colon + 1 + strspn(colon + 1, " \t");
+            char *e = line + l;
+            while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            *e = 0;
             if (!strcasecmp(line, "Content-Length")) {
-                char *end;
-                errno = 0;
-                unsigned long long cl = strtoull(v, &end, 10);
-                if (end == v || errno || cl >= SIZE_MAX)
-                    return -EPROTO;
-                length = (size_t)cl;
+                size_t cl;
+                if (parse_length(v, &cl) < 0)
+                    return bad(j, "bad Content-Length");
+                if (length != SIZE_MAX && length != cl)
+                    return bad(j, "two different Content-Lengths");
+                length = cl;
             } else if (!strcasecmp(line, "Transfer-Encoding")) {
-                chunked = strcasestr(v, "chunked") != NULL;
+                has_te = true;
+                chunked = last_token_is(v, "chunked");
+            } else if (!strcasecmp(line, "Location")) {
+                if ((size_t)snprintf(j->location, sizeof j->location, "%s", v) >=
+                    sizeof j->location)
+                    return bad(j, "Location too long");
             }
         }
         if (l < 0)
             return (int)l;
+        if (has_te && length != SIZE_MAX)
+            return bad(j, "both Content-Length and Transfer-Encoding"); /* RFC 9112 6.3 */
         if (status < 200)
             continue;
         if (status == 204 || status == 304)
@@ -226,46 +375,106 @@ static int http_get(coio_stream *s, const struct url *u, struct job *j, char *bu
         else if (chunked)
             r = read_chunked(s, j, buf);
         else
-            r = read_body(s, j, length, buf); /* SIZE_MAX: until the connection closes */
+            r = read_body(s, j, has_te ? SIZE_MAX : length, buf); /* SIZE_MAX: to EOF */
     } while (status < 200);
     return r < 0 ? r : status;
 }
 
 /* ---------------------------------------------------------------- tasks */
 
-static void fetch_one(struct job *j, char *buf)
+/* After EMFILE/ENFILE: waits until a request in flight ends and frees its fd.
+ * Returns 0 (try again), or -1 when none is in flight, so none would; then the other
+ * waiters try once more too, rather than wait for ever. */
+static int wait_for_fd(void)
 {
-    struct url u;
-    double t0 = coio_now();
-    j->fnv = 0xcbf29ce484222325ull;
-    int r = parse_url(j->url, &u);
-    if (r == 0) {
+    coio_cond_acquire(fd_freed);
+    if (in_flight == 0) {
+        coio_cond_notify_all(fd_freed);
+        coio_cond_release(fd_freed);
+        return -1;
+    }
+    int r = coio_cond_wait(fd_freed);
+    coio_cond_release(fd_freed);
+    return r < 0 ? -1 : 0;
+}
+
+/* One GET of u under its own deadline. Returns the status or a negative errno. */
+static int fetch_hop(struct job *j, const struct url *u, char *buf)
+{
+    for (;;) {
+        j->fnv = 0xcbf29ce484222325ull;
+        j->bytes = 0;
+        j->why = NULL;
         coio_scope sc;
         coio_timeout_begin(&sc, timeout_s);
-        int fd = coio_tcp_connect(u.host, u.port); /* TCP_NODELAY on */
-        if (fd < 0) {
-            r = fd;
-        } else {
+        in_flight++;
+        int r = coio_tcp_connect(u->host, u->port); /* TCP_NODELAY on */
+        if (r >= 0) {
+            int fd = r;
             coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
             if (!s) {
                 r = -errno;
                 coio_close(fd);
             } else {
-                r = http_get(s, &u, j, buf);
+                r = http_get(s, u, j, buf);
                 coio_stream_abort(s); /* nothing left to send: no need to flush */
             }
         }
+        in_flight--;
+        bool no_fd = r == -EMFILE || r == -ENFILE;
+        if (!no_fd) { /* its fd is closed: one waiter may use it */
+            coio_cond_acquire(fd_freed);
+            coio_cond_notify(fd_freed, 1);
+            coio_cond_release(fd_freed);
+        }
         if (coio_scope_end(&sc) == -ETIMEDOUT && r < 100)
-            r = -ETIMEDOUT;
+            return -ETIMEDOUT;
+        if (no_fd && wait_for_fd() == 0)
+            continue;
+        return r;
+    }
+}
+
+static void fetch_one(struct job *j, char *buf)
+{
+    double t0 = coio_now();
+    char url[URL_MAX];
+    snprintf(url, sizeof url, "%s", j->url);
+    int r;
+    for (;;) {
+        struct url u;
+        r = parse_url(url, &u);
+        if (r < 0)
+            break;
+        r = fetch_hop(j, &u, buf);
+        if (!follow || !is_redirect(r) || !j->location[0])
+            break;
+        if (j->redirects == max_redirs) {
+            r = -ELOOP;
+            j->why = "too many redirects";
+            break;
+        }
+        char next[URL_MAX];
+        if ((r = resolve(&u, j->location, next, sizeof next)) < 0)
+            break;
+        memcpy(url, next, sizeof url);
+        memcpy(j->location, next, sizeof next);
+        j->redirects++;
     }
     j->status = r;
     j->seconds = coio_now() - t0;
-    if (r >= 100)
-        printf("%-3d %13zu bytes %8.3f s  fnv=%016llx  %s\n", r, j->bytes, j->seconds,
+    if (r >= 100) {
+        printf("%-3d %13zu bytes %8.3f s  fnv=%016llx  %s", r, j->bytes, j->seconds,
                (unsigned long long)j->fnv, j->url);
-    else
+        if (j->redirects)
+            printf("  (%d redirect%s: %s)", j->redirects, j->redirects > 1 ? "s" : "", url);
+        else if (is_redirect(r))
+            printf("  -> %s", j->location[0] ? j->location : "(no Location)");
+        printf("\n");
+    } else {
         printf("%-9s %7zu bytes %8.3f s  %s  (%s)\n", coio_err_name(r), j->bytes, j->seconds,
-               j->url, coio_strerror(r));
+               j->url, j->why ? j->why : coio_strerror(r));
+    }
     fflush(stdout);
 }
 
@@ -288,25 +497,37 @@ static int main_task(void *arg)
     (void)arg;
     size_t nw = (size_t)concurrency < njobs ? (size_t)concurrency : njobs;
     coio_task **w = calloc(nw, sizeof *w);
-    if (!w)
+    fd_freed = coio_cond_create(NULL);
+    if (!w || !fd_freed) {
+        free(w);
         return -ENOMEM;
+    }
     for (size_t i = 0; i < nw; i++)
         w[i] = coio_spawn(worker, NULL);
     int r = coio_gather_n(w, nw, NULL);
     free(w);
+    coio_cond_destroy(fd_freed);
     return r;
 }
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: fetch [-c concurrency] [-t timeout_s] URL...\n");
+    fprintf(stderr, "usage: fetch [-c concurrency] [-t timeout_s] [-L] [--max-redirs N] "
+                    "[-f] URL...\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"location", no_argument, NULL, 'L'},
+        {"max-redirs", required_argument, NULL, 'R'},
+        {"fail", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     int opt;
-    while ((opt = getopt(argc, argv, "c:t:h")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:t:Lfh", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'c':
@@ -319,8 +540,14 @@ int main(int argc, char **argv)
             if (*end || !(timeout_s > 0))
                 usage();
             break;
-        default:
-            usage();
+        case 'L': follow = true; break;
+        case 'R':
+            max_redirs = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end || max_redirs < 0)
+                usage();
+            break;
+        case 'f': fail_on_http_error = true; break;
+        default: usage();
         }
     }
     if (optind >= argc)
@@ -339,13 +566,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "fetch: %s\n", coio_strerror(r));
         return 1;
     }
-    size_t ok = 0, bytes = 0;
+    size_t ok = 0, http_errors = 0, bytes = 0;
     for (size_t i = 0; i < njobs; i++) {
         ok += jobs[i].status >= 100;
+        http_errors += jobs[i].status >= 400;
         bytes += jobs[i].bytes;
     }
     printf("total: %zu URLs, %zu ok, %zu failed, %zu bytes, %.3f s\n", njobs, ok, njobs - ok,
            bytes, elapsed);
     free(jobs);
-    return ok == njobs ? 0 : 1;
+    if (ok != njobs)
+        return 1;
+    return fail_on_http_error && http_errors ? 22 : 0;
 }

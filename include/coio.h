@@ -48,27 +48,32 @@ COIO_API const char *coio_version_string(void);
  * Errors
  * ------------------------------------------------------------------------------------ */
 
-/* The errors coio itself produces, with their descriptions. Other negative errnos
- * (from the kernel) pass through unchanged and are named by strerror(). */
-#define COIO_ERRNO_MAP(X)                                                        \
-    X(EPERM, "operation needs a running task (called outside coio_run)")         \
-    X(EINVAL, "invalid argument")                                                \
-    X(ENOMEM, "out of memory")                                                   \
-    X(EBUSY, "a loop is already running on this thread")                         \
-    X(ECANCELED, "the task was cancelled")                                       \
-    X(ETIMEDOUT, "the deadline expired")                                         \
-    X(EDEADLK, "a task cannot await itself")                                     \
-    X(EALREADY, "already done")                                                  \
-    X(EAGAIN, "resource temporarily unavailable")                                \
-    X(EBADF, "bad file descriptor")                                              \
-    X(ESRCH, "no such task")                                                     \
-    X(ESHUTDOWN, "the queue, group or loop has been shut down")                  \
-    X(EPIPE, "broken: the peer or barrier went away, or the stream ended early") \
-    X(EOVERFLOW, "released or marked done more often than acquired")             \
-    X(ENXIO, "host or service not found")                                        \
-    X(EMSGSIZE, "over the limit (line, buffer or cap)")
+/* The errnos coio itself returns, with their standard descriptions (what strerror(3)
+ * says in the C locale). The same errno also comes from the kernel, so a description
+ * says what the errno means in general; what it means from a given function is in that
+ * function's comment below (e.g. -EPERM from a suspending call: outside a task). */
+#define COIO_ERRNO_MAP(X)                                         \
+    X(EPERM, "Operation not permitted")                           \
+    X(ENOENT, "No such file or directory")                        \
+    X(EIO, "Input/output error")                                  \
+    X(EINVAL, "Invalid argument")                                 \
+    X(ENOMEM, "Cannot allocate memory")                           \
+    X(EBUSY, "Device or resource busy")                           \
+    X(ECANCELED, "Operation canceled")                            \
+    X(ETIMEDOUT, "Connection timed out")                          \
+    X(EDEADLK, "Resource deadlock avoided")                       \
+    X(EALREADY, "Operation already in progress")                  \
+    X(EAGAIN, "Resource temporarily unavailable")                 \
+    X(EBADF, "Bad file descriptor")                               \
+    X(ENOSYS, "Function not implemented")                         \
+    X(ESHUTDOWN, "Cannot send after transport endpoint shutdown") \
+    X(EPIPE, "Broken pipe")                                       \
+    X(EOVERFLOW, "Value too large for defined data type")         \
+    X(ENXIO, "No such device or address")                         \
+    X(EMSGSIZE, "Message too long")
 
-/* Description of a (negative or positive) errno value; never NULL. */
+/* strerror(3) of a (negative or positive) errno value: the standard description, in the
+ * program's locale ("Unknown error N" for values that name no errno); never NULL. */
 COIO_API const char *coio_strerror(int err);
 /* Symbolic name, "ECANCELED" for -ECANCELED; "E?" for unknown values; never NULL. */
 COIO_API const char *coio_err_name(int err);
@@ -117,8 +122,9 @@ COIO_API coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn
  * -EALREADY (t is detached or already being awaited). */
 COIO_API int coio_await(coio_task *t);
 
-/* Like coio_await, but gives up after `seconds`: then t is cancelled and awaited, and
- * -ETIMEDOUT is returned. The handle is released in every case. */
+/* Like coio_await, but gives up after `seconds` (<= 0: at once if t has not finished):
+ * then t is cancelled and awaited, and -ETIMEDOUT is returned. The handle is released in
+ * every case except -EINVAL (t NULL or seconds NaN), which leaves it untouched. */
 COIO_API int coio_wait_for(coio_task *t, double seconds);
 
 /* Releases the handle: t runs on, and is freed when it finishes. Returns 0, -EINVAL or
@@ -243,7 +249,11 @@ static inline void coio__scope_autoend(coio_scope *s)
  * value. If the caller is cancelled (or times out) before a worker took the job, the job
  * is dropped and -ECANCELED (-ETIMEDOUT) is returned at once; once a worker runs it, the
  * caller waits for it to return (fn may use memory the caller owns), then returns
- * -ECANCELED (-ETIMEDOUT). Also -EINVAL, -EPERM, -ENOMEM, -EAGAIN (no thread could start). */
+ * -ECANCELED (-ETIMEDOUT). Also -EINVAL (fn NULL), -EPERM, -EAGAIN (the pool has no
+ * thread yet and none could start). The pool's threads, like every thread coio starts,
+ * block all asynchronous signals (SIGTERM, SIGINT, ...): those go to the program's own
+ * threads; only fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) are not
+ * blocked. */
 COIO_API int coio_to_thread(int (*fn)(void *), void *arg);
 
 /* ------------------------------------------------------------------------------------
@@ -357,8 +367,8 @@ typedef struct coio_as_completed coio_as_completed;
 
 /* An iterator over tasks[0..n) in completion order (NULL entries skipped). It keeps
  * `tasks` (which must stay valid until destroy) and claims the handles; timeout is for
- * the whole iteration (< 0: none). NULL with errno EINVAL, EPERM, EDEADLK, EALREADY or
- * ENOMEM. */
+ * the whole iteration (< 0: none). NULL with errno EINVAL (also for a NaN timeout), EPERM,
+ * EDEADLK, EALREADY or ENOMEM. */
 COIO_API coio_as_completed *coio_as_completed_create(coio_task **tasks, size_t n,
                                                      double timeout);
 /* Waits for the next task to finish, releases it (tasks[i] becomes NULL), stores its
@@ -413,12 +423,18 @@ typedef struct coio_queue coio_queue;
 #define COIO_QUEUE_LIFO 1
 #define COIO_QUEUE_PRIORITY 2 /* smallest first by cmp(); equal items leave FIFO */
 
-/* A queue of void * items. maxsize 0 means unbounded. order is COIO_QUEUE_*; cmp (a
- * qsort-style comparison of two items, as passed to put) is required for PRIORITY and
- * must be NULL otherwise. NULL with errno EINVAL or ENOMEM. */
+/* A queue of void * items. maxsize 0 means unbounded. order is COIO_QUEUE_*; cmp is
+ * required for PRIORITY and must be NULL otherwise. cmp receives the two items themselves
+ * (the pointers given to put, not pointers to them as qsort's would) and returns <0, 0
+ * or >0 like strcmp. NULL with errno EINVAL or ENOMEM. */
 COIO_API coio_queue *coio_queue_create(int order, size_t maxsize,
                                        int (*cmp)(const void *a, const void *b));
-/* Frees q and drops the items left in it. -EBUSY while a task waits on q. */
+/* Items that own memory: free_item(item) is called for every item that q drops, by
+ * coio_queue_destroy and by coio_queue_shutdown(q, 1), never for items handed out by a
+ * get. NULL (the default) drops items without a call. 0 or -EINVAL. */
+COIO_API int coio_queue_set_item_free(coio_queue *q, void (*free_item)(void *item));
+/* Frees q and drops the items left in it (see coio_queue_set_item_free). -EBUSY while a
+ * task waits on q. */
 COIO_API int coio_queue_destroy(coio_queue *q);
 
 /* Adds item, waiting while q is full. A waiting getter receives the item directly.
@@ -444,7 +460,8 @@ COIO_API int coio_queue_join(coio_queue *q);
  * blocked putters are released with it. Without `immediate`, gets go on returning the
  * items left and then fail with -ESHUTDOWN (blocked getters, who only wait on an empty
  * queue, are released with it at once). With `immediate`, the items left are dropped (as
- * if task_done'd, which may release join), and every get fails with -ESHUTDOWN. Returns
+ * if task_done'd, which may release join; each passed to the queue's free_item if it has
+ * one), and every get fails with -ESHUTDOWN. Returns
  * the number of items dropped, or -EINVAL. Calling it again is harmless. */
 COIO_API int coio_queue_shutdown(coio_queue *q, int immediate);
 
@@ -670,7 +687,12 @@ COIO_API int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen
  * service not found (EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY, EAI_SERVICE), -EAGAIN
  * temporary failure (EAI_AGAIN), -EIO permanent failure (EAI_FAIL), -EAFNOSUPPORT
  * (EAI_FAMILY), -ESOCKTNOSUPPORT (EAI_SOCKTYPE), -EINVAL (EAI_BADFLAGS, or both host and
- * service NULL, or res NULL), -ENOMEM, -EMFILE, -EPERM, -ECANCELED, -ETIMEDOUT. */
+ * service NULL, or res NULL, or a bad port number), for EAI_SYSTEM the errno it came with
+ * (e.g. -EMFILE), -ENOMEM, -EMFILE, -EPERM, -ECANCELED, -ETIMEDOUT.
+ * A service (here and in every call below that takes one) is a port number, decimal
+ * digits only from 0 to 65535, or a name from /etc/services ("http"). A service that
+ * starts with a digit, sign or space, or is empty, and is not such a number ("99999",
+ * "-1", " 80", "80abc", "") is -EINVAL, never a port modulo 65536. */
 COIO_API int coio_getaddrinfo(const char *host, const char *service,
                               const struct addrinfo *hints, struct addrinfo **res);
 
@@ -678,7 +700,8 @@ COIO_API int coio_getaddrinfo(const char *host, const char *service,
 typedef struct coio_tcp_connect_opts {
     unsigned flags;              /* COIO_TCP_* */
     int family;                  /* AF_UNSPEC (0), AF_INET or AF_INET6 */
-    double happy_eyeballs_delay; /* seconds between attempts; 0: 0.25 (RFC 8305) */
+    double happy_eyeballs_delay; /* seconds between attempts; 0: 0.25 (RFC 8305);
+                                  * negative or NaN: EINVAL */
 } coio_tcp_connect_opts;
 
 /* Happy Eyeballs (RFC 8305): addresses interleaved by family, a new attempt every
@@ -696,7 +719,8 @@ typedef struct coio_tcp_connect_opts {
  * in order, and returns a connected non-blocking CLOEXEC fd with TCP_NODELAY. Bound the
  * whole call with a deadline scope. Errors: those of coio_getaddrinfo, then the last
  * connect error (-ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH, -ETIMEDOUT, ...), -EMFILE,
- * -ENOMEM, -ECANCELED, -ETIMEDOUT (scope), -EPERM, -EINVAL (host or service NULL). */
+ * -ENOMEM, -ECANCELED, -ETIMEDOUT (scope), -EPERM, -EINVAL (host or service NULL, a bad
+ * port number, happy_eyeballs_delay negative or NaN). */
 COIO_API int coio_tcp_connect(const char *host, const char *service);
 COIO_API int coio_tcp_connect_ex(const char *host, const char *service,
                                  const coio_tcp_connect_opts *opts);
@@ -741,7 +765,8 @@ typedef struct coio_server_opts {
                               * (clients wait in the backlog) until a handler returns */
     size_t stack_size;       /* of handler tasks; 0: COIO_STACK_SIZE_DEFAULT */
     unsigned flags;          /* COIO_SERVER_* */
-    double accept_retry_max; /* longest back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM; 0: 1 s */
+    double accept_retry_max; /* longest back-off after EMFILE/ENFILE/ENOBUFS/ENOMEM;
+                              * <= 0: 1 s; NaN: EINVAL */
 } coio_server_opts;
 
 /* The handler owns fd and closes it (with coio_close) itself. */
@@ -756,9 +781,10 @@ typedef struct coio_server_stats {
 
 /* Starts serving listen_fd (a listening socket, e.g. from coio_tcp_listen), which the
  * server then owns. Returns the server, or NULL with errno EINVAL (handler NULL,
- * listen_fd < 0), EPERM (outside a task) or ENOMEM. The server survives EMFILE, ENFILE,
- * ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to accept_retry_max) and
- * ECONNABORTED, EPROTO, EPERM and network errors (retrying at once). */
+ * listen_fd < 0, accept_retry_max NaN), EPERM (outside a task) or ENOMEM. The server
+ * survives EMFILE, ENFILE, ENOBUFS and ENOMEM (backing off from 10 ms, doubling up to
+ * accept_retry_max) and ECONNABORTED, EPROTO, EPERM and network errors (retrying at
+ * once). */
 COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, void *arg),
                                         void *arg, const coio_server_opts *opts);
 
@@ -766,8 +792,9 @@ COIO_API coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, vo
  * waits up to `grace` seconds (< 0: no limit) for the handlers to return, then cancels
  * the rest and waits for them. Returns how many handlers had to be cancelled (>= 0),
  * -ECANCELED if the caller was cancelled meanwhile (the shutdown still completes, with
- * the remaining handlers cancelled at once), -EINVAL (s NULL), -EPERM (outside a task;
- * s is left untouched). Every server must be closed before the loop ends. */
+ * the remaining handlers cancelled at once), -EINVAL (s NULL or grace NaN), -EPERM
+ * (outside a task; s is left untouched). Every server must be closed before the loop
+ * ends. */
 COIO_API int coio_server_close(coio_server *s, double grace);
 
 /* Like Server.serve_forever(): suspends until the accept loop stops because the server

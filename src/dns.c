@@ -25,6 +25,7 @@
 #include "net.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ static void job_free(dns_job *j)
 static void *resolver(void *unused)
 {
     (void)unused;
+    pthread_setname_np(pthread_self(), "coio-dns");
     pthread_mutex_lock(&pool.mu);
     for (;;) {
         while (coio__list_is_empty(&pool.queue)) {
@@ -170,6 +172,29 @@ static int gai_to_errno(int gai, int sys_errno)
     }
 }
 
+/* getaddrinfo reads a numeric service with strtoul and keeps the low 16 bits, so "99999"
+ * would be port 34463, "-1" 65535 and "" port 0; " 80" is 80. coio takes a service that
+ * begins with a digit, a sign or a space (or is empty) as a port number, which must be
+ * decimal digits only, 0 to 65535. Anything else is a service name for the lookup.
+ * Returns 0 or -EINVAL. */
+static int check_service(const char *service)
+{
+    if (!service)
+        return 0;
+    unsigned char c = (unsigned char)service[0];
+    bool number = c == '\0' || c == '+' || c == '-' || isspace(c) || isdigit(c);
+    if (!number)
+        return 0; /* a name */
+    unsigned long port = 0;
+    const char *p = service;
+    for (; isdigit((unsigned char)*p); p++) {
+        port = port * 10 + (unsigned long)(*p - '0');
+        if (port > 65535)
+            return -EINVAL;
+    }
+    return p == service || *p != '\0' ? -EINVAL : 0;
+}
+
 /* A host that is an IP literal and a service that is a port number (or absent) need no
  * lookup: resolve them on the spot, like asyncio's _ipaddr_info shortcut. Scoped IPv6
  * literals ("fe80::1%eth0") consult the interface table and take the slow path. */
@@ -197,7 +222,10 @@ int coio_getaddrinfo(const char *host, const char *service, const struct addrinf
     if (!res || (!host && !service))
         return -EINVAL;
     *res = NULL;
-    int r = coio__check(L, L ? L->current : NULL);
+    int r = check_service(service);
+    if (r < 0)
+        return r;
+    r = coio__check(L, L ? L->current : NULL);
     if (r < 0)
         return r;
     struct addrinfo h = {0};

@@ -1,4 +1,4 @@
-/* Error names and descriptions, generated from COIO_ERRNO_MAP; library version. */
+/* Error names (from COIO_ERRNO_MAP) and descriptions; library version. */
 #include "internal.h"
 
 #include <string.h>
@@ -23,20 +23,11 @@ static int magnitude(int err)
     return err == INT_MIN ? INT_MAX : err < 0 ? -err : err;
 }
 
+/* The kernel and coio return the same errnos, so the text is the standard one. glibc's
+ * strerror returns static text for known values and a per-thread buffer for others. */
 const char *coio_strerror(int err)
 {
-    err = magnitude(err);
-    switch (err) {
-#define X(name, text)                                                                        \
-    case name:                                                                               \
-        return text;
-        COIO_ERRNO_MAP(X)
-#undef X
-    default:
-        break;
-    }
-    /* strerror's buffer is per thread in glibc; unknown values get "Unknown error N". */
-    return strerror(err);
+    return strerror(magnitude(err));
 }
 
 const char *coio_err_name(int err)

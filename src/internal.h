@@ -445,7 +445,7 @@ int coio__remote_post(coio_loop *h, coio__remote *r);
 /* Withdraws r if it was posted and has not run yet. h's loop thread only. */
 void coio__remote_withdraw(coio_loop *h, coio__remote *r);
 /* Starts fn on a detached thread with a 256 KiB stack (the worker pool's and the
- * resolvers'). Returns 0 or pthread_create's error. */
+ * resolvers') that blocks every asynchronous signal. Returns 0 or pthread_create's error. */
 int coio__thread_start(void *(*fn)(void *));
 /* Runs the messages posted to L. Called by coio__loop_drain_ext (threadpool.c). */
 void coio__loop_drain_remote(coio__loop *L);

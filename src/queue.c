@@ -33,6 +33,7 @@ struct coio_queue {
     int order;
     size_t maxsize; /* 0: unbounded */
     int (*cmp)(const void *, const void *);
+    void (*free_item)(void *); /* for items dropped by destroy and shutdown(immediate) */
     union {
         void **ring; /* FIFO, LIFO */
         pitem *heap; /* PRIORITY */
@@ -66,6 +67,30 @@ coio_queue *coio_queue_create(int order, size_t maxsize, int (*cmp)(const void *
     return q;
 }
 
+int coio_queue_set_item_free(coio_queue *q, void (*free_item)(void *item))
+{
+    if (!q)
+        return -EINVAL;
+    q->free_item = free_item;
+    return 0;
+}
+
+/* Empties q, handing each item to free_item (in no particular order). */
+static size_t drop_items(coio_queue *q)
+{
+    size_t n = q->len;
+    for (size_t i = 0; q->free_item && i < n; i++) {
+        if (q->order == COIO_QUEUE_PRIORITY)
+            q->free_item(q->u.heap[i].item);
+        else if (q->order == COIO_QUEUE_FIFO)
+            q->free_item(q->u.ring[(q->head + i) % q->cap]);
+        else
+            q->free_item(q->u.ring[i]);
+    }
+    q->len = q->head = 0;
+    return n;
+}
+
 int coio_queue_destroy(coio_queue *q)
 {
     if (!q)
@@ -73,6 +98,7 @@ int coio_queue_destroy(coio_queue *q)
     if (!coio__list_is_empty(&q->getters) || !coio__list_is_empty(&q->putters) ||
         !coio__list_is_empty(&q->joiners))
         return -EBUSY;
+    drop_items(q);
     free(q->u.ring);
     free(q);
     return 0;
@@ -376,8 +402,7 @@ int coio_queue_shutdown(coio_queue *q, int immediate)
     size_t dropped = 0;
     q->shutdown = true;
     if (immediate && q->len) {
-        dropped = q->len;
-        q->len = q->head = 0;
+        dropped = drop_items(q);
         q->unfinished = q->unfinished > dropped ? q->unfinished - dropped : 0;
         if (q->unfinished == 0)
             release_joiners(L, q);

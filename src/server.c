@@ -195,7 +195,8 @@ coio_server *coio_server_start(int listen_fd, int (*handler)(int fd, void *arg),
                                const coio_server_opts *opts)
 {
     coio__loop *L = coio__loop_get();
-    if (!handler || listen_fd < 0) {
+    double retry_max = opts ? opts->accept_retry_max : 0;
+    if (!handler || listen_fd < 0 || retry_max != retry_max) { /* NaN */
         errno = EINVAL;
         return NULL;
     }

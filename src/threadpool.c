@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ static struct {
 static void *worker(void *unused)
 {
     (void)unused;
+    pthread_setname_np(pthread_self(), "coio-worker"); /* for top -H, gdb and tests */
     pthread_mutex_lock(&pool.mu);
     for (;;) {
         while (coio__list_is_empty(&pool.queue)) {
@@ -61,14 +63,29 @@ static void *worker(void *unused)
     return NULL;
 }
 
+/* coio's threads run library code only, so a signal the process expects (SIGTERM read
+ * through a signalfd, SIGINT, SIGCHLD...) must never be delivered to one of them: the
+ * kernel picks any thread that does not block a process-directed signal, and a default
+ * action there kills the process behind the program's back. The new thread inherits its
+ * mask from the creator, so the mask is set around pthread_create: there is no window in
+ * which the new thread runs unmasked. The signals of faults the thread itself causes stay
+ * unblocked: the kernel would force a blocked one to its default action, bypassing the
+ * program's handler (a crash report, a sanitizer's). */
 int coio__thread_start(void *(*fn)(void *))
 {
+    sigset_t all, old;
+    sigfillset(&all);
+    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
+        sigdelset(&all, synchronous[i]);
     pthread_t th;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int e = pthread_create(&th, &a, fn, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
     return e;
 }

@@ -23,6 +23,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
+#include <linux/io_uring.h>
+#define COIO_TEST_HAVE_URING_H 1
+#endif
+#endif
+#ifndef COIO_TEST_HAVE_URING_H
+#define COIO_TEST_HAVE_URING_H 0
+#endif
+#ifndef COIO_TEST_HAVE_LIBURING
+#define COIO_TEST_HAVE_LIBURING 0
+#endif
 
 #include <cmocka.h>
 
@@ -74,30 +89,157 @@ static inline int coio_test_group_teardown(void **state)
         }                                                                                \
     } while (0)
 
-/* Runs one case by name (argv[1]) or all of them. */
+/* The trial main of require_backend: proves the loop started. */
 static inline int coio_test_ran_(void *arg)
 {
     *(int *)arg = 1;
     return 0;
 }
 
-/* Exits 77 (CTest: skipped) when the backend COIO_BACKEND names cannot start here
- * (io_uring disabled by the kernel or a seccomp filter): coio_run fails without running
- * main. That holds for every case of the process; cmocka's skip() would exit 0 and show
- * as passed. */
+/* Ends the case as skipped: prints the reason and exits 77, which CTest shows as "Not
+ * Run" (cmocka's skip() exits 0 and would show as passed). A skip ends the process, so
+ * call it before the case has opened anything; one case per process under CTest. Skip
+ * only when the machine truly lacks what the case needs. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+static inline void coio_test_skip(const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    print_message("[  SKIPPED ] %s\n", why);
+    fflush(stdout);
+    exit(77);
+}
+
+/* Skips the case unless `program` is found in PATH (or is an executable path). Call it
+ * in the case that runs the program, not in a setup shared by cases that do not. */
+static inline void coio_test_require_program(const char *program, const char *package)
+{
+    if (strchr(program, '/')) {
+        if (access(program, X_OK) == 0)
+            return;
+    } else {
+        const char *path = getenv("PATH");
+        char dir[4096];
+        for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+            size_t n = strcspn(p, ":");
+            if (n > 0 && n < sizeof dir - 256) {
+                snprintf(dir, sizeof dir, "%.*s/%s", (int)n, p, program);
+                if (access(dir, X_OK) == 0)
+                    return;
+            }
+            p += n;
+            if (*p == ':')
+                p++;
+        }
+    }
+    coio_test_skip("%s is not installed (Debian package %s)", program, package);
+}
+
+/* Whether the kernel gives this process an io_uring that coio's io_uring backend can use,
+ * found without coio and without liburing: a raw io_uring_setup, the features the
+ * backend needs, and the operations it submits. 0 if so, else a negative errno and the
+ * reason in `why`. The backend's own probe is what is under test; this is the yardstick
+ * that tells a kernel that refuses rings from a probe that wrongly refuses one. */
+static inline int coio_test_kernel_io_uring(char *why, size_t cap)
+{
+#if defined(__NR_io_uring_setup) && defined(__NR_io_uring_register) && COIO_TEST_HAVE_URING_H
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    int fd = (int)syscall(__NR_io_uring_setup, 2, &p);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why, cap, "io_uring_setup: %s", strerror(e));
+        return -e;
+    }
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } feats[] = {{IORING_FEAT_NODROP, "NODROP (5.5)"},
+                 {IORING_FEAT_RW_CUR_POS, "RW_CUR_POS (5.6)"},
+                 {IORING_FEAT_FAST_POLL, "FAST_POLL (5.7)"},
+                 {IORING_FEAT_EXT_ARG, "EXT_ARG (5.11)"}};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof feats / sizeof feats[0] && rc == 0; i++)
+        if (!(p.features & feats[i].bit)) {
+            snprintf(why, cap, "kernel ring lacks IORING_FEAT_%s", feats[i].name);
+            rc = -ENOSYS;
+        }
+    static const int ops[] = {
+        IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,   IORING_OP_WRITEV,
+        IORING_OP_RECV,     IORING_OP_SEND,    IORING_OP_RECVMSG, IORING_OP_SENDMSG,
+        IORING_OP_ACCEPT,   IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+    };
+    size_t sz = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+    struct io_uring_probe *pr = rc == 0 ? calloc(1, sz) : NULL;
+    if (rc == 0 && pr && syscall(__NR_io_uring_register, fd, IORING_REGISTER_PROBE, pr, 256) < 0) {
+        snprintf(why, cap, "IORING_REGISTER_PROBE: %s", strerror(errno));
+        rc = -ENOSYS;
+    }
+    for (size_t i = 0; rc == 0 && pr && i < sizeof ops / sizeof ops[0]; i++)
+        if (ops[i] > pr->last_op || !(pr->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
+            snprintf(why, cap, "kernel lacks io_uring opcode %d", ops[i]);
+            rc = -ENOSYS;
+        }
+    free(pr);
+    close(fd);
+    return rc;
+#else
+    snprintf(why, cap, "no io_uring system calls in this libc's headers");
+    return -ENOSYS;
+#endif
+}
+
+/* Set (to anything but "" or "0") by `make test` under CI=true: a backend that cannot
+ * start fails the case instead of skipping it. */
+static inline int coio_test_skips_are_failures(void)
+{
+    const char *v = getenv("COIO_TEST_REQUIRE_IO_URING");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+/* Checks that the backend COIO_BACKEND names starts. io_uring may be missing for one of
+ * two reasons that are the machine's, not coio's: the kernel refuses rings
+ * (io_uring_disabled, seccomp in containers, an old kernel), or coio was built without
+ * liburing. Then the case exits 77 (skipped), or fails when COIO_TEST_REQUIRE_IO_URING is
+ * set. Any other failure to start, including the io_uring probe refusing a ring the
+ * kernel gives, fails the case. */
 static inline void require_backend(void)
 {
     int ran = 0;
     int rc = coio_run(coio_test_ran_, &ran);
     if (rc < 0 && !ran) {
-        print_message("[  SKIPPED ] backend %s unavailable: %s\n",
-                      getenv("COIO_BACKEND") ? getenv("COIO_BACKEND") : "(default)",
-                      coio_err_name(rc));
-        exit(77);
+        const char *want = getenv("COIO_BACKEND");
+        char why[256] = "";
+        int lacks = 0;
+        if (want && strcmp(want, "io_uring") == 0) {
+#if COIO_TEST_HAVE_LIBURING
+            lacks = coio_test_kernel_io_uring(why, sizeof why) < 0;
+#else
+            snprintf(why, sizeof why, "coio was built without liburing");
+            lacks = 1;
+#endif
+        }
+        if (!lacks) {
+            print_error("backend %s did not start (%s), though the kernel allows it\n",
+                        want ? want : "(default)", coio_err_name(rc));
+            fail();
+        }
+        if (coio_test_skips_are_failures()) {
+            print_error("backend io_uring unavailable (%s: %s) and "
+                        "COIO_TEST_REQUIRE_IO_URING is set\n", coio_err_name(rc), why);
+            fail();
+        }
+        coio_test_skip("backend io_uring unavailable: %s (%s)", why, coio_err_name(rc));
     }
     coio_assert_rc(rc, 0);
 }
 
+/* Runs one case by name (argv[1]) or all of them. */
 #define COIO_TEST_MAIN(tests)                                                            \
     int main(int argc, char **argv)                                                      \
     {                                                                                    \

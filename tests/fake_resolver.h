@@ -6,7 +6,8 @@
  *
  *   slow.coio.test   sleeps fake_delay_us, then answers 127.0.0.1
  *   noname.coio.test EAI_NONAME;  again.coio.test EAI_AGAIN;  fail.coio.test EAI_FAIL
- *   list.coio.test   the addresses in fake_list ("127.0.0.1:port" each, in order)
+ *   list.coio.test   the addresses in fake_list ("127.0.0.1:port" or "[::1]:port" each,
+ *                    in order)
  *
  * Counters: how many fake lists were made and freed (freed late ones included), how
  * many lookups ran and on which thread the last one did.
@@ -37,16 +38,27 @@ static inline int ends_with(const char *s, const char *suffix)
 
 static inline struct addrinfo *fake_node(const char *ip, int port, int socktype)
 {
-    struct addrinfo *ai = calloc(1, sizeof *ai + sizeof(struct sockaddr_in));
-    struct sockaddr_in *sa = (struct sockaddr_in *)(ai + 1);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    inet_pton(AF_INET, ip, &sa->sin_addr);
-    ai->ai_family = AF_INET;
+    struct addrinfo *ai = calloc(1, sizeof *ai + sizeof(struct sockaddr_in6));
+    if (ip[0] == '[') { /* "[v6]" */
+        struct sockaddr_in6 *sa6 = (struct sockaddr_in6 *)(ai + 1);
+        char v6[64];
+        snprintf(v6, sizeof v6, "%.*s", (int)strcspn(ip + 1, "]"), ip + 1);
+        sa6->sin6_family = AF_INET6;
+        sa6->sin6_port = htons((uint16_t)port);
+        inet_pton(AF_INET6, v6, &sa6->sin6_addr);
+        ai->ai_family = AF_INET6;
+        ai->ai_addrlen = sizeof *sa6;
+    } else {
+        struct sockaddr_in *sa = (struct sockaddr_in *)(ai + 1);
+        sa->sin_family = AF_INET;
+        sa->sin_port = htons((uint16_t)port);
+        inet_pton(AF_INET, ip, &sa->sin_addr);
+        ai->ai_family = AF_INET;
+        ai->ai_addrlen = sizeof *sa;
+    }
     ai->ai_socktype = socktype ? socktype : SOCK_STREAM;
     ai->ai_protocol = ai->ai_socktype == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
-    ai->ai_addr = (struct sockaddr *)sa;
-    ai->ai_addrlen = sizeof *sa;
+    ai->ai_addr = (struct sockaddr *)(ai + 1);
     ai->ai_canonname = fake_tag;
     return ai;
 }

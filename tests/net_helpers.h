@@ -1,8 +1,9 @@
 /*
  * Helpers for the network tests (test_net.c, test_dns.c, test_server.c, test_fetch.c,
- * test_http_hello.c): loopback sockets, the examples' paths, real peer processes (tests/peers/netpeer.py, nc) started with
- * fork/exec and awaited without blocking the loop, and a raised fd limit.
- * Include after coio_test.h. Everything stays on 127.0.0.1.
+ * test_http_hello.c): loopback sockets, the examples' paths, real peer processes
+ * (tests/peers/netpeer.py, nc) started with fork/exec and awaited without blocking the
+ * loop, and a raised fd limit. Include after coio_test.h. Everything stays on 127.0.0.1
+ * and ::1.
  */
 #ifndef COIO_NET_HELPERS_H
 #define COIO_NET_HELPERS_H
@@ -75,6 +76,35 @@ static inline struct sockaddr_in loopback_addr(int port)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return sa;
+}
+
+/* Whether this machine has IPv6 on loopback (::1 can be bound); skips the case if not. */
+static inline void require_ipv6_loopback(void)
+{
+    int s = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int ok = s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof sa) == 0;
+    int e = errno;
+    if (s >= 0)
+        close(s);
+    if (!ok)
+        coio_test_skip("no IPv6 on loopback (::1): %s", strerror(e));
+}
+
+/* blackhole_listener on ::1 (see below). */
+static inline int blackhole_listener6(int *port, int *filler)
+{
+    int l = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 0) < 0)
+        return -1;
+    *port = local_port(l);
+    sa.sin6_port = htons((uint16_t)*port);
+    *filler = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(*filler, (struct sockaddr *)&sa, sizeof sa) < 0)
+        return -1;
+    usleep(20000); /* let the handshake finish so the queue is full */
+    return l;
 }
 
 /* A listener on 127.0.0.1 that never completes a connection: backlog 0 holds one

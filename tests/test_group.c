@@ -3,10 +3,12 @@
 #define _GNU_SOURCE
 #include "sync_helpers.h"
 
-/* A child sleeps, then returns `ret`; with cleanup it also sleeps (shielded) when
- * cancelled, so the group must wait for that to end. */
+/* A child sleeps (or, with a gate, waits until the gate is set), then returns `ret`;
+ * with cleanup it also sleeps (shielded) when cancelled, so the group must wait for that
+ * to end. Gates order children by events, not by a timer race a stalled loop can lose. */
 struct child {
     double sleep;
+    coio_event *gate;
     int ret;
     int cleanup;
     int cancel_ret; /* nonzero: returned when the sleep is interrupted */
@@ -19,7 +21,7 @@ static int child_fn(void *arg)
 {
     struct child *c = arg;
     c->started = 1;
-    c->sleep_rc = coio_sleep(c->sleep);
+    c->sleep_rc = c->gate ? coio_event_wait(c->gate) : coio_sleep(c->sleep);
     if (c->sleep_rc < 0 && c->cleanup) {
         coio_scope s;
         coio_shield_begin(&s, -1);
@@ -94,15 +96,16 @@ static void group_first_failure_cancels_siblings_and_is_returned_after_all_end(v
     struct gstate g = {.n = 4};
     g.c[0] = (struct child){.sleep = 10, .cleanup = 1};
     g.c[1] = (struct child){.sleep = 0.01, .ret = -EIO};  /* fails first */
-    g.c[2] = (struct child){.sleep = 0.3, .ret = -EPIPE}; /* would fail later */
+    g.c[2] = (struct child){.gate = coio_event_create(), .ret = -EPIPE}; /* never set */
     g.c[3] = (struct child){.sleep = 10, .cleanup = 1};
     run_ok(group_main, &g);
+    coio_event_destroy(g.c[2].gate);
     coio_assert_rc(g.wait_rc, -EIO);
     assert_true(g.all_finished_at_return); /* including the shielded cleanups */
     coio_assert_rc(g.c[0].sleep_rc, -ECANCELED);
     coio_assert_rc(g.c[2].sleep_rc, -ECANCELED);
     coio_assert_rc(g.c[3].sleep_rc, -ECANCELED);
-    assert_true(g.elapsed < 1.0);
+    assert_true(g.elapsed < 5.0); /* cancelled, not slept out (10 s) */
 }
 
 static void group_child_returning_ecanceled_is_not_a_failure(void **state)
@@ -319,17 +322,32 @@ static int short_child(void *arg)
     return 0;
 }
 
+/* Tasks the loop still holds (any state but freed), as coio_dump_tasks counts them. */
+static int live_tasks(void)
+{
+    FILE *devnull = fopen("/dev/null", "w");
+    if (!devnull)
+        return -errno;
+    int n = coio_dump_tasks(devnull);
+    fclose(devnull);
+    return n;
+}
+
 static int many_main(void *arg)
 {
     int *n = arg;
+    int before = live_tasks(); /* this task */
+    check_int(before, 1);
     coio_group *g = coio_group_create();
-    /* A long-lived group: children are freed as they finish. */
+    /* A long-lived group: children are freed as they finish, not when the group ends. */
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < 1000; i++)
             check_rc(coio_group_spawn(g, short_child, n), 0);
+        check_int(live_tasks(), before + 1000);
         coio_sleep(0);
         coio_sleep(0);
         check_int(coio_group_size(g), 0);
+        check_int(live_tasks(), before); /* every finished child's task is gone */
     }
     check_rc(coio_group_wait(g), 0);
     coio_group_destroy(g);
@@ -375,6 +393,95 @@ static void group_misuse_returns_error_codes(void **state)
     coio_group_destroy(g);
 }
 
+/* coio_group_spawn_ex: the child gets the options' name and stack size; the group still
+ * owns it (detached: no handle, freed as it ends). */
+struct named_child {
+    char dump[4096];
+    int dump_rc;
+    int plain_ran;
+};
+
+static int named_child_fn(void *arg)
+{
+    struct named_child *n = arg;
+    FILE *f = fmemopen(n->dump, sizeof n->dump - 1, "w");
+    n->dump_rc = f ? coio_dump_tasks(f) : -errno;
+    if (f)
+        fclose(f);
+    return 0;
+}
+
+static int spawn_ex_main(void *arg)
+{
+    struct named_child *n = arg;
+    coio_group *g = coio_group_create();
+    coio_spawn_opts o = {.name = "grp-child", .stack_size = 1024 * 1024};
+    check_rc(coio_group_spawn_ex(g, named_child_fn, n, &o), 0);
+    check_rc(coio_group_spawn_ex(g, short_child, &n->plain_ran, NULL), 0); /* defaults */
+    check_rc(coio_group_spawn_ex(g, NULL, NULL, &o), -EINVAL);
+    check_rc(coio_group_spawn_ex(NULL, short_child, NULL, &o), -EINVAL);
+    check_int(coio_group_size(g), 2);
+    check_rc(coio_group_wait(g), 0);
+    check_rc(coio_group_spawn_ex(g, short_child, NULL, &o), -ESHUTDOWN);
+    check_rc(coio_group_destroy(g), 0);
+    return 0;
+}
+
+static void group_spawn_ex_applies_name_and_stack_size(void **state)
+{
+    (void)state;
+    struct named_child n = {0};
+    run_ok(spawn_ex_main, &n);
+    assert_true(n.dump_rc >= 2);
+    assert_int_equal(n.plain_ran, 1);
+    /* The child's own line: "id name state waiting-on used/size KiB". */
+    const char *line = strstr(n.dump, " grp-child ");
+    if (!line) {
+        print_error("no task named grp-child in:\n%s", n.dump);
+        fail();
+    }
+    const char *eol = strchr(line, '\n');
+    char own[256];
+    snprintf(own, sizeof own, "%.*s", eol ? (int)(eol - line) : 200, line);
+    if (!strstr(own, "/1024 KiB") || !strstr(own, "running")) {
+        print_error("child's line: %s\n", own);
+        fail();
+    }
+}
+
+/* One task waits on a group; a second waiter is refused with -EALREADY and the first
+ * still gets the result. */
+static int first_waiter(void *arg)
+{
+    return coio_group_wait(arg);
+}
+
+static int second_waiter_main(void *arg)
+{
+    (void)arg;
+    coio_group *g = coio_group_create();
+    coio_event *gate = coio_event_create();
+    struct child c = {.gate = gate, .ret = -EIO};
+    check_rc(coio_group_spawn(g, child_fn, &c), 0);
+    coio_task *w = coio_spawn(first_waiter, g);
+    coio_yield(); /* w waits in coio_group_wait */
+    check_rc(coio_group_wait(g), -EALREADY);
+    check_int(c.finished, 0); /* the refused wait changed nothing */
+    check_int(coio_group_size(g), 1);
+    coio_event_set(gate);
+    check_rc(coio_await(w), -EIO);
+    check_rc(coio_group_wait(g), -EIO); /* after the first returned: its value, at once */
+    check_rc(coio_group_destroy(g), 0);
+    coio_event_destroy(gate);
+    return 0;
+}
+
+static void group_second_waiter_gets_ealready(void **state)
+{
+    (void)state;
+    run_ok(second_waiter_main, NULL);
+}
+
 /* ------------------------------------------------------------------ coio_wait */
 
 struct wstate {
@@ -395,10 +502,11 @@ static void spawn_children(struct wstate *w, int n)
 static int wait_first_completed_main(void *arg)
 {
     struct wstate *w = arg;
-    /* Far apart, so that a late wake-up of a loaded machine can't merge them. */
-    w->c[0] = (struct child){.sleep = 0.2, .ret = 1};
+    /* t[1] finishes first; t[0] and t[2] only when their gates are set. */
+    coio_event *g0 = coio_event_create(), *g2 = coio_event_create();
+    w->c[0] = (struct child){.gate = g0, .ret = 1};
     w->c[1] = (struct child){.sleep = 0.01, .ret = 2};
-    w->c[2] = (struct child){.sleep = 0.4, .ret = 3};
+    w->c[2] = (struct child){.gate = g2, .ret = 3};
     spawn_children(w, 3);
     check_rc(coio_wait(w->t, 3, COIO_FIRST_COMPLETED, -1, w->results), 1);
     check_true(w->t[1] == NULL);
@@ -407,9 +515,15 @@ static int wait_first_completed_main(void *arg)
     check_true(w->t[0] && w->t[2]);
     check_int(w->c[0].finished, 0); /* not cancelled, still running */
     /* Wait again on the rest (NULL entries skipped), then await the last by hand. */
+    coio_event_set(g0);
     check_rc(coio_wait(w->t, 3, COIO_FIRST_COMPLETED, -1, w->results), 1);
     check_int(w->results[0], 1);
+    check_true(w->t[0] == NULL && w->t[2] != NULL);
+    check_int(w->c[2].finished, 0);
+    coio_event_set(g2);
     check_rc(coio_await(w->t[2]), 3);
+    coio_event_destroy(g0);
+    coio_event_destroy(g2);
     return 0;
 }
 
@@ -459,7 +573,8 @@ static int wait_all_and_timeout_main(void *arg)
     check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, -1, w->results), 2);
     check_int(w->results[0] + w->results[1], 3);
     /* Timeout: nothing finished, nothing released or cancelled (not an error). */
-    w->c[0] = (struct child){.sleep = 0.3, .ret = 7};
+    coio_event *gate = coio_event_create(); /* t[0] ends only after the timeout */
+    w->c[0] = (struct child){.gate = gate, .ret = 7};
     w->c[1] = (struct child){.sleep = 0.0, .ret = 8};
     spawn_children(w, 2);
     double t0 = coio_now();
@@ -468,7 +583,11 @@ static int wait_all_and_timeout_main(void *arg)
     check_true(w->t[0] != NULL && w->t[1] == NULL);
     check_int(w->results[1], 8);
     check_rc(coio_wait(w->t, 2, COIO_ALL_COMPLETED, 0, NULL), 0); /* just look */
+    check_int(w->c[0].sleep_rc, 0); /* still waiting: not cancelled */
+    check_int(w->c[0].finished, 0);
+    coio_event_set(gate);
     check_rc(coio_await(w->t[0]), 7);
+    coio_event_destroy(gate);
     return 0;
 }
 
@@ -489,8 +608,9 @@ static int wait_in_task(void *arg)
 static int wait_cancelled_main(void *arg)
 {
     struct wstate *w = arg;
+    coio_event *gate = coio_event_create(); /* t[1] outlasts the waiter */
     w->c[0] = (struct child){.sleep = 0.0, .ret = 1};
-    w->c[1] = (struct child){.sleep = 0.05, .ret = 2};
+    w->c[1] = (struct child){.gate = gate, .ret = 2};
     spawn_children(w, 2);
     coio_task *waiter = coio_spawn(wait_in_task, w);
     coio_sleep(0.01);
@@ -499,7 +619,9 @@ static int wait_cancelled_main(void *arg)
     check_rc(w->rc, -ECANCELED);
     check_true(w->t[0] != NULL && w->t[1] != NULL); /* nothing released */
     check_rc(coio_await(w->t[0]), 1);
+    coio_event_set(gate);
     check_rc(coio_await(w->t[1]), 2); /* and nothing cancelled */
+    coio_event_destroy(gate);
     return 0;
 }
 
@@ -571,15 +693,19 @@ static void as_completed_yields_in_completion_order(void **state)
 static int as_completed_timeout_main(void *arg)
 {
     struct wstate *w = arg;
+    coio_event *gate = coio_event_create(); /* t[1] ends only after the timeout */
     w->c[0] = (struct child){.sleep = 0.01, .ret = 1};
-    w->c[1] = (struct child){.sleep = 0.2, .ret = 2};
+    w->c[1] = (struct child){.gate = gate, .ret = 2};
     spawn_children(w, 2);
     coio_as_completed *ac = coio_as_completed_create(w->t, 2, 0.05);
     check_int(coio_as_completed_next(ac, NULL), 0);
     check_rc(coio_as_completed_next(ac, NULL), -ETIMEDOUT);
     check_rc(coio_as_completed_destroy(ac), 0);
     check_true(w->t[1] != NULL);
+    check_int(w->c[1].finished, 0); /* not cancelled by the timeout */
+    coio_event_set(gate);
     check_rc(coio_await(w->t[1]), 2); /* the caller's again, still running */
+    coio_event_destroy(gate);
     /* Misuse */
     check_true(coio_as_completed_create(NULL, 1, -1) == NULL);
     check_int(errno, EINVAL);
@@ -604,6 +730,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(group_children_spawn_while_waiting_and_closed_group_refuses),
     cmocka_unit_test(group_many_children_are_freed_as_they_finish),
     cmocka_unit_test(group_misuse_returns_error_codes),
+    cmocka_unit_test(group_spawn_ex_applies_name_and_stack_size),
+    cmocka_unit_test(group_second_waiter_gets_ealready),
     cmocka_unit_test(wait_first_completed_releases_only_finished_tasks),
     cmocka_unit_test(wait_first_error_returns_at_first_failure),
     cmocka_unit_test(wait_all_completed_and_timeout_keep_handles),

@@ -3,7 +3,9 @@
 #include "coio_test.h"
 
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <math.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A stand-in handle for calls that must fail with -EPERM before looking at the task
@@ -258,6 +260,174 @@ static void sleep_negative_or_nan_returns_einval(void **state)
     coio_assert_rc(s.after, 0);
 }
 
+/* Every call that takes a time in seconds refuses NaN with -EINVAL (NULL/EINVAL for the
+ * pointer-returning ones), having done nothing. */
+struct nan_state {
+    int sleep, wait_for, wait_for_await, timeout_begin, deadline_begin, shield_begin;
+    int wait, as_completed_null, as_completed_errno, future_await, call_later, call_at;
+    int connect_ex, server_start_null, server_start_errno, server_close, server_close_ok;
+    int ran_callback;
+};
+
+static int unused_handler(int fd, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    return 0;
+}
+
+static void nan_callback(void *arg)
+{
+    ((struct nan_state *)arg)->ran_callback = 1;
+}
+
+static int nan_main(void *arg)
+{
+    struct nan_state *s = arg;
+    s->sleep = coio_sleep(NAN);
+
+    coio_task *t = coio_spawn(return_arg, (void *)(intptr_t)5);
+    s->wait_for = coio_wait_for(t, NAN);
+    s->wait_for_await = coio_await(t); /* the handle was left to the caller */
+
+    coio_scope sc;
+    s->timeout_begin = coio_timeout_begin(&sc, NAN);
+    s->deadline_begin = coio_deadline_begin(&sc, NAN);
+    s->shield_begin = coio_shield_begin(&sc, NAN);
+
+    coio_task *w[1] = {coio_spawn(return_arg, NULL)};
+    s->wait = coio_wait(w, 1, COIO_ALL_COMPLETED, NAN, NULL);
+    errno = 0;
+    coio_as_completed *ac = coio_as_completed_create(w, 1, NAN);
+    s->as_completed_null = ac == NULL;
+    s->as_completed_errno = errno;
+    if (ac)
+        coio_as_completed_destroy(ac);
+    coio_await(w[0]);
+
+    coio_future *f = coio_future_create();
+    s->future_await = coio_future_await(f, NAN, NULL);
+    coio_future_destroy(f);
+
+    s->call_later = coio_call_later(NAN, nan_callback, s, NULL);
+    s->call_at = coio_call_at(NAN, nan_callback, s, NULL);
+
+    coio_tcp_connect_opts co = {.happy_eyeballs_delay = NAN};
+    s->connect_ex = coio_tcp_connect_ex("127.0.0.1", "9", &co);
+
+    int lfd = coio_tcp_listen("127.0.0.1", "0", 0);
+    if (lfd < 0)
+        return lfd;
+    errno = 0;
+    coio_server_opts so = {.accept_retry_max = NAN};
+    coio_server *srv = coio_server_start(lfd, unused_handler, NULL, &so);
+    s->server_start_null = srv == NULL;
+    s->server_start_errno = errno;
+    if (srv)
+        coio_server_close(srv, 0);
+    srv = coio_server_start(lfd, unused_handler, NULL, NULL);
+    if (!srv)
+        return -errno;
+    s->server_close = coio_server_close(srv, NAN); /* refused: the server is still ours */
+    s->server_close_ok = coio_server_close(srv, 0);
+    coio_sleep(0.001);
+    return 0;
+}
+
+static void nan_times_are_einval_everywhere(void **state)
+{
+    (void)state;
+    struct nan_state s = {0};
+    coio_assert_rc(coio_run(nan_main, &s), 0);
+    coio_assert_rc(s.sleep, -EINVAL);
+    coio_assert_rc(s.wait_for, -EINVAL);
+    coio_assert_rc(s.wait_for_await, 5);
+    coio_assert_rc(s.timeout_begin, -EINVAL);
+    coio_assert_rc(s.deadline_begin, -EINVAL);
+    coio_assert_rc(s.shield_begin, -EINVAL);
+    coio_assert_rc(s.wait, -EINVAL);
+    assert_true(s.as_completed_null);
+    assert_int_equal(s.as_completed_errno, EINVAL);
+    coio_assert_rc(s.future_await, -EINVAL);
+    coio_assert_rc(s.call_later, -EINVAL);
+    coio_assert_rc(s.call_at, -EINVAL);
+    assert_int_equal(s.ran_callback, 0);
+    coio_assert_rc(s.connect_ex, -EINVAL);
+    assert_true(s.server_start_null);
+    assert_int_equal(s.server_start_errno, EINVAL);
+    coio_assert_rc(s.server_close, -EINVAL);
+    coio_assert_rc(s.server_close_ok, 0);
+}
+
+/* ---- COIO_BACKEND ------------------------------------------------------------------- */
+
+struct backend_seen {
+    int ran;
+    char name[16];
+};
+
+static int record_backend(void *arg)
+{
+    struct backend_seen *b = arg;
+    const char *n = coio_backend_name();
+    b->ran = 1;
+    snprintf(b->name, sizeof b->name, "%s", n ? n : "(null)");
+    return 0;
+}
+
+static void with_backend_env(const char *value, struct backend_seen *b, int *rc)
+{
+    const char *saved = getenv("COIO_BACKEND");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    if (value)
+        setenv("COIO_BACKEND", value, 1);
+    else
+        unsetenv("COIO_BACKEND");
+    memset(b, 0, sizeof *b);
+    *rc = coio_run(record_backend, b);
+    if (saved)
+        setenv("COIO_BACKEND", keep, 1);
+    else
+        unsetenv("COIO_BACKEND");
+}
+
+static void backend_env_with_a_bogus_name_is_einval(void **state)
+{
+    (void)state;
+    static const char *const bogus[] = {"kqueue", "EPOLL", "io_uring ", "epoll,io_uring"};
+    struct backend_seen b;
+    int rc;
+    for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++) {
+        with_backend_env(bogus[i], &b, &rc);
+        coio_assert_rc(rc, -EINVAL);
+        assert_int_equal(b.ran, 0); /* main never started */
+    }
+    with_backend_env("epoll", &b, &rc);
+    coio_assert_rc(rc, 0);
+    assert_string_equal(b.name, "epoll");
+}
+
+/* Whether the kernel gives this process a ring with the features coio needs
+ * (docs/backends.md), asked with the raw system call rather than through coio. */
+static void backend_env_unset_picks_io_uring_where_the_kernel_allows_it(void **state)
+{
+    (void)state;
+    struct backend_seen b;
+    int rc;
+    char why[128];
+    with_backend_env(NULL, &b, &rc);
+    coio_assert_rc(rc, 0);
+    const char *want =
+        COIO_TEST_HAVE_LIBURING && coio_test_kernel_io_uring(why, sizeof why) == 0 ? "io_uring"
+                                                                                 : "epoll";
+    assert_string_equal(b.name, want);
+    with_backend_env("", &b, &rc); /* empty counts as unset */
+    coio_assert_rc(rc, 0);
+    assert_string_equal(b.name, want);
+}
+
 struct set_name_args {
     int null_name, outside;
 };
@@ -283,8 +453,11 @@ static void task_set_name_null_name_returns_einval(void **state)
 static void err_name_and_strerror_match_errno_map(void **state)
 {
     (void)state;
+    /* The map's texts are the standard (C-locale) descriptions; this program never calls
+     * setlocale, so strerror gives exactly those. */
 #define CHECK_ENTRY(e, desc)                                                             \
     assert_string_equal(coio_err_name(-(e)), #e);                                        \
+    assert_string_equal(desc, strerror(e));                                              \
     assert_string_equal(coio_strerror(-(e)), desc);
     COIO_ERRNO_MAP(CHECK_ENTRY)
 #undef CHECK_ENTRY
@@ -299,6 +472,24 @@ static void strerror_accepts_positive_errno(void **state)
     assert_string_equal(coio_strerror(ETIMEDOUT), coio_strerror(-ETIMEDOUT));
     assert_non_null(coio_err_name(ECANCELED));
     assert_non_null(coio_err_name(ETIMEDOUT));
+}
+
+/* The same errno comes from the kernel (a TCP timeout, an unprivileged operation) and
+ * from coio (a deadline, a call outside a task): the text must be true for both, so it
+ * is strerror's, for every errno and beyond. */
+static void strerror_is_the_standard_text_for_every_errno(void **state)
+{
+    (void)state;
+    char want[256];
+    for (int e = 0; e <= 200; e++) {
+        snprintf(want, sizeof want, "%s", strerror(e));
+        assert_string_equal(coio_strerror(-e), want);
+        assert_string_equal(coio_strerror(e), want);
+        if (e > 0 && strerrorname_np(e))
+            assert_string_equal(coio_err_name(-e), strerrorname_np(e));
+    }
+    assert_string_equal(coio_strerror(-ETIMEDOUT), "Connection timed out");
+    assert_string_equal(coio_strerror(-EPERM), "Operation not permitted");
 }
 
 static void strerror_of_kernel_errno_is_libc_text(void **state)
@@ -319,6 +510,9 @@ static void unknown_error_values_are_named_not_null(void **state)
         assert_non_null(coio_err_name(odd[i]));
     }
     assert_string_equal(coio_err_name(-123456), "E?");
+    assert_string_equal(coio_strerror(-123456), "Unknown error 123456");
+    assert_string_equal(coio_strerror(-1 - 0x7fffffff), "Unknown error 2147483647");
+    assert_string_equal(coio_strerror(0), "Success");
 }
 
 static void version_matches_header(void **state)
@@ -379,9 +573,13 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(awaiting_a_released_handle_returns_ealready),
     cmocka_unit_test(await_detached_task_returns_ealready),
     cmocka_unit_test(sleep_negative_or_nan_returns_einval),
+    cmocka_unit_test(nan_times_are_einval_everywhere),
+    cmocka_unit_test(backend_env_with_a_bogus_name_is_einval),
+    cmocka_unit_test(backend_env_unset_picks_io_uring_where_the_kernel_allows_it),
     cmocka_unit_test(task_set_name_null_name_returns_einval),
     cmocka_unit_test(err_name_and_strerror_match_errno_map),
     cmocka_unit_test(strerror_accepts_positive_errno),
+    cmocka_unit_test(strerror_is_the_standard_text_for_every_errno),
     cmocka_unit_test(strerror_of_kernel_errno_is_libc_text),
     cmocka_unit_test(unknown_error_values_are_named_not_null),
     cmocka_unit_test(version_matches_header),

@@ -350,25 +350,46 @@ static int joiner(void *arg)
     return coio_queue_join(arg);
 }
 
+struct join_watch {
+    coio_queue *q;
+    int returned; /* set when coio_queue_join has returned */
+};
+
+static int watched_joiner(void *arg)
+{
+    struct join_watch *w = arg;
+    int r = coio_queue_join(w->q);
+    w->returned = 1;
+    return r;
+}
+
+#define JOIN_ITEMS 5
+
 static int join_main(void *arg)
 {
     struct pc *c = arg;
     c->q = coio_queue_create(COIO_QUEUE_FIFO, 0, NULL);
     check_rc(coio_queue_join(c->q), 0); /* nothing put: at once */
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < JOIN_ITEMS; i++)
         coio_queue_put(c->q, I(i));
-    coio_task *j = coio_spawn(joiner, c->q);
-    coio_sleep(0.005);
+    struct join_watch w = {.q = c->q};
+    coio_task *j = coio_spawn(watched_joiner, &w);
+    coio_yield(); /* j waits in join */
     void *it;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < JOIN_ITEMS; i++)
         coio_queue_get(c->q, &it);
-    coio_queue_task_done(c->q);
-    coio_queue_task_done(c->q);
-    coio_sleep(0.005);
-    check_int(coio_is_cancelled(), 0);
-    c->rc = 1; /* j still waiting: checked by awaiting after the last task_done */
+    check_int(w.returned, 0); /* getting is not finishing */
+    /* Every task_done but the last leaves j waiting: given turns enough to run if it had
+     * been woken, it has not returned. */
+    for (int i = 0; i < JOIN_ITEMS - 1; i++) {
+        check_rc(coio_queue_task_done(c->q), 0);
+        for (int k = 0; k < 4; k++)
+            coio_yield();
+        check_int(w.returned, 0);
+    }
     check_rc(coio_queue_task_done(c->q), 0);
     check_rc(coio_await(j), 0);
+    check_int(w.returned, 1);
     check_rc(coio_queue_task_done(c->q), -EOVERFLOW);
     /* join can be cancelled */
     coio_queue_put(c->q, I(9));
@@ -601,6 +622,53 @@ static void queue_many_producers_and_consumers_lose_nothing(void **state)
     run_ok(producers_consumers_main, NULL);
 }
 
+/* The queue's destructor gets exactly the items it drops, never one handed out. */
+static int freed_items;
+static void count_free(void *item)
+{
+    freed_items++;
+    free(item);
+}
+
+static int item_free_main(void *arg)
+{
+    (void)arg;
+    coio_queue *q = coio_queue_create(COIO_QUEUE_FIFO, 0, NULL);
+    assert_non_null(q);
+    coio_assert_rc(coio_queue_set_item_free(q, count_free), 0);
+    for (int i = 0; i < 5; i++)
+        coio_assert_rc(coio_queue_put(q, malloc(16)), 0);
+    void *got;
+    coio_assert_rc(coio_queue_get(q, &got), 0);
+    free(got); /* handed out: ours */
+    coio_assert_rc(coio_queue_shutdown(q, 1), 4);
+    assert_int_equal(freed_items, 4);
+    coio_assert_rc(coio_queue_destroy(q), 0);
+    assert_int_equal(freed_items, 4);
+
+    /* destroy drops what is left, whatever the order (the ring wraps here) */
+    coio_queue *p = coio_queue_create(COIO_QUEUE_FIFO, 4, NULL);
+    coio_assert_rc(coio_queue_set_item_free(p, count_free), 0);
+    for (int i = 0; i < 4; i++)
+        coio_assert_rc(coio_queue_put_nowait(p, malloc(8)), 0);
+    for (int i = 0; i < 3; i++) {
+        coio_assert_rc(coio_queue_get_nowait(p, &got), 0);
+        free(got);
+        coio_assert_rc(coio_queue_put_nowait(p, malloc(8)), 0);
+    }
+    coio_assert_rc(coio_queue_destroy(p), 0);
+    assert_int_equal(freed_items, 8);
+    coio_assert_rc(coio_queue_set_item_free(NULL, count_free), -EINVAL);
+    return 0;
+}
+
+static void queue_item_free_gets_every_dropped_item(void **state)
+{
+    (void)state;
+    freed_items = 0;
+    run_ok(item_free_main, NULL); /* ASan's leak check also fails a lost item */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(queue_fifo_lifo_priority_orders),
     cmocka_unit_test(queue_grows_and_keeps_order),
@@ -614,6 +682,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(queue_immediate_shutdown_releases_join),
     cmocka_unit_test(queue_misuse_returns_error_codes),
     cmocka_unit_test(queue_many_producers_and_consumers_lose_nothing),
+    cmocka_unit_test(queue_item_free_gets_every_dropped_item),
 };
 
 COIO_TEST_MAIN(tests)

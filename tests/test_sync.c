@@ -151,9 +151,8 @@ static int lock_timeout_main(void *arg)
     coio_task *t0 = coio_spawn(lock_timeout_user, &a0); /* gives up after 20 ms */
     coio_yield();
     coio_task *t1 = coio_spawn(lock_user, &a1);         /* waits as long as it takes */
-    coio_sleep(0.05);
+    check_rc(coio_await(t0), -ETIMEDOUT); /* gone from the queue, ahead of t1 */
     coio_lock_release(c->lock);
-    check_rc(coio_await(t0), -ETIMEDOUT);
     check_rc(coio_await(t1), 0);
     coio_lock_destroy(c->lock);
     return 0;
@@ -449,12 +448,11 @@ static int cond_timeout_main(void *arg)
     coio_yield();
     coio_task *t1 = coio_spawn(cond_consumer, &a1);
     coio_yield();
-    coio_sleep(0.05); /* t0 timed out */
+    check_rc(coio_await(t0), -ETIMEDOUT); /* t0 timed out, ahead of t1 */
     coio_cond_acquire(c->c);
     c->items = 1;
     check_rc(coio_cond_notify(c->c, 1), 1); /* goes to t1 */
     coio_cond_release(c->c);
-    check_rc(coio_await(t0), -ETIMEDOUT);
     check_rc(coio_await(t1), 0);
     coio_cond_destroy(c->c);
     return 0;
@@ -578,11 +576,10 @@ static int sem_interrupt_main(void *arg)
     coio_task *t2 = coio_spawn(sem_user, &a[2]);         /* gets the permit */
     coio_yield();
     coio_cancel(t1);
-    coio_sleep(0.05);
+    check_rc(coio_await(t0), -ETIMEDOUT); /* both left the queue ahead of t2 */
+    check_rc(coio_await(t1), -ECANCELED);
     check_rc(coio_sem_try_acquire(c->s), -EAGAIN);
     coio_sem_release(c->s);
-    check_rc(coio_await(t0), -ETIMEDOUT);
-    check_rc(coio_await(t1), -ECANCELED);
     check_rc(coio_await(t2), 0);
     check_int(coio_sem_value(c->s), 1);
     check_rc(coio_sem_try_acquire(c->s), 0);
