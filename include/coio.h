@@ -88,7 +88,10 @@ typedef struct coio_task coio_task;
  * task and drives the loop until main returns. Then every task still alive is cancelled
  * and awaited, and the loop is destroyed. Returns main's value.
  * Errors: -EINVAL (main NULL), -EBUSY (a loop already runs on this thread),
- * -ENOMEM, or the backend's error if no I/O backend could start. */
+ * -ENOMEM, or the backend's error if no I/O backend could start. -EDEADLK when main and
+ * every other task wait and nothing (timer, I/O, other thread) can wake one: the waiting
+ * tasks are cancelled first, so their cleanup runs (their waits return -ECANCELED); a
+ * task that ignores cancellation there (a shield) is dropped without its cleanup. */
 COIO_API int coio_run(int (*main)(void *), void *arg);
 
 /* Task options for coio_spawn_ex(); zero means "default" for every field. */
@@ -174,7 +177,11 @@ COIO_API const char *coio_backend_name(void);
 
 /* ------------------------------------------------------------------------------------
  * Deadlines and shields (scopes). A scope lives in the caller's storage, is begun and
- * ended by the same task, and scopes nest strictly (end the innermost first).
+ * ended by the same task, and scopes nest strictly (end the innermost first). Returning
+ * from the function that holds a scope without ending it is undefined behaviour;
+ * COIO_DEBUG=1 reports it on stderr with the task's name when the task ends with a scope
+ * open, and when it suspends from a caller of the function that has returned.
+ * COIO_WITH_TIMEOUT (below) cannot be left open.
  * ------------------------------------------------------------------------------------ */
 
 typedef struct coio_scope {
@@ -201,6 +208,37 @@ COIO_API int coio_scope_end(coio_scope *s);
 
 /* 1 if s's own deadline has passed, else 0. */
 COIO_API int coio_scope_expired(const coio_scope *s);
+
+/* A scope that cannot be left open: the block that follows runs inside it, and every way
+ * out of the block ends the scope (falling off its end, return, goto, and break or
+ * continue, which leave the block itself, not an enclosing loop; longjmp does not).
+ *
+ *     COIO_WITH_TIMEOUT(2.0) {
+ *         if (coio_read(fd, buf, sizeof buf) == -ETIMEDOUT)
+ *             return -ETIMEDOUT;          // the scope ends here too
+ *     }
+ *
+ * COIO_WITH_DEADLINE(when) and COIO_WITH_SHIELD(seconds) are the same for
+ * coio_deadline_begin and coio_shield_begin. If the scope cannot begin (outside a task, a
+ * NaN time) the block runs without it. Needs __attribute__((cleanup)) (gcc, clang). */
+#if defined(__GNUC__)
+static inline void coio__scope_autoend(coio_scope *s)
+{
+    coio_scope_end(s); /* -EINVAL if it never began: nothing to end */
+}
+#define COIO__CAT_(a, b) a##b
+#define COIO__CAT(a, b) COIO__CAT_(a, b)
+#define COIO__WITH_SCOPE(begin, arg, s, once)                                            \
+    for (coio_scope s __attribute__((cleanup(coio__scope_autoend))) = {{0}},             \
+                    *once = ((void)begin(&s, (arg)), &s);                                \
+         once; once = NULL)
+/* n is expanded once here, so both names get the same number. */
+#define COIO__WITH_SCOPE_N(begin, arg, n) \
+    COIO__WITH_SCOPE(begin, arg, COIO__CAT(coio__scope_, n), COIO__CAT(coio__once_, n))
+#define COIO_WITH_TIMEOUT(seconds) COIO__WITH_SCOPE_N(coio_timeout_begin, seconds, __COUNTER__)
+#define COIO_WITH_DEADLINE(when) COIO__WITH_SCOPE_N(coio_deadline_begin, when, __COUNTER__)
+#define COIO_WITH_SHIELD(seconds) COIO__WITH_SCOPE_N(coio_shield_begin, seconds, __COUNTER__)
+#endif
 
 /* ------------------------------------------------------------------------------------
  * Threads
@@ -565,9 +603,12 @@ COIO_API int coio_barrier_broken(const coio_barrier *b); /* 1 or 0 */
  * suspending call made in one returns -EPERM (no task is current). They may spawn tasks,
  * complete futures, set events, release locks, use *_nowait calls and schedule callbacks.
  * Callbacks due at the same time run in the order they were scheduled. Scheduling one
- * ends the running loop turn, so it runs before the tasks that are ready after it. A
- * call_later/call_at callback still pending when main returns delays coio_run's return
- * until it has run: cancel it first. */
+ * that is due (call_soon, call_later with delay <= 0, call_at in the past) ends the
+ * running loop turn, so it runs before the tasks that are ready after it: a task that
+ * schedules one and yields finds it has run. One scheduled by a callback runs after one
+ * step of each ready task (asyncio's next iteration). Callbacks still pending when every
+ * task has finished are dropped without running, as asyncio's loop.close() drops them
+ * (COIO_DEBUG=1 warns). */
 
 /* Identifies a scheduled callback for coio_call_cancel. Plain value; valid while the loop
  * that made it runs (using it afterwards is undefined). */

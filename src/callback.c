@@ -11,9 +11,10 @@
  * Order: call_soon appends to L->soon. A call_later/call_at timer that fires appends its
  * record there too; the timer heap breaks ties by arming order, so equal times run FIFO.
  * The loop runs coio__callbacks_run after timers in every turn; it runs the callbacks
- * queued at that moment, so a callback that schedules another one runs it next turn.
- * Queueing a callback ends the running turn (L->budget = 0), so it runs before any task
- * that is ready after it.
+ * queued at that moment, so a callback that schedules another one runs it in the next
+ * iteration, after one step of each ready task (loop.c). Queueing a callback, or arming
+ * one that is already due, ends the running turn (L->budget = 0), so it runs before any
+ * task that is ready after it.
  *
  * Cross-thread: a coio_loop has a mutex, an inbox of coio__remote messages and a
  * reference count. Posting takes the mutex, appends, and writes the backend's eventfd if
@@ -169,7 +170,9 @@ static void cb_timer_fire(coio__loop *L, coio__timer *tm)
     soon_push(L, c);
 }
 
-static int call_at_ns(int64_t when, void (*fn)(void *), void *arg, coio_call_handle *handle)
+/* now: the clock when the caller read it, else 0. */
+static int call_at_ns(int64_t when, int64_t now, void (*fn)(void *), void *arg,
+                      coio_call_handle *handle)
 {
     coio__loop *L = coio__loop_get();
     int err;
@@ -183,6 +186,11 @@ static int call_at_ns(int64_t when, void (*fn)(void *), void *arg, coio_call_han
     }
     c->state = CB_TIMER;
     fill_handle(handle, c);
+    /* Already due: end the turn, as call_soon does, so that it runs before the tasks
+     * that are ready after it. It stays a timer, so it runs in deadline order with the
+     * other due timers. */
+    if (when != COIO__NEVER && when <= (now ? now : coio__clock_ns()))
+        L->budget = 0;
     return 0;
 }
 
@@ -190,12 +198,12 @@ int coio_call_later(double delay, void (*fn)(void *), void *arg, coio_call_handl
 {
     if (isnan(delay))
         return -EINVAL;
-    int64_t when = COIO__NEVER;
+    int64_t now = coio__clock_ns(), when = COIO__NEVER;
     if (delay <= 0)
-        when = coio__clock_ns();
+        when = now;
     else if (delay < 9e9)
-        when = coio__clock_ns() + (int64_t)(delay * 1e9);
-    return call_at_ns(when, fn, arg, handle);
+        when = now + (int64_t)(delay * 1e9);
+    return call_at_ns(when, now, fn, arg, handle);
 }
 
 int coio_call_at(double when, void (*fn)(void *), void *arg, coio_call_handle *handle)
@@ -203,7 +211,7 @@ int coio_call_at(double when, void (*fn)(void *), void *arg, coio_call_handle *h
     if (isnan(when))
         return -EINVAL;
     int64_t ns = when > 9e9 ? COIO__NEVER : when < 0 ? 0 : (int64_t)(when * 1e9);
-    return call_at_ns(ns, fn, arg, handle);
+    return call_at_ns(ns, 0, fn, arg, handle);
 }
 
 int coio_call_cancel(coio_call_handle *handle)
@@ -401,8 +409,9 @@ int coio_call_soon_threadsafe(coio_loop *loop, void (*fn)(void *), void *arg)
 
 /* ------------------------------------------------------------------ loop end */
 
-void coio__callbacks_stop(coio__loop *L)
+size_t coio__callbacks_stop(coio__loop *L)
 {
+    size_t dropped = L->nsoon;
     coio__list *n;
     while ((n = coio__list_pop_front(&L->soon)) != NULL)
         cb_retire(coio__container_of(n, cb, node.link));
@@ -413,8 +422,10 @@ void coio__callbacks_stop(coio__loop *L)
             if (c->state == CB_TIMER) {
                 coio__timer_disarm(L, &c->timer);
                 cb_retire(c);
+                dropped++;
             }
         }
+    return dropped;
 }
 
 

@@ -446,6 +446,9 @@ int64_t coio__scope_deadline(coio_task *t);
 bool coio__cancel_visible(const coio_task *t);
 /* Marks the scope that a deadline expiry belongs to and returns -ETIMEDOUT. */
 int coio__scope_fire(coio_task *t, int64_t now);
+/* COIO_DEBUG: reports (and drops) t's scopes if the innermost one's frame has returned;
+ * `sp` is an address in the caller's frame. */
+void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp);
 /* Runs the callbacks queued on L->soon when the turn began (callback.c); they run on
  * the loop's own stack and must not suspend. */
 void coio__callbacks_run(coio__loop *L);
@@ -482,9 +485,9 @@ void coio__remote_withdraw(coio_loop *h, coio__remote *r);
 int coio__thread_start(void *(*fn)(void *));
 /* Runs the messages posted to L. Called by coio__loop_drain_ext (threadpool.c). */
 void coio__loop_drain_remote(coio__loop *L);
-/* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()).
- * For the loop's end: see the note on run_loop in docs/sync.md. */
-void coio__callbacks_stop(coio__loop *L);
+/* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
+ * when the loop ends. Returns how many were dropped. */
+size_t coio__callbacks_stop(coio__loop *L);
 
 /* ==== END sync internals ==== */
 

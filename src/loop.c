@@ -9,7 +9,11 @@
  *      turn's budget is spent or nothing is ready;
  *   2. I/O: the backend is polled — without blocking when tasks are ready, and not at all
  *      when no operation is pending, so pure task switching makes no system call;
- *   3. timers: every due timer fires, in (deadline, arming) order.
+ *   3. timers: every due timer fires, in (deadline, arming) order; then the callbacks
+ *      queued so far run. Those they queue run after one step of each ready task.
+ *
+ * When every task waits and nothing can wake one, the waiting tasks are cancelled, so
+ * that their cleanup runs, and coio_run returns -EDEADLK once they are done.
  *
  * The budget is the number of tasks ready when the turn starts, but at least
  * COIO__MIN_TURN, so that two tasks yielding to each other don't poll after every switch
@@ -184,6 +188,8 @@ int coio__check(coio__loop *L, coio_task *t)
 {
     if (!L || !t)
         return -EPERM;
+    if (__builtin_expect(L->debug, 0) && t->scope)
+        coio__scope_debug_check(L, t, __builtin_frame_address(0));
     if (coio__cancel_visible(t))
         return -ECANCELED;
     if (t->scope && t->scope->eff_deadline != COIO__NEVER) {
@@ -319,7 +325,45 @@ static void begin_stopping(coio__loop *L)
     coio__tasks_each(L, cancel_leftover);
 }
 
-static int run_loop(coio__loop *L)
+static void cancel_waiting(coio__loop *L, coio_task *t)
+{
+    (void)L;
+    if (t->state == COIO__WAITING)
+        coio_cancel(t);
+}
+
+/* Every task waits and nothing can wake one: cancel them all, so that their waits return
+ * -ECANCELED and their cleanup runs, as for the tasks left when main returns. Returns
+ * false when that woke none (every wait left ignores cancellation). */
+static bool break_deadlock(coio__loop *L)
+{
+    if (L->debug) {
+        coio__debug_warn(L, "deadlock: every task is waiting and nothing can wake one; "
+                            "cancelling them");
+        coio_dump_tasks(stderr);
+    }
+    coio__tasks_each(L, cancel_waiting);
+    if (!L->nready && L->debug)
+        coio__debug_warn(L, "deadlock: %zu tasks ignore cancellation; their cleanup never runs",
+                         L->nalive);
+    return L->nready != 0;
+}
+
+/* Budget of the turn that starts now: one step of every ready task, but at least
+ * COIO__MIN_TURN. When the callbacks that just ran queued more (callbacks, or timers
+ * already due), those wait for one step of each ready task only, as in asyncio's next
+ * iteration, not for a whole turn. */
+static unsigned next_budget(coio__loop *L, bool ran_callbacks)
+{
+    size_t n = L->nready;
+    bool more = L->nsoon || (ran_callbacks && L->timers.live &&
+                             coio__timers_next(L) <= coio__clock_ns());
+    return more || n > COIO__MIN_TURN ? (unsigned)n : COIO__MIN_TURN;
+}
+
+/* Runs the loop until every task is done. Returns 0, the backend's error, or -EDEADLK;
+ * *main_deadlocked tells whether main was among the deadlocked tasks. */
+static int run_loop(coio__loop *L, bool *main_deadlocked)
 {
     for (;;) {
         coio_task *next = pick_next(L);
@@ -342,9 +386,12 @@ static int run_loop(coio__loop *L)
             if (L->nalive == 0 && !L->nready && !L->io_pending && !L->ext_pending) {
                 /* Every task is done: callbacks still pending (call_later) are dropped,
                  * as asyncio's loop.close() does, rather than keeping run alive. */
-                coio__callbacks_stop(L);
+                size_t dropped = coio__callbacks_stop(L);
+                if (dropped && L->debug)
+                    coio__debug_warn(L, "%zu callbacks still pending when every task had "
+                                        "finished: dropped", dropped);
                 if (!L->nsoon && !L->timers.live)
-                    return 0;
+                    return *main_deadlocked ? -EDEADLK : 0;
             }
         }
         /* Maintenance: I/O, then timers. */
@@ -353,8 +400,14 @@ static int run_loop(coio__loop *L)
             int64_t due = coio__timers_next(L);
             if (due == COIO__NEVER) {
                 timeout = COIO__NEVER;
-                if (!L->io_pending && !L->ext_pending && !L->keepalive)
-                    return -EDEADLK; /* every task waits and nothing can wake one */
+                if (!L->io_pending && !L->ext_pending && !L->keepalive) {
+                    if (L->main->state != COIO__DONE)
+                        *main_deadlocked = true;
+                    if (!break_deadlock(L))
+                        return -EDEADLK;
+                    L->budget = next_budget(L, false);
+                    continue;
+                }
             } else {
                 now = coio__clock_ns();
                 timeout = due > now ? due - now : 0;
@@ -372,9 +425,10 @@ static int run_loop(coio__loop *L)
                 now = coio__clock_ns();
             coio__timers_run(L, now);
         }
-        if (L->nsoon)
+        bool ran_callbacks = L->nsoon != 0;
+        if (ran_callbacks)
             coio__callbacks_run(L);
-        L->budget = L->nready > COIO__MIN_TURN ? (unsigned)L->nready : COIO__MIN_TURN;
+        L->budget = next_budget(L, ran_callbacks);
     }
 }
 
@@ -449,17 +503,12 @@ int coio_run(int (*main)(void *), void *arg)
     } else {
         m->flags |= COIO__F_MAIN | COIO__F_CLAIMED;
         L->main = m;
-        int r = run_loop(L);
-        if (r == -EDEADLK && L->debug) {
-            coio__debug_warn(L, "deadlock: every task is waiting and nothing can wake one");
-            coio_dump_tasks(stderr);
-        }
-        result = m->state == COIO__DONE ? m->result : r;
-        if (r < 0 && m->state != COIO__DONE) {
-            /* Deadlock or backend failure: the loop can't finish its tasks. Their stacks
-             * are dropped with the loop. */
-            result = r;
-        }
+        bool main_deadlocked = false;
+        int r = run_loop(L, &main_deadlocked);
+        /* A deadlock that main was part of is the result even when cancelling let main
+         * return. A backend failure, or tasks that ignore cancellation in a deadlock,
+         * leave tasks unfinished: their stacks are dropped with the loop. */
+        result = m->state == COIO__DONE && !main_deadlocked ? m->result : r;
     }
     free_all_tasks(L);
     coio__callbacks_destroy(L);

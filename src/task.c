@@ -210,6 +210,13 @@ _Noreturn void coio__task_main(coio_task *t)
         L->step_start = coio__clock_ns();
     int r = t->fn(t->arg);
     L = coio__tls_loop;
+    if (t->scope) {
+        /* Its storage was in a frame that has returned: never read it again. */
+        if (L->debug)
+            coio__debug_warn(L, "task %u \"%s\" ended with a scope open (coio_scope_end "
+                                "missing)", t->id, t->name ? t->name : "");
+        t->scope = NULL;
+    }
     coio__task_finish(L, t, r);
     L->dead = t;
     coio__schedule_exit(L, t);
@@ -453,8 +460,13 @@ int coio_scope_end(coio_scope *s)
     coio__loop *L = coio__loop_get();
     coio_task *cur = L ? L->current : NULL;
     coio__scope *sc = (coio__scope *)s;
-    if (!sc || sc->magic != SCOPE_MAGIC || !cur || cur->scope != sc)
+    if (!sc || sc->magic != SCOPE_MAGIC || !cur || cur->scope != sc) {
+        if (L && L->debug && cur && sc && sc->magic == SCOPE_MAGIC && sc->task == cur)
+            coio__debug_warn(L, "task %u \"%s\" ended a scope that is not its innermost "
+                                "(an inner coio_scope_end is missing)", cur->id,
+                             cur->name ? cur->name : "");
         return -EINVAL;
+    }
     cur->scope = sc->parent;
     sc->magic = 0;
     return (sc->flags & COIO__S_FIRED) ? -ETIMEDOUT : 0;
@@ -481,6 +493,20 @@ int coio__scope_fire(coio_task *t, int64_t now)
             break;
     }
     return -ETIMEDOUT;
+}
+
+void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp)
+{
+    /* Scope storage on the task's own stack below the caller's frame belongs to a
+     * function that has returned. (A scope elsewhere, or one whose slot a deeper call
+     * has reused, passes: the check at the task's end catches what is left.) */
+    const char *s = (const char *)t->scope;
+    if (!t->stack_lo || s < t->stack_lo || s >= (const char *)sp)
+        return;
+    coio__debug_warn(L, "task %u \"%s\" returned from a function without ending its scope "
+                        "(coio_scope_end missing): its scopes are dropped", t->id,
+                     t->name ? t->name : "");
+    t->scope = NULL;
 }
 
 /* ------------------------------------------------------------------ names */

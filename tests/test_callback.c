@@ -1,4 +1,4 @@
-/* coio-test: tsan */
+/* coio-test: io tsan */
 /* Callbacks: call_soon / call_later / call_at order and cancellation, what callbacks may
  * and may not do, call_soon_threadsafe from plain threads and between several loops that
  * run at once (run under TSan), loop handles outliving their loop. */
@@ -16,6 +16,16 @@ static void nap(double seconds)
 {
     struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
     nanosleep(&ts, NULL);
+}
+
+/* A task that yields until *stop is set. */
+static int spin_until(void *arg)
+{
+    volatile int *stop = arg;
+    while (!*stop)
+        if (coio_yield() < 0)
+            return -1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ order */
@@ -50,6 +60,7 @@ static int soon_main(void *arg)
 static void call_soon_runs_fifo_on_a_later_turn(void **state)
 {
     (void)state;
+    require_backend();
     struct rec r = {0};
     run_ok(soon_main, &r);
     int want[] = {0, 1, 2, 3, 4};
@@ -75,6 +86,7 @@ static int later_main(void *arg)
 static void call_later_and_call_at_run_by_time_fifo_for_equal_times(void **state)
 {
     (void)state;
+    require_backend();
     struct rec r = {0};
     run_ok(later_main, &r);
     int want[] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -83,6 +95,109 @@ static void call_later_and_call_at_run_by_time_fifo_for_equal_times(void **state
     assert_true(r.at[2] >= 0.0499);
     assert_true(r.at[3] >= 0.0899);
     assert_true(r.at[4] >= 0.1299);
+}
+
+/* A callback that is already due when it is scheduled ends the running turn, as
+ * call_soon does: a lone task that yields once finds it has run (asyncio runs it by the
+ * second sleep(0)), instead of after a whole turn of yields. */
+static int due_ran;
+
+static void mark_due(void *arg)
+{
+    due_ran += V(arg);
+}
+
+static int due_main(void *arg)
+{
+    int form = V(arg);
+    due_ran = 0;
+    switch (form) {
+    case 0:
+        check_rc(coio_call_later(0, mark_due, I(1), NULL), 0);
+        break;
+    case 1:
+        check_rc(coio_call_later(-5, mark_due, I(1), NULL), 0);
+        break;
+    case 2:
+        check_rc(coio_call_at(coio_now() - 1, mark_due, I(1), NULL), 0);
+        break;
+    case 3:
+        check_rc(coio_call_at(0, mark_due, I(1), NULL), 0);
+        break;
+    }
+    check_int(due_ran, 0); /* never inside the call */
+    check_rc(coio_yield(), 0);
+    check_int(due_ran, 1);
+    return 0;
+}
+
+static void due_callbacks_run_at_the_next_yield_of_a_lone_task(void **state)
+{
+    (void)state;
+    require_backend();
+    for (int form = 0; form < 4; form++)
+        run_ok(due_main, I(form));
+}
+
+static int due_with_peer_main(void *arg)
+{
+    (void)arg;
+    due_ran = 0;
+    /* A second task keeps the ready queue busy: the turn would last 64 switches. */
+    int stop = 0;
+    coio_task *peer = coio_spawn(spin_until, &stop);
+    check_rc(coio_yield(), 0); /* let it start */
+    check_rc(coio_call_later(0, mark_due, I(1), NULL), 0);
+    check_rc(coio_yield(), 0); /* the peer runs one step, then the loop */
+    check_int(due_ran, 1);
+    stop = 1;
+    check_rc(coio_await(peer), 0);
+    return 0;
+}
+
+static void due_callback_runs_before_tasks_ready_after_it(void **state)
+{
+    (void)state;
+    require_backend();
+    run_ok(due_with_peer_main, NULL);
+}
+
+/* A callback scheduled by a callback runs in the loop's next iteration: after one step
+ * of each ready task, not after a whole turn of them. */
+static int chain_step;
+
+static void chain_second(void *arg)
+{
+    (void)arg;
+    chain_step = 2;
+}
+
+static void chain_first(void *arg)
+{
+    chain_step = 1;
+    if (V(arg) == 0)
+        coio_call_soon(chain_second, NULL, NULL);
+    else
+        coio_call_later(0, chain_second, NULL, NULL);
+}
+
+static int chain_main(void *arg)
+{
+    chain_step = 0;
+    check_rc(coio_call_soon(chain_first, arg, NULL), 0);
+    check_rc(coio_yield(), 0);
+    check_int(chain_step, 1);
+    check_rc(coio_yield(), 0);
+    check_int(chain_step, 2);
+    return 0;
+}
+
+static void callback_scheduled_by_a_callback_runs_next_iteration(void **state)
+{
+    (void)state;
+    require_backend();
+    run_ok(chain_main, I(0)); /* call_soon */
+    run_ok(chain_main, I(1)); /* call_later(0) */
 }
 
 /* ------------------------------------------------------------------ cancellation */
@@ -141,6 +256,7 @@ static int cancel_main(void *arg)
 static void call_cancel_prevents_running_and_stale_handles_are_harmless(void **state)
 {
     (void)state;
+    require_backend();
     struct cancel_ctx c = {0};
     double t0 = coio_now();
     run_ok(cancel_main, &c);
@@ -209,6 +325,7 @@ static int inside_main(void *arg)
 static void callbacks_cannot_suspend_but_may_use_nonblocking_calls(void **state)
 {
     (void)state;
+    require_backend();
     struct inside s = {0};
     run_ok(inside_main, &s);
     for (int i = 0; i < 5; i++)
@@ -242,6 +359,7 @@ static int starve_main(void *arg)
 static void rescheduling_callback_does_not_starve_tasks(void **state)
 {
     (void)state;
+    require_backend();
     int n = 0;
     run_ok(starve_main, &n);
 }
@@ -249,6 +367,7 @@ static void rescheduling_callback_does_not_starve_tasks(void **state)
 static void call_misuse_returns_error_codes(void **state)
 {
     (void)state;
+    require_backend();
     assert_int_equal(coio_call_soon(record, NULL, NULL), -EPERM); /* no loop */
     assert_int_equal(coio_call_later(1, record, NULL, NULL), -EPERM);
     assert_int_equal(coio_call_soon(NULL, NULL, NULL), -EINVAL);
@@ -321,29 +440,90 @@ static int ts_main(void *arg)
 static void call_soon_threadsafe_from_another_thread_wakes_the_loop_in_order(void **state)
 {
     (void)state;
+    require_backend();
     struct ts s = {0};
     run_ok(ts_main, &s);
     coio_assert_rc(s.posted_rc, 0);
     assert_int_equal(s.order_ok, 1);
 }
 
-/* Still listed as waited on after the deadlock (its waiter died with the loop), so it is
- * never destroyed; a static keeps it reachable for LeakSanitizer. */
-static coio_event *deadlock_event;
+/* A loop whose only task never stops yielding still looks at other threads' messages:
+ * once a message is posted, it runs within a turn of task steps (64), bounded here at
+ * two, on both backends. */
+struct busy {
+    coio_loop *loop;
+    atomic_int go, posted;
+    int ran;
+    int post_rc;
+};
+
+static void busy_arrived(void *arg)
+{
+    ((struct busy *)arg)->ran = 1;
+}
+
+static void *busy_poster(void *arg)
+{
+    struct busy *b = arg;
+    while (!atomic_load(&b->go))
+        ;
+    b->post_rc = coio_call_soon_threadsafe(b->loop, busy_arrived, b);
+    atomic_store(&b->posted, 1); /* the loop's wake-up has been written */
+    return NULL;
+}
+
+static int busy_main(void *arg)
+{
+    struct busy *b = arg;
+    b->loop = coio_loop_current();
+    pthread_t th;
+    check_rc(pthread_create(&th, NULL, busy_poster, b), 0);
+    atomic_store(&b->go, 1);
+    while (!b->ran && !atomic_load(&b->posted))
+        coio_yield();
+    long yields = 0;
+    while (!b->ran && yields < 1000000) {
+        coio_yield();
+        yields++;
+    }
+    check_true(b->ran);
+    if (yields > 128)
+        print_error("threadsafe callback ran %ld yields after it was posted\n", yields);
+    check_true(yields <= 128);
+    pthread_join(th, NULL);
+    check_rc(b->post_rc, 0);
+    coio_loop_release(b->loop);
+    return 0;
+}
+
+static void threadsafe_callback_reaches_a_busy_loop_within_a_turn(void **state)
+{
+    (void)state;
+    require_backend();
+    for (int i = 0; i < 20; i++) {
+        struct busy b = {.ran = 0};
+        run_ok(busy_main, &b);
+    }
+}
 
 static int deadlock_main(void *arg)
 {
-    (void)arg;
-    deadlock_event = coio_event_create();
+    int *wait_rc = arg;
+    coio_event *ev = coio_event_create();
     coio_loop *l = coio_loop_current();
     coio_loop_release(l); /* no outside reference left: waiting forever is a deadlock */
-    return coio_event_wait(deadlock_event);
+    *wait_rc = coio_event_wait(ev); /* the deadlock cancels it */
+    coio_event_destroy(ev);
+    return *wait_rc;
 }
 
 static void released_loop_handle_lets_deadlock_be_reported(void **state)
 {
     (void)state;
-    assert_int_equal(coio_run(deadlock_main, NULL), -EDEADLK);
+    require_backend();
+    int wait_rc = 0;
+    assert_int_equal(coio_run(deadlock_main, &wait_rc), -EDEADLK);
+    coio_assert_rc(wait_rc, -ECANCELED);
 }
 
 static coio_loop *kept_loop;
@@ -358,6 +538,7 @@ static int keep_handle_main(void *arg)
 static void loop_handle_outlives_its_loop(void **state)
 {
     (void)state;
+    require_backend();
     assert_int_equal(coio_run(keep_handle_main, NULL), 0);
     assert_non_null(kept_loop);
     coio_assert_rc(coio_call_soon_threadsafe(kept_loop, record, NULL), -ESHUTDOWN);
@@ -445,6 +626,7 @@ static void *ring_thread(void *arg)
 static void several_loops_in_threads_pass_work_with_call_soon_threadsafe(void **state)
 {
     (void)state;
+    require_backend();
     atomic_store(&check_failures, 0);
     struct ring r = {.nready = 0};
     pthread_mutex_init(&r.mu, NULL);
@@ -478,11 +660,15 @@ static void several_loops_in_threads_pass_work_with_call_soon_threadsafe(void **
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(call_soon_runs_fifo_on_a_later_turn),
     cmocka_unit_test(call_later_and_call_at_run_by_time_fifo_for_equal_times),
+    cmocka_unit_test(due_callbacks_run_at_the_next_yield_of_a_lone_task),
+    cmocka_unit_test(due_callback_runs_before_tasks_ready_after_it),
+    cmocka_unit_test(callback_scheduled_by_a_callback_runs_next_iteration),
     cmocka_unit_test(call_cancel_prevents_running_and_stale_handles_are_harmless),
     cmocka_unit_test(callbacks_cannot_suspend_but_may_use_nonblocking_calls),
     cmocka_unit_test(rescheduling_callback_does_not_starve_tasks),
     cmocka_unit_test(call_misuse_returns_error_codes),
     cmocka_unit_test(call_soon_threadsafe_from_another_thread_wakes_the_loop_in_order),
+    cmocka_unit_test(threadsafe_callback_reaches_a_busy_loop_within_a_turn),
     cmocka_unit_test(released_loop_handle_lets_deadlock_be_reported),
     cmocka_unit_test(loop_handle_outlives_its_loop),
     cmocka_unit_test(several_loops_in_threads_pass_work_with_call_soon_threadsafe),

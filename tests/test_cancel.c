@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "coio_test.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -1044,6 +1045,161 @@ static void run_waits_for_shielded_cleanup_of_leftover_tasks(void **state)
     assert_elapsed(took, 0.025, 1.0); /* 10 ms before main returned + 20 ms cleanup */
 }
 
+/* ------------------------------------------------------------------ deadlock */
+
+struct stuck {
+    coio_event *never;   /* nobody sets it */
+    int fd[2];
+    int child_wait_rc, main_await_rc;
+    int cleaned_up;
+};
+
+static int stuck_child(void *arg)
+{
+    struct stuck *s = arg;
+    s->child_wait_rc = coio_event_wait(s->never);
+    /* Cleanup after the wait: what a deadlock used to skip. */
+    close(s->fd[0]);
+    close(s->fd[1]);
+    s->cleaned_up = 1;
+    return s->child_wait_rc;
+}
+
+static int stuck_main(void *arg)
+{
+    struct stuck *s = arg;
+    s->never = coio_event_create();
+    if (!s->never || pipe(s->fd) < 0)
+        return -ENOMEM;
+    coio_task *t = coio_spawn_ex(stuck_child, s, &(coio_spawn_opts){.name = "stuck"});
+    s->main_await_rc = coio_await(t); /* main waits forever too */
+    coio_event_destroy(s->never);
+    return 0;
+}
+
+static void deadlock_cancels_every_task_so_cleanup_runs(void **state)
+{
+    (void)state;
+    struct stuck s = {.fd = {-1, -1}};
+    coio_assert_rc(coio_run(stuck_main, &s), -EDEADLK);
+    coio_assert_rc(s.child_wait_rc, -ECANCELED);
+    coio_assert_rc(s.main_await_rc, -ECANCELED);
+    assert_int_equal(s.cleaned_up, 1);
+    /* The pipe was closed by the child's cleanup: the harness checks no fd leaked. */
+    assert_int_equal(fcntl(s.fd[0], F_GETFD), -1);
+}
+
+/* A task that ignores cancellation (a shielded wait) cannot be helped: coio_run still
+ * returns -EDEADLK rather than hang. */
+static coio_event *shielded_never; /* its waiter's stack is dropped: keep it reachable */
+
+static int shielded_stuck_child(void *arg)
+{
+    (void)arg;
+    coio_scope sh;
+    coio_shield_begin(&sh, -1);
+    int r = coio_event_wait(shielded_never);
+    coio_scope_end(&sh);
+    return r;
+}
+
+static int shielded_stuck_main(void *arg)
+{
+    int *main_rc = arg;
+    shielded_never = coio_event_create();
+    *main_rc = coio_await(coio_spawn(shielded_stuck_child, NULL));
+    return *main_rc;
+}
+
+static void deadlock_of_tasks_ignoring_cancellation_still_returns_edeadlk(void **state)
+{
+    (void)state;
+    int main_rc = 1;
+    coio_assert_rc(coio_run(shielded_stuck_main, &main_rc), -EDEADLK);
+    assert_int_equal(main_rc, 1); /* main never got back from its await */
+}
+
+/* ------------------------------------------------------------------ scope blocks */
+
+/* Each helper runs a COIO_WITH_* block inside an outer scope and leaves the block some
+ * way; ending the outer scope afterwards succeeds only if the block's scope has ended
+ * (else it is not the innermost: -EINVAL). */
+static int leave_by_return(void)
+{
+    COIO_WITH_TIMEOUT(0.001) {
+        return coio_sleep(5); /* -ETIMEDOUT, then the scope ends on the way out */
+    }
+    return 1;
+}
+
+static int with_scope_main(void *arg)
+{
+    int *rc = arg;
+    coio_scope outer;
+    /* Falling off the end. */
+    coio_timeout_begin(&outer, -1);
+    COIO_WITH_TIMEOUT(0.001) {
+        rc[0] = coio_sleep(5);
+    }
+    rc[1] = coio_scope_end(&outer);
+    if (rc[1] != 0)
+        return -1; /* scopes left open would make the rest undefined */
+    rc[2] = coio_sleep(0.005); /* no deadline left */
+    /* return */
+    coio_timeout_begin(&outer, -1);
+    rc[3] = leave_by_return();
+    rc[4] = coio_scope_end(&outer);
+    /* break leaves the block, not the enclosing loop. */
+    coio_timeout_begin(&outer, -1);
+    int rounds = 0;
+    for (int i = 0; i < 3; i++) {
+        COIO_WITH_TIMEOUT(10) {
+            rounds++;
+            if (coio_yield() == 0)
+                break;
+            rounds += 100; /* not reached */
+        }
+    }
+    rc[5] = rounds;
+    rc[6] = coio_scope_end(&outer);
+    /* goto out of the block, and nesting. */
+    coio_timeout_begin(&outer, -1);
+    COIO_WITH_TIMEOUT(10) {
+        COIO_WITH_DEADLINE(coio_now() - 1) {
+            if (coio_yield() == -ETIMEDOUT)
+                goto out;
+        }
+        rc[7] = 99; /* not reached */
+    }
+out:
+    rc[8] = coio_scope_end(&outer);
+    /* A shield block lets a cancelled task sleep. */
+    coio_cancel(coio_current());
+    COIO_WITH_SHIELD(-1) {
+        rc[9] = coio_sleep(0.001);
+    }
+    rc[10] = coio_sleep(0.001);
+    return 0;
+}
+
+static void with_scope_blocks_end_their_scope_on_every_exit(void **state)
+{
+    (void)state;
+    int rc[11] = {0};
+    coio_assert_rc(coio_run(with_scope_main, rc), 0);
+    coio_assert_rc(rc[0], -ETIMEDOUT);
+    coio_assert_rc(rc[1], 0);
+    coio_assert_rc(rc[2], 0);
+    coio_assert_rc(rc[3], -ETIMEDOUT);
+    coio_assert_rc(rc[4], 0);
+    assert_int_equal(rc[5], 3); /* each round's break left only the block */
+    coio_assert_rc(rc[6], 0);
+    assert_int_equal(rc[7], 0);
+    coio_assert_rc(rc[8], 0);
+    coio_assert_rc(rc[9], 0);
+    coio_assert_rc(rc[10], -ECANCELED);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancel_before_start_task_never_runs),
     cmocka_unit_test(cancel_while_sleeping_interrupts_sleep_promptly),
@@ -1077,6 +1233,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(run_cancels_unawaited_tasks_when_main_returns),
     cmocka_unit_test(run_drops_tasks_that_never_started),
     cmocka_unit_test(run_waits_for_shielded_cleanup_of_leftover_tasks),
+    cmocka_unit_test(deadlock_cancels_every_task_so_cleanup_runs),
+    cmocka_unit_test(deadlock_of_tasks_ignoring_cancellation_still_returns_edeadlk),
+    cmocka_unit_test(with_scope_blocks_end_their_scope_on_every_exit),
 };
 
 COIO_TEST_MAIN(tests)

@@ -156,6 +156,153 @@ static void debug_warns_about_tasks_alive_at_the_end(void **state)
     free(err);
 }
 
+/* The deadlock dump: printed before the deadlocked tasks are cancelled, so it shows
+ * them waiting, by name. */
+static coio_event *never_set;
+
+static int wait_never(void *arg)
+{
+    (void)arg;
+    return coio_event_wait(never_set);
+}
+
+static int deadlock_main(void *arg)
+{
+    (void)arg;
+    never_set = coio_event_create();
+    coio_task *t = coio_spawn_ex(wait_never, NULL, &(coio_spawn_opts){.name = "forever-waiter"});
+    int r = coio_await(t);
+    coio_event_destroy(never_set);
+    return r;
+}
+
+static void debug_dumps_deadlocked_tasks(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(deadlock_main, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, -EDEADLK);
+    assert_non_null(strstr(err, "deadlock: every task is waiting"));
+    char *line = strstr(err, "forever-waiter");
+    assert_non_null(line);
+    assert_non_null(strstr(line, "waiting"));
+    assert_non_null(strstr(line, "event"));
+    assert_non_null(strstr(err, "main"));
+    free(err);
+}
+
+/* Scopes left open. */
+static int end_with_scope_open(void *arg)
+{
+    (void)arg;
+    static coio_scope s; /* outlives the task: only the missing end is wrong */
+    coio_timeout_begin(&s, 10);
+    return 0;
+}
+
+static int run_scope_leaker(void *arg)
+{
+    (void)arg;
+    return coio_await(coio_spawn_ex(end_with_scope_open, NULL,
+                                    &(coio_spawn_opts){.name = "scope-leaker"}));
+}
+
+static void debug_reports_task_ending_with_scope_open(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(run_scope_leaker, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_non_null(strstr(err, "\"scope-leaker\" ended with a scope open"));
+    free(err);
+}
+
+/* Begins a 1 ms timeout in a frame that returns without ending it. The padding above it
+ * puts the scope deeper than the frames of a later coio_sleep made by the caller. */
+static __attribute__((noinline)) void forget_scope(void)
+{
+    coio_scope s;
+    coio_timeout_begin(&s, 0.001);
+}
+
+static __attribute__((noinline)) void forget_scope_deep(void)
+{
+    volatile char pad[8192];
+    pad[0] = 0;
+    forget_scope();
+    (void)pad[0];
+}
+
+static int forget_then_sleep(void *arg)
+{
+    int *sleep_rc = arg;
+    forget_scope_deep();
+    *sleep_rc = coio_sleep(0.02); /* the dead scope's deadline must not apply */
+    return 0;
+}
+
+static int run_forgetter(void *arg)
+{
+    return coio_await(coio_spawn_ex(forget_then_sleep, arg,
+                                    &(coio_spawn_opts){.name = "forgetter"}));
+}
+
+static void debug_reports_scope_whose_function_returned(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    int sleep_rc = 1;
+    struct capture c;
+    capture_begin(&c);
+    int r = coio_run(run_forgetter, &sleep_rc);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_non_null(strstr(err, "\"forgetter\" returned from a function without ending its scope"));
+    coio_assert_rc(sleep_rc, 0); /* the dead scope was dropped */
+    assert_null(strstr(err, "ended with a scope open"));
+    free(err);
+}
+
+/* call_later callbacks pending when every task has finished are dropped at once. */
+static int later_ran;
+
+static void later_cb(void *arg)
+{
+    (void)arg;
+    later_ran = 1;
+}
+
+static int leave_pending_callback(void *arg)
+{
+    (void)arg;
+    coio_call_later(30, later_cb, NULL, NULL);
+    coio_call_at(coio_now() + 30, later_cb, NULL, NULL);
+    return 0;
+}
+
+static void debug_warns_about_dropped_callbacks(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    later_ran = 0;
+    struct capture c;
+    capture_begin(&c);
+    time_t t0 = time(NULL);
+    int r = coio_run(leave_pending_callback, NULL);
+    char *err = capture_end(&c);
+    coio_assert_rc(r, 0);
+    assert_true(time(NULL) - t0 < 10); /* not kept alive until the callbacks are due */
+    assert_int_equal(later_ran, 0);
+    assert_non_null(strstr(err, "2 callbacks still pending when every task had finished: dropped"));
+    free(err);
+}
+
 static void no_warnings_without_debug(void **state)
 {
     (void)state;
@@ -175,6 +322,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(debug_warns_about_unawaited_tasks),
     cmocka_unit_test(debug_warns_about_long_steps),
     cmocka_unit_test(debug_warns_about_tasks_alive_at_the_end),
+    cmocka_unit_test(debug_dumps_deadlocked_tasks),
+    cmocka_unit_test(debug_reports_task_ending_with_scope_open),
+    cmocka_unit_test(debug_reports_scope_whose_function_returned),
+    cmocka_unit_test(debug_warns_about_dropped_callbacks),
     cmocka_unit_test(no_warnings_without_debug),
 };
 

@@ -601,12 +601,16 @@ static void task_set_name_renames_current_and_other_task(void **state)
     assert_string_equal(s.other_renamed, "kid");
 }
 
+#define LONG_NAME "0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
+
 static int long_name_main(void *arg)
 {
     struct name_state *s = arg;
-    s->set_rc[0] = coio_task_set_name(NULL, "0123456789abcdefghijklmnopqrstuvwxyzABCDEF");
+    s->set_rc[0] = coio_task_set_name(NULL, LONG_NAME);
     snprintf(s->truncated, 64, "%s", coio_task_name(NULL));
-    return 0;
+    coio_task *t = coio_spawn_ex(return_arg, NULL, &(coio_spawn_opts){.name = LONG_NAME});
+    snprintf(s->child_named, 64, "%s", coio_task_name(t));
+    return coio_await(t);
 }
 
 static void task_name_longer_than_31_bytes_is_truncated(void **state)
@@ -615,9 +619,10 @@ static void task_name_longer_than_31_bytes_is_truncated(void **state)
     struct name_state s = {0};
     coio_assert_rc(coio_run(long_name_main, &s), 0);
     coio_assert_rc(s.set_rc[0], 0);
-    assert_in_range(strlen(s.truncated), 1, 31);
-    assert_memory_equal(s.truncated, "0123456789abcdefghijklmnopqrstuvwxyzABCDEF",
-                        strlen(s.truncated));
+    /* Exactly the first 31 bytes, by coio_task_set_name and by coio_spawn_ex alike. */
+    assert_string_equal(s.truncated, "0123456789abcdefghijklmnopqrstu");
+    assert_int_equal(strlen(s.truncated), 31);
+    assert_string_equal(s.child_named, "0123456789abcdefghijklmnopqrstu");
 }
 
 static int spawn_ex_name_main(void *arg)
@@ -643,7 +648,9 @@ static void spawn_ex_sets_task_name(void **state)
 
 /* ---- stacks ------------------------------------------------------------------------ */
 
-#define BIG_FRAME (200 * 1024)
+/* Twice the default stack: it fits only in the 1 MiB stack the test asks for. */
+#define BIG_FRAME (2 * COIO_STACK_SIZE_DEFAULT)
+_Static_assert(BIG_FRAME > COIO_STACK_SIZE_DEFAULT, "the frame must overflow a default stack");
 
 __attribute__((noinline)) static int use_big_stack(int seed)
 {
@@ -672,7 +679,7 @@ static int big_stack_main(void *arg)
     return 0;
 }
 
-static void spawn_ex_with_1mib_stack_runs_200kib_frame(void **state)
+static void spawn_ex_with_1mib_stack_runs_frame_bigger_than_default_stack(void **state)
 {
     (void)state;
     int rc = -1;
@@ -852,7 +859,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(task_set_name_renames_current_and_other_task),
     cmocka_unit_test(task_name_longer_than_31_bytes_is_truncated),
     cmocka_unit_test(spawn_ex_sets_task_name),
-    cmocka_unit_test(spawn_ex_with_1mib_stack_runs_200kib_frame),
+    cmocka_unit_test(spawn_ex_with_1mib_stack_runs_frame_bigger_than_default_stack),
     cmocka_unit_test(spawn_ex_with_minimum_stack_size_works),
     cmocka_unit_test(hundred_thousand_tasks_gathered_in_batches),
     cmocka_unit_test(run_returns_main_value),
