@@ -616,8 +616,10 @@ typedef struct coio_call_handle {
     uint64_t coio__opaque[2];
 } coio_call_handle;
 
-/* Schedules fn(arg) for the next loop turn / after `delay` seconds (< 0 counts as 0) / at
- * `when` on the coio_now() clock. If handle is not NULL it receives a handle for
+/* Schedules fn(arg) for the next loop turn / after `delay` seconds / at `when` on the
+ * coio_now() clock. call_later(d) is call_at(coio_now() + d): a negative delay is a
+ * deadline in the past, ordered with the other due callbacks by that deadline (asyncio's
+ * order), then by scheduling order. If handle is not NULL it receives a handle for
  * cancellation. Returns 0, -EINVAL (fn NULL, NaN time), -EPERM (no loop on this thread),
  * -ENOMEM. */
 COIO_API int coio_call_soon(void (*fn)(void *), void *arg, coio_call_handle *handle);

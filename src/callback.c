@@ -198,11 +198,13 @@ int coio_call_later(double delay, void (*fn)(void *), void *arg, coio_call_handl
 {
     if (isnan(delay))
         return -EINVAL;
+    /* A negative delay is a deadline in the past, as in asyncio: call_later(-1, a) then
+     * call_later(-2, b) runs b first, exactly like the same two call_at()s. */
     int64_t now = coio__clock_ns(), when = COIO__NEVER;
-    if (delay <= 0)
-        when = now;
-    else if (delay < 9e9)
-        when = now + (int64_t)(delay * 1e9);
+    if (delay < 9e9) {
+        when = now + (int64_t)((delay < -9e9 ? -9e9 : delay) * 1e9);
+        when = when < 0 ? 0 : when;
+    }
     return call_at_ns(when, now, fn, arg, handle);
 }
 

@@ -97,6 +97,31 @@ static void call_later_and_call_at_run_by_time_fifo_for_equal_times(void **state
     assert_true(r.at[4] >= 0.1299);
 }
 
+/* call_later(d) is call_at(now + d): past deadlines run by deadline, like asyncio's. */
+static int past_main(void *arg)
+{
+    struct rec *r = arg;
+    the_rec = r;
+    double now = coio_now();
+    coio_call_later(-1, record, I(2), NULL);
+    coio_call_later(-2, record, I(1), NULL);
+    coio_call_at(now - 3, record, I(0), NULL);
+    coio_call_later(-1, record, I(3), NULL); /* a later now: after #2 */
+    coio_call_later(0, record, I(4), NULL);
+    coio_yield();
+    return 0;
+}
+
+static void negative_delays_run_by_deadline_like_call_at(void **state)
+{
+    (void)state;
+    require_backend();
+    struct rec r = {0};
+    run_ok(past_main, &r);
+    int want[] = {0, 1, 2, 3, 4};
+    assert_order(&r.order, want, 5);
+}
+
 /* A callback that is already due when it is scheduled ends the running turn, as
  * call_soon does: a lone task that yields once finds it has run (asyncio runs it by the
  * second sleep(0)), instead of after a whole turn of yields. */
@@ -660,6 +685,7 @@ static void several_loops_in_threads_pass_work_with_call_soon_threadsafe(void **
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(call_soon_runs_fifo_on_a_later_turn),
     cmocka_unit_test(call_later_and_call_at_run_by_time_fifo_for_equal_times),
+    cmocka_unit_test(negative_delays_run_by_deadline_like_call_at),
     cmocka_unit_test(due_callbacks_run_at_the_next_yield_of_a_lone_task),
     cmocka_unit_test(due_callback_runs_before_tasks_ready_after_it),
     cmocka_unit_test(callback_scheduled_by_a_callback_runs_next_iteration),
