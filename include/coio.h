@@ -904,7 +904,7 @@ struct iovec; /* <sys/uio.h> */
 /* Options for coio_stream_open_ex(); zero means "default" for every field. */
 typedef struct coio_stream_opts {
     unsigned flags;    /* COIO_STREAM_* */
-    size_t limit;      /* longest line / separated record, in bytes */
+    size_t limit;      /* longest line / separated record, in bytes, without separator */
     size_t high_water; /* coio_stream_drain() suspends above this many buffered bytes... */
     size_t low_water;  /* ...until at most this many remain (low_water <= high_water) */
 } coio_stream_opts;
@@ -932,15 +932,31 @@ COIO_API ssize_t coio_stream_read(coio_stream *s, void *buf, size_t n);
 COIO_API ssize_t coio_stream_read_exactly(coio_stream *s, void *buf, size_t n, size_t *got);
 
 /* Reads up to and including the next "\n" into buf (not NUL-terminated) and returns its
- * length. At EOF returns the last, unterminated line, then 0. -EMSGSIZE when the line
- * is longer than min(limit, cap): nothing is consumed (read it with coio_stream_read,
- * or raise the limit). Other errors as coio_stream_read. */
+ * length. At EOF returns the last, unterminated line, then 0. As in asyncio, the limit
+ * counts the line without its separator: a line of exactly `limit` bytes plus "\n" is
+ * read. -EMSGSIZE when the line is longer than the limit or, with its "\n", than cap:
+ * nothing is consumed, coio_stream_overrun() tells how much of it is buffered, and
+ * coio_stream_skip_until() drops it. Other errors as coio_stream_read. */
 COIO_API ssize_t coio_stream_readline(coio_stream *s, void *buf, size_t cap);
 
 /* Like readline with any separator of seplen >= 1 bytes (asyncio readuntil). If the
- * stream ends before a separator: -EPIPE, and the partial data stays buffered. */
+ * stream ends before a separator: -EPIPE, and the partial data stays buffered for
+ * coio_stream_read/read_all (coio_stream_buffered() is its length). read_exactly hands
+ * its partial data over instead, because it has an out-parameter for the length; here
+ * the return value is the error, so the data waits in the buffer and nothing is lost. */
 COIO_API ssize_t coio_stream_read_until(coio_stream *s, const void *sep, size_t seplen,
                                         void *buf, size_t cap);
+
+/* After -EMSGSIZE from readline/read_until (asyncio's LimitOverrunError.consumed): the
+ * length of the over-long record through its separator when the separator is buffered,
+ * else the number of its bytes buffered so far (the record goes on). 0 otherwise. */
+COIO_API size_t coio_stream_overrun(const coio_stream *s);
+
+/* Drops everything up to and including the next separator, whatever its length (the
+ * buffer does not grow), and returns the number of bytes dropped. The way to skip a
+ * record readline refused. -EPIPE if the stream ends first (the rest is dropped); other
+ * errors as coio_stream_read. */
+COIO_API ssize_t coio_stream_skip_until(coio_stream *s, const void *sep, size_t seplen);
 
 /* Reads until EOF into buf and returns the count (asyncio read(-1)). -EMSGSIZE if the
  * stream holds more than cap bytes: nothing is consumed. */

@@ -67,6 +67,7 @@ struct coio_stream {
     char *rbuf;
     size_t rpos, rlen, rcap; /* buffered data is rbuf[rpos, rlen) */
     size_t limit;
+    size_t overrun; /* after -EMSGSIZE: buffered bytes of the record that did not fit */
 
     char *wbuf;           /* ring of wcap (a power of two) bytes */
     size_t whead, wlen, wcap;
@@ -425,7 +426,8 @@ ssize_t coio_stream_read_exactly(coio_stream *s, void *buf, size_t n, size_t *go
 }
 
 /* readline / read_until. at_eof_partial: at EOF, hand over the unterminated rest as a
- * line (readline) instead of failing with -EPIPE (read_until). */
+ * line (readline) instead of failing with -EPIPE (read_until). As in asyncio, the limit
+ * bounds the record without its separator; cap must hold the separator too. */
 static ssize_t read_until(coio_stream *s, const void *sep, size_t seplen, void *buf,
                           size_t cap, bool at_eof_partial)
 {
@@ -434,26 +436,31 @@ static ssize_t read_until(coio_stream *s, const void *sep, size_t seplen, void *
     int e = enter(s, true);
     if (e < 0)
         return e;
-    size_t max = cap < s->limit ? cap : s->limit;
     size_t scanned = 0; /* bytes from rpos known to hold no separator start */
     ssize_t r;
+    s->overrun = 0;
     for (;;) {
         size_t have = rbuffered(s);
         if (have >= seplen) {
             const char *base = s->rbuf + s->rpos; /* rbuf may be NULL when have is 0 */
             const char *p = memmem(base + scanned, have - scanned, sep, seplen);
             if (p) {
-                size_t len = (size_t)(p - base) + seplen;
-                if (len > max)
+                size_t data = (size_t)(p - base), len = data + seplen;
+                if (data > s->limit || len > cap) {
+                    s->overrun = len;
                     return leave(s, true, -EMSGSIZE);
+                }
                 rtake(s, buf, len);
                 return leave(s, true, (ssize_t)len);
             }
             scanned = have - (seplen - 1); /* a separator may begin in the last bytes */
         }
-        /* No separator in `have` bytes: the record ends after have + 1 > max. */
-        if (have >= max)
+        /* No separator in `have` bytes: the record holds more than have - seplen + 1
+         * bytes before its separator, and more than have bytes with it. */
+        if (have >= cap || (have >= seplen && have - seplen + 1 > s->limit)) {
+            s->overrun = have;
             return leave(s, true, -EMSGSIZE);
+        }
         if (s->eof) {
             if (!at_eof_partial)
                 return leave(s, true, -EPIPE);
@@ -475,6 +482,41 @@ ssize_t coio_stream_read_until(coio_stream *s, const void *sep, size_t seplen, v
                                size_t cap)
 {
     return read_until(s, sep, seplen, buf, cap, false);
+}
+
+size_t coio_stream_overrun(const coio_stream *s)
+{
+    return s ? s->overrun : 0;
+}
+
+ssize_t coio_stream_skip_until(coio_stream *s, const void *sep, size_t seplen)
+{
+    if (!s || !sep || !seplen)
+        return -EINVAL;
+    int e = enter(s, true);
+    if (e < 0)
+        return e;
+    size_t dropped = 0;
+    for (;;) {
+        size_t have = rbuffered(s);
+        const char *p = have >= seplen ? memmem(s->rbuf + s->rpos, have, sep, seplen) : NULL;
+        if (p) {
+            size_t len = (size_t)(p - (s->rbuf + s->rpos)) + seplen;
+            rconsume(s, len);
+            return leave(s, true, (ssize_t)(dropped + len));
+        }
+        if (s->eof) {
+            rconsume(s, have);
+            return leave(s, true, -EPIPE);
+        }
+        /* Keep what may be the start of a separator; the buffer never grows here. */
+        size_t keep = have < seplen - 1 ? have : seplen - 1;
+        rconsume(s, have - keep);
+        dropped += have - keep;
+        ssize_t r = rfill(s, 0);
+        if (r < 0)
+            return leave(s, true, r);
+    }
 }
 
 ssize_t coio_stream_read_all(coio_stream *s, void *buf, size_t cap)

@@ -440,6 +440,7 @@ static int limit_main(void *arg)
     CHECK_RC(write(p[1], "0123456789abcdef\nok\n", 20), 20);
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), -EMSGSIZE);
     CHECK_RC(coio_stream_buffered(s), 20); /* nothing consumed */
+    CHECK_RC(coio_stream_overrun(s), 17);  /* the whole record, its "\n" included */
     CHECK_RC(coio_stream_read_until(s, "\n", 1, buf, sizeof buf), -EMSGSIZE);
     CHECK_RC(coio_stream_buffered(s), 20);
     /* The caller can still take the data... */
@@ -449,10 +450,28 @@ static int limit_main(void *arg)
     CHECK_RC(coio_stream_set_limit(s, 64), 0);
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 13);
     CHECK_MEM(buf, "456789abcdef\n");
-    /* The caller's capacity bounds a line like the limit does. */
+    /* The caller's capacity bounds a line with its separator. */
     CHECK_RC(coio_stream_readline(s, buf, 2), -EMSGSIZE);
+    CHECK_RC(coio_stream_overrun(s), 3);
     CHECK_RC(coio_stream_readline(s, buf, 3), 3);
     CHECK_MEM(buf, "ok\n");
+    CHECK_RC(coio_stream_overrun(s), 0);
+
+    /* As in asyncio, the limit does not count the separator: exactly `limit` bytes and
+     * "\n" is a line, one more byte is not; a two-byte separator likewise. */
+    CHECK_RC(coio_stream_set_limit(s, 8), 0);
+    CHECK_RC(write(p[1], "01234567\n012345678\nABCDEFGH\r\nABCDEFGHI\r\n", 40), 40);
+    CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 9);
+    CHECK_MEM(buf, "01234567\n");
+    CHECK_RC(coio_stream_readline(s, buf, sizeof buf), -EMSGSIZE);
+    CHECK_RC(coio_stream_overrun(s), 10);
+    CHECK_RC(coio_stream_skip_until(s, "\n", 1), 10);
+    CHECK_RC(coio_stream_read_until(s, "\r\n", 2, buf, sizeof buf), 10);
+    CHECK_MEM(buf, "ABCDEFGH\r\n");
+    CHECK_RC(coio_stream_read_until(s, "\r\n", 2, buf, sizeof buf), -EMSGSIZE);
+    CHECK_RC(coio_stream_overrun(s), 11);
+    CHECK_RC(coio_stream_skip_until(s, "\r\n", 2), 11);
+    CHECK_RC(coio_stream_buffered(s), 0);
     close(p[1]);
     CHECK_RC(coio_stream_close(s), 0);
     return 0;
@@ -465,7 +484,7 @@ static void limit_overrun_is_emsgsize_and_keeps_the_data(void **state)
 }
 
 /* A 100 KiB line (over the 64 KiB default limit) from a peer writing 8 KiB pieces. The
- * reader skips it by hand with coio_stream_read and reads the next line normally. */
+ * reader skips it with coio_stream_skip_until and reads the next line normally. */
 static int long_line_main(void *arg)
 {
     (void)arg;
@@ -482,18 +501,8 @@ static int long_line_main(void *arg)
     static char buf[LONG + 64];
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), -EMSGSIZE);
     CHECK(coio_stream_buffered(s) >= COIO_STREAM_LIMIT_DEFAULT);
-    size_t skipped = 0;
-    bool nl = false;
-    while (!nl) {
-        char c;
-        ssize_t r = coio_stream_read(s, &c, 1);
-        CHECK_RC(r, 1);
-        if (r != 1)
-            break;
-        skipped++;
-        nl = c == '\n';
-    }
-    CHECK_RC(skipped, LONG + 1);
+    CHECK(coio_stream_overrun(s) == coio_stream_buffered(s)); /* no "\n" seen yet */
+    CHECK_RC(coio_stream_skip_until(s, "\n", 1), LONG + 1);
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 5);
     CHECK_MEM(buf, "next\n");
     CHECK_RC(coio_stream_readline(s, buf, sizeof buf), 0);
