@@ -188,7 +188,13 @@ typedef struct coio_scope {
     uint64_t coio__opaque[6];
 } coio_scope;
 
-/* Like `async with asyncio.timeout(seconds)`: from now until coio_scope_end(), every
+/* Timeouts, one rule (docs/api.md): waits on one object take no timeout argument and get
+ * one from a scope (COIO_WITH_TIMEOUT below); coio_wait_for, coio_future_await, coio_wait
+ * and coio_as_completed_create keep their own, as their asyncio counterparts do. Any
+ * expired deadline is -ETIMEDOUT (coio_wait alone reports a timeout as a normal return);
+ * coio_scope_expired() tells whether it was the scope's.
+ *
+ * Like `async with asyncio.timeout(seconds)`: from now until coio_scope_end(), every
  * suspending call returns -ETIMEDOUT once the deadline has passed. Nested scopes see the
  * earliest deadline of those enclosing them. seconds < 0 or infinite: no deadline.
  * Returns 0, -EINVAL (s NULL or seconds NaN), -EPERM (outside a task). */
