@@ -1,4 +1,4 @@
-/* coio-test: tsan */
+/* coio-test: io tsan */
 /* Futures: result/error/cancel, several waiters, timeouts and cancellation of the waiter,
  * completion from callbacks, from plain threads and from other loops (run under TSan). */
 #define _GNU_SOURCE
