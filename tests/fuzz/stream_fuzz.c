@@ -124,21 +124,24 @@ static int reader(void *arg)
             }
             uint8_t sepcopy[4];
             memcpy(sepcopy, sep, seplen);
-            size_t max = cap < f->limit ? cap : f->limit;
             ssize_t r = line ? coio_stream_readline(f->r, buf, cap)
                              : coio_stream_read_until(f->r, sepcopy, seplen, buf, cap);
+            /* The limit bounds the record without its separator; cap holds both. */
             size_t at = find(rest, left, sepcopy, seplen);
             if (at < left) { /* a separator exists */
                 size_t end = at + seplen;
-                if (end <= max) {
+                if (at <= f->limit && end <= cap) {
                     EXPECT(r == (ssize_t)end);
                     EXPECT(memcmp(buf, rest, end) == 0);
                     pos += end;
                 } else {
                     EXPECT(r == -EMSGSIZE);
+                    /* the whole record if its separator had arrived, else a prefix */
+                    EXPECT(coio_stream_overrun(f->r) > 0 && coio_stream_overrun(f->r) <= end);
                 }
-            } else if (left >= max) {
+            } else if (left >= cap || (left >= seplen && left - seplen + 1 > f->limit)) {
                 EXPECT(r == -EMSGSIZE);
+                EXPECT(coio_stream_overrun(f->r) > 0 && coio_stream_overrun(f->r) <= left);
             } else if (line) {
                 EXPECT(r == (ssize_t)left);
                 EXPECT(memcmp(buf, rest, left) == 0);
