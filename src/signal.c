@@ -364,13 +364,17 @@ static int take(coio_signals *r)
     return 0;
 }
 
-static void leave_waiters(coio_task *t)
+static void leave(coio_signals *r, coio_task *t)
 {
     if (t->link.next != &t->link) {
-        coio_signals *r = t->wait_obj;
         coio__list_unlink(&t->link);
         r->loop->keepalive--;
     }
+}
+
+static void signals_unwait(coio_task *t)
+{
+    leave(t->wait_obj, t);
 }
 
 int coio_signals_wait(coio_signals *r, double timeout)
@@ -397,8 +401,8 @@ int coio_signals_wait(coio_signals *r, double timeout)
         coio__list_push_back(&r->waiters, &t->link);
         /* A waiter keeps the loop polling: only a signal may end its wait. */
         L->keepalive++;
-        err = coio__park(L, t, "signal", r, leave_waiters, deadline, true);
-        leave_waiters(t);
+        err = coio__park(L, t, "signal", r, signals_unwait, deadline, true);
+        leave(r, t);
         if (err < 0) {
             /* A delivery meant for this task goes to the next waiter. */
             if (r->npending && !coio__list_is_empty(&r->waiters)) {
