@@ -24,6 +24,7 @@
 
 #define NSIGS 65     /* signal numbers 1..64 */
 #define MAX_LOOPS 128 /* loops watching signals at once */
+#define BIT(sig) (UINT64_C(1) << ((sig) - 1))
 
 /* ------------------------------------------------------------------ process-wide state */
 
@@ -122,7 +123,7 @@ static bool is_watchable(int sig)
 struct coio_signals {
     coio__list link;  /* the loop's receivers */
     coio__loop *loop;
-    uint64_t mask;    /* bit sig: watched */
+    uint64_t mask;    /* BIT(sig): watched */
     unsigned long pending[NSIGS];
     unsigned long npending;
     coio__list waiters; /* tasks in coio_signals_wait, through task->link */
@@ -168,7 +169,7 @@ static void deliver(sigloop *sl, int sig, unsigned long n)
     coio__list_for_each_safe(pos, tmp, &sl->receivers)
     {
         coio_signals *r = coio__container_of(pos, coio_signals, link);
-        if (!(r->mask & (UINT64_C(1) << sig)))
+        if (!(r->mask & BIT(sig)))
             continue;
         r->pending[sig] += n;
         r->npending += n;
@@ -257,7 +258,7 @@ static void receiver_release(coio_signals *r)
 {
     coio__list_unlink(&r->link);
     for (int s = 1; s < NSIGS; s++) {
-        if (r->mask & (UINT64_C(1) << s)) {
+        if (r->mask & BIT(s)) {
             atomic_fetch_sub(&receivers_on[s], 1);
             handler_drop(s);
         }
@@ -313,7 +314,7 @@ coio_signals *coio_signals_open(const int *sigs, size_t n)
             errno = EINVAL;
             return NULL;
         }
-        mask |= UINT64_C(1) << sigs[i];
+        mask |= BIT(sigs[i]);
     }
     coio_signals *r = calloc(1, sizeof *r);
     if (!r) {
@@ -328,11 +329,11 @@ coio_signals *coio_signals_open(const int *sigs, size_t n)
     int err = sl ? 0 : -ENOMEM;
     int s = 1;
     for (; !err && s < NSIGS; s++)
-        if (mask & (UINT64_C(1) << s))
+        if (mask & BIT(s))
             err = handler_take(s);
     if (err) {
         for (int k = 1; k < s - 1; k++)
-            if (mask & (UINT64_C(1) << k))
+            if (mask & BIT(k))
                 handler_drop(k);
         pthread_mutex_unlock(&mu);
         free(r);
@@ -342,7 +343,7 @@ coio_signals *coio_signals_open(const int *sigs, size_t n)
     /* Arrivals counted before this point belong to the receivers open then. */
     coio__signals_run(L);
     for (s = 1; s < NSIGS; s++)
-        if (mask & (UINT64_C(1) << s))
+        if (mask & BIT(s))
             atomic_fetch_add(&receivers_on[s], 1);
     coio__list_push_back(&sl->receivers, &r->link);
     pthread_mutex_unlock(&mu);

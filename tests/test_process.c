@@ -7,6 +7,7 @@
 #include "coio_test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -67,6 +68,21 @@ static int statuses_main(void *arg)
                    SIGNALED(SIGTERM));
     coio_assert_rc(run_status((const char *[]){"/bin/sh", "-c", "kill -KILL $$", NULL}),
                    SIGNALED(SIGKILL));
+    /* The child starts with SIGPIPE at its default and nothing blocked, whatever the
+     * parent ignores or blocks. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    sigset_t term, oldmask;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &oldmask);
+    coio_assert_rc(run_status((const char *[]){"/bin/sh", "-c", "kill -PIPE $$; exit 0", NULL}),
+                   SIGNALED(SIGPIPE));
+    coio_assert_rc(run_status((const char *[]){"/bin/sh", "-c", "kill -TERM $$; exit 0", NULL}),
+                   SIGNALED(SIGTERM));
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+    sigaction(SIGPIPE, &old, NULL);
     assert_true(COIO_PROCESS_EXITED(7) && !COIO_PROCESS_EXITED(SIGNALED(9)));
     assert_int_equal(COIO_PROCESS_TERMSIG(SIGNALED(9)), 9);
     return 0;
