@@ -86,7 +86,9 @@ typedef struct coio_task coio_task;
 
 /* Like asyncio.run(): creates an event loop on this thread, runs main(arg) as its first
  * task and drives the loop until main returns. Then every task still alive is cancelled
- * and awaited, and the loop is destroyed. Returns main's value.
+ * and awaited, and the loop is destroyed. Returns main's value. On the main thread, a
+ * SIGINT left at its default action cancels main's task (a second one ends the process):
+ * see the signal section below.
  * Errors: -EINVAL (main NULL), -EBUSY (a loop already runs on this thread),
  * -ENOMEM, or the backend's error if no I/O backend could start. -EDEADLK when main and
  * every other task wait and nothing (timer, I/O, other thread) can wake one: the waiting
@@ -1155,6 +1157,13 @@ COIO_API int coio_signals_wait(coio_signals *r, double timeout);
 
 /* Stops counting and frees r. 0, -EINVAL, or -EBUSY while a task waits on it. */
 COIO_API int coio_signals_close(coio_signals *r);
+
+/* Ctrl-C, like asyncio.run: during coio_run on the main thread, if the program left
+ * SIGINT at its default action, the first SIGINT cancels main's task (coio_run then
+ * returns main's result, -ECANCELED if it let the cancellation through) and a second one
+ * before coio_run returns restores the default action and raises it again. Under
+ * COIO_DEBUG, SIGQUIT (or COIO_DUMP_SIGNAL) writes coio_dump_tasks to stderr and the
+ * program goes on. Both only take a signal left at its default action. */
 
 /* ==== END signal ==== */
 

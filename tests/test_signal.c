@@ -184,6 +184,31 @@ static void sigint_in_this_process_returns_ecanceled(void **state)
     assert_true(cleaned);
 }
 
+static void term_is_int(int sig)
+{
+    (void)sig;
+    raise(SIGINT);
+}
+
+static int raise_sigterm_main(void *arg)
+{
+    (void)arg;
+    raise(SIGTERM);
+    return coio_sleep(30);
+}
+
+/* The SIGTERM recipe of docs/process.md. */
+static void sigterm_forwarded_to_sigint_cancels_main(void **state)
+{
+    (void)state;
+    require_backend();
+    struct sigaction sa = {.sa_handler = term_is_int}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old);
+    coio_assert_rc(coio_run(raise_sigterm_main, NULL), -ECANCELED);
+    sigaction(SIGTERM, &old, NULL);
+}
+
 static volatile sig_atomic_t own_hits;
 
 static void own_handler(int sig)
@@ -487,6 +512,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(hundred_signals_to_a_busy_loop),
     cmocka_unit_test(sigint_in_this_process_returns_ecanceled),
     cmocka_unit_test(program_sigint_handler_is_left_alone),
+    cmocka_unit_test(sigterm_forwarded_to_sigint_cancels_main),
     cmocka_unit_test(sigint_cancels_main_task_of_a_child),
     cmocka_unit_test(second_sigint_ends_the_program),
     cmocka_unit_test(debug_dump_on_signal_keeps_running),
