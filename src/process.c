@@ -319,9 +319,7 @@ int coio_process_spawn(coio_process **out, const char *const *argv, const coio_p
     p->flags = o->flags;
     p->kill_grace = o->kill_grace;
     /* Safe from pid reuse: the child is ours and nobody has reaped it yet. */
-    p->pidfd = pidfd_usable() ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
-    if (p->pidfd >= 0)
-        fcntl(p->pidfd, F_SETFD, FD_CLOEXEC); /* pidfds are born CLOEXEC; be explicit */
+    p->pidfd = pidfd_usable() ? (int)syscall(SYS_pidfd_open, pid, 0) : -1; /* CLOEXEC */
     err = 0;
     for (int i = 0; i < 3; i++) {
         if (parent[i] < 0)
