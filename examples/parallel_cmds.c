@@ -5,6 +5,9 @@
  *
  *   parallel_cmds [-j K] [-t SECONDS] 'command' ...
  *   parallel_cmds -j 2 -t 1 'sleep 0.2; echo hi' 'sleep 5' 'exit 3' 'kill -9 $$' 'seq 100000'
+ *
+ * Left out: commands from stdin, retries, and the output itself (each command's
+ * stdout+stderr is only counted, up to 1 MiB; "+" marks more).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <coio.h>
