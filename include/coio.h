@@ -86,7 +86,9 @@ typedef struct coio_task coio_task;
 
 /* Like asyncio.run(): creates an event loop on this thread, runs main(arg) as its first
  * task and drives the loop until main returns. Then every task still alive is cancelled
- * and awaited, and the loop is destroyed. Returns main's value.
+ * and awaited, and the loop is destroyed. Returns main's value. On the main thread, a
+ * SIGINT left at its default action cancels main's task (a second one ends the process):
+ * see the signal section below.
  * Errors: -EINVAL (main NULL), -EBUSY (a loop already runs on this thread),
  * -ENOMEM, or the backend's error if no I/O backend could start. -EDEADLK when main and
  * every other task wait and nothing (timer, I/O, other thread) can wake one: the waiting
@@ -1019,6 +1021,151 @@ COIO_API int coio_stream_abort(coio_stream *s);
 /* Writes one line per task of this thread's loop: id, name, state, what it waits on and
  * its stack use. Returns the number of tasks listed, or -EPERM without a loop. */
 COIO_API int coio_dump_tasks(FILE *out);
+
+/* ==== BEGIN process (child processes; docs/process.md) ==== */
+
+/* Like asyncio's create_subprocess_exec and Process. Spawning never suspends; waiting
+ * does. Each of the child's stdin, stdout and stderr is one of: */
+#define COIO_STDIO_INHERIT 0 /* the parent's (the default) */
+#define COIO_STDIO_DEVNULL 1 /* /dev/null */
+#define COIO_STDIO_PIPE 2    /* a pipe; the parent's end is a coio stream */
+#define COIO_STDIO_FILE 3    /* path, opened with oflags */
+#define COIO_STDIO_FD 4      /* a dup of fd (the caller keeps fd) */
+#define COIO_STDIO_STDOUT 5  /* stderr only: wherever stdout goes (2>&1) */
+
+typedef struct coio_stdio {
+    int how;          /* COIO_STDIO_* */
+    int fd;           /* COIO_STDIO_FD */
+    const char *path; /* COIO_STDIO_FILE */
+    int oflags;       /* COIO_STDIO_FILE: open(2) flags; 0: O_RDONLY for stdin,
+                       * O_WRONLY | O_CREAT | O_TRUNC (mode 0666 & ~umask) otherwise */
+} coio_stdio;
+
+/* The child starts a new process group (its pgid is its pid). */
+#define COIO_PROCESS_NEW_PGROUP 0x1u
+/* The child starts a new session (setsid: no controlling terminal, its own group). */
+#define COIO_PROCESS_NEW_SESSION 0x2u
+/* Cancellation, timeouts and close signal the child's whole process group, so the
+ * grandchildren that hold its pipes die too. Implies COIO_PROCESS_NEW_PGROUP. */
+#define COIO_PROCESS_KILL_GROUP 0x4u
+
+/* Options of coio_process_spawn(); all-zero means: inherit environment, directory and
+ * the three standard fds. */
+typedef struct coio_process_opts {
+    const char *const *env; /* NULL-terminated "NAME=value" list; NULL: the parent's */
+    const char *cwd;        /* NULL: the parent's */
+    coio_stdio stdio[3];    /* stdin, stdout, stderr */
+    unsigned flags;         /* COIO_PROCESS_* */
+    double kill_grace;      /* ending a child (cancellation, timeout, close): 0 sends
+                             * SIGKILL; > 0 sends SIGTERM, waits up to kill_grace seconds,
+                             * then SIGKILL */
+} coio_process_opts;
+
+typedef struct coio_process coio_process;
+
+/* Starts argv[0] with arguments argv (NULL-terminated); argv[0] without a '/' is looked
+ * up in PATH. The child starts with no signal blocked, SIGPIPE and SIGXFSZ at their
+ * default action, and only fds 0-2 open. On success stores the process in *out (to be
+ * released by coio_process_close, in the same loop, before it ends) and returns 0.
+ * A program that cannot be executed is an error here, never a child exiting 127:
+ * -ENOENT (no such file, or a missing cwd), -EACCES (not executable), -ENOEXEC (not a
+ * format the kernel runs), -E2BIG, -ENOMEM, -EMFILE, or open's error for a
+ * COIO_STDIO_FILE. Also -EINVAL (out, argv or argv[0] NULL, a bad stdio or kill_grace),
+ * -EBADF (COIO_STDIO_FD with fd < 0), -EPERM (no loop on this thread). */
+COIO_API int coio_process_spawn(coio_process **out, const char *const *argv,
+                                const coio_process_opts *opts);
+/* Like create_subprocess_shell: coio_process_spawn of /bin/sh -c command. */
+COIO_API int coio_process_shell(coio_process **out, const char *command,
+                                const coio_process_opts *opts);
+
+/* Exit statuses: 0-255 is the child's exit code, COIO_PROCESS_SIGNALED + N means it was
+ * killed by signal N (asyncio's returncode -N). Errors are negative, as always. */
+#define COIO_PROCESS_SIGNALED 256
+#define COIO_PROCESS_EXITED(st) ((st) >= 0 && (st) < COIO_PROCESS_SIGNALED)
+#define COIO_PROCESS_TERMSIG(st) ((st) >= COIO_PROCESS_SIGNALED ? (st) - COIO_PROCESS_SIGNALED : 0)
+
+/* Suspends until the child exits, reaps it and returns its status (above). Any number of
+ * tasks may wait. If the wait is cancelled or a deadline scope expires, the child is
+ * ended (kill_grace) and reaped before -ECANCELED / -ETIMEDOUT is returned. Also
+ * -EINVAL, -EPERM, -ECHILD (reaped by someone else: SIGCHLD set to SIG_IGN). */
+COIO_API int coio_process_wait(coio_process *p);
+/* Never suspends: the status if the child has exited (reaping it), else -EAGAIN. */
+COIO_API int coio_process_poll(coio_process *p);
+/* Sends sig to the child (0 checks it exists). -ESRCH once it has been reaped, -EINVAL. */
+COIO_API int coio_process_kill(coio_process *p, int sig);
+/* The child's pid, or -EINVAL. */
+COIO_API pid_t coio_process_pid(const coio_process *p);
+/* The parent's end of a COIO_STDIO_PIPE as a stream owned by p (NULL otherwise): do not
+ * close it; coio_process_close does. coio_stream_write_eof closes the child's stdin. */
+COIO_API coio_stream *coio_process_stdin(const coio_process *p);
+COIO_API coio_stream *coio_process_stdout(const coio_process *p);
+COIO_API coio_stream *coio_process_stderr(const coio_process *p);
+
+/* Releases p: a child still running is ended (SIGKILL, to its group with KILL_GROUP;
+ * SIGTERM first with kill_grace) and reaped, then the pipes are closed. Inside a task
+ * it suspends for that, ignoring cancellation; outside one it blocks the thread.
+ * Returns 0 or -EINVAL. */
+COIO_API int coio_process_close(coio_process *p);
+
+/* coio_process_communicate's arguments and results. */
+typedef struct coio_communicate {
+    const void *input;  /* written to stdin (needs a pipe), which is then closed */
+    size_t input_len;
+    void *out;          /* stdout (needs a pipe) up to out_cap bytes; NULL: discarded */
+    size_t out_cap;
+    size_t out_len;     /* result: bytes stored in out */
+    void *err;          /* the same for stderr */
+    size_t err_cap;
+    size_t err_len;
+    double timeout;     /* seconds for the whole call; 0: none */
+    unsigned truncated; /* result: 1 stdout, 2 stderr had more than the cap (discarded) */
+} coio_communicate;
+
+/* Like Process.communicate: writes input, then closes stdin (also without input when it
+ * is a pipe); reads stdout and stderr to their end, concurrently, so no pipe fills up;
+ * waits for the exit and returns the status. Output past a cap is read and discarded
+ * (truncated says so). When the timeout expires or the caller is cancelled, the child is
+ * ended (kill_grace; its group with KILL_GROUP) and reaped, and -ETIMEDOUT / -ECANCELED
+ * is returned with the output read so far. Also -EINVAL (p or c NULL, timeout negative
+ * or NaN, input without a stdin pipe), -EPERM, and stream read errors. */
+COIO_API int coio_process_communicate(coio_process *p, coio_communicate *c);
+
+/* ==== END process ==== */
+
+/* ==== BEGIN signal (signal receivers; docs/process.md) ==== */
+
+/* Like Trio's open_signal_receiver (asyncio's add_signal_handler): from coio_signals_open
+ * on, every arrival of the given signals is counted for this receiver, whether or not a
+ * task is waiting, until coio_signals_close. Several receivers (in any loops) for the
+ * same signal each get every arrival. coio installs its own handler for those signals
+ * while a receiver needs them and restores the previous disposition after; nothing is
+ * blocked, so the signals must not be blocked in every thread of the program (coio's
+ * own threads block them all). The kernel merges arrivals of an ordinary signal that
+ * is already pending; real-time signals queue, and each one counts.
+ * Returns NULL with errno EINVAL (sigs NULL, n 0, SIGKILL, SIGSTOP, or a fault signal:
+ * SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS), EPERM (no loop on this thread),
+ * ENOMEM. A receiver belongs to its loop and must be closed before that loop ends. */
+typedef struct coio_signals coio_signals;
+COIO_API coio_signals *coio_signals_open(const int *sigs, size_t n);
+
+/* Takes one counted arrival, suspending up to `timeout` seconds (< 0: no limit; 0: only
+ * look) until there is one, and returns its signal number. The lowest-numbered pending
+ * signal goes first; tasks waiting on one receiver take arrivals first come, first
+ * served. Errors: -ETIMEDOUT, -ECANCELED, -EPERM, -EINVAL (r NULL, timeout NaN, another
+ * loop's receiver). */
+COIO_API int coio_signals_wait(coio_signals *r, double timeout);
+
+/* Stops counting and frees r. 0, -EINVAL, or -EBUSY while a task waits on it. */
+COIO_API int coio_signals_close(coio_signals *r);
+
+/* Ctrl-C, like asyncio.run: during coio_run on the main thread, if the program left
+ * SIGINT at its default action, the first SIGINT cancels main's task (coio_run then
+ * returns main's result, -ECANCELED if it let the cancellation through) and a second one
+ * before coio_run returns restores the default action and raises it again. Under
+ * COIO_DEBUG, SIGQUIT (or COIO_DUMP_SIGNAL) writes coio_dump_tasks to stderr and the
+ * program goes on. Both only take a signal left at its default action. */
+
+/* ==== END signal ==== */
 
 #ifdef __cplusplus
 }

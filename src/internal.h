@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -393,6 +394,10 @@ struct coio__loop {
     size_t main_stack_size;
     void *main_fake_stack;
     void *main_tsan_fiber;
+    /* Signals (signal.c): the handlers' generation this loop has delivered, and its
+     * receivers and Ctrl-C state (NULL until the loop watches a signal). */
+    unsigned long sig_gen;
+    void *sig;
 };
 
 /* This thread's loop (NULL outside coio_run). initial-exec TLS: no __tls_get_addr call
@@ -490,5 +495,26 @@ void coio__loop_drain_remote(coio__loop *L);
 size_t coio__callbacks_stop(coio__loop *L);
 
 /* ==== END sync internals ==== */
+
+/* ==== BEGIN signal internals (signal.c, process.c) ==== */
+
+/* Bumped by coio's signal handler (any thread) for every signal it counts. */
+extern atomic_ulong coio__sig_gen;
+
+/* True when a signal handler ran since L last delivered signals: one relaxed load, for
+ * run_loop's every turn. */
+static inline bool coio__signals_due(const coio__loop *L)
+{
+    return atomic_load_explicit(&coio__sig_gen, memory_order_relaxed) != L->sig_gen;
+}
+/* coio_run, before main's task runs: takes over SIGINT (Ctrl-C cancels main) when the
+ * program left it at its default, and the task-dump signal under COIO_DEBUG. */
+void coio__signals_loop_begin(coio__loop *L);
+/* Delivers what the handlers counted: to receivers, to main (Ctrl-C), the dump. */
+void coio__signals_run(coio__loop *L);
+/* coio_run, after the loop stopped: gives back the handlers and the loop's state. */
+void coio__signals_loop_end(coio__loop *L);
+
+/* ==== END signal internals ==== */
 
 #endif
