@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -57,6 +58,70 @@ static inline const char *example_path(const char *name, const char *env_var)
         fail();
     }
     return path;
+}
+
+/* A server example run as a child for one case: started by example_server_start with
+ * args (NULL-terminated, may be NULL) and port 0, RLIMIT_NOFILE lowered to nofile (soft
+ * and hard) if nofile > 0; its "listening on 127.0.0.1:PORT" line gives the port. */
+struct example_server {
+    const char *name;
+    pid_t pid;
+    int port;
+};
+
+static inline void example_server_start(struct example_server *srv, const char *env_var,
+                                        const char *const *args, rlim_t nofile)
+{
+    require_backend();
+    const char *path = example_path(srv->name, env_var);
+    const char *argv[16] = {path};
+    int n = 1;
+    for (; args && *args && n < 14; args++)
+        argv[n++] = *args;
+    argv[n++] = "0";
+    argv[n] = NULL;
+    int p[2];
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    srv->pid = fork();
+    assert_true(srv->pid >= 0);
+    if (srv->pid == 0) {
+        struct rlimit rl = {nofile, nofile};
+        if (nofile && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            _exit(126);
+        dup2(p[1], 1);
+        execv(path, (char **)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[128];
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof line - 1 && (r = read(p[0], line + len, 1)) == 1 && line[len] != '\n')
+        len++;
+    line[len] = 0;
+    close(p[0]);
+    if (sscanf(line, "listening on 127.0.0.1:%d", &srv->port) != 1) {
+        print_error("%s said \"%s\", not \"listening on 127.0.0.1:PORT\"\n", srv->name, line);
+        fail();
+    }
+}
+
+/* Stops the server; -1 (a failed teardown) if it had exited during the case, since these
+ * servers never exit on their own. */
+static inline int example_server_stop(struct example_server *srv)
+{
+    if (srv->pid <= 0)
+        return 0;
+    int st = 0;
+    bool alive = waitpid(srv->pid, &st, WNOHANG) == 0;
+    if (alive) {
+        kill(srv->pid, SIGTERM);
+        waitpid(srv->pid, &st, 0);
+    }
+    srv->pid = 0;
+    if (!alive)
+        print_error("%s exited during the case (status %d)\n", srv->name, st);
+    return alive ? 0 : -1;
 }
 
 /* Port of a bound socket (host order), or -1. */

@@ -16,68 +16,24 @@
 #include <stdbool.h>
 #include <sys/time.h>
 
-static pid_t server_pid;
-static int server_port;
+static struct example_server server = {.name = "echo_server"};
 
-/* Starts echo_server with args (NULL-terminated) and port 0, with RLIMIT_NOFILE lowered
- * to nofile (soft and hard) if nofile > 0, and reads its "listening on" line. */
 static void start_server(const char *const *args, rlim_t nofile)
 {
-    require_backend();
-    const char *path = example_path("echo_server", "COIO_ECHO_SERVER");
-    const char *argv[16] = {path};
-    int n = 1;
-    for (; args && *args && n < 14; args++)
-        argv[n++] = *args;
-    argv[n++] = "0";
-    argv[n] = NULL;
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    server_pid = fork();
-    assert_true(server_pid >= 0);
-    if (server_pid == 0) {
-        struct rlimit rl = {nofile, nofile};
-        if (nofile && setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            _exit(126);
-        dup2(p[1], 1);
-        execv(path, (char **)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[128];
-    size_t len = 0;
-    while (len < sizeof line - 1 && read(p[0], line + len, 1) == 1 && line[len] != '\n')
-        len++;
-    line[len] = 0;
-    close(p[0]);
-    if (sscanf(line, "listening on 127.0.0.1:%d", &server_port) != 1) {
-        print_error("echo_server said \"%s\", not \"listening on 127.0.0.1:PORT\"\n", line);
-        fail();
-    }
+    example_server_start(&server, "COIO_ECHO_SERVER", args, nofile);
 }
 
 static int server_teardown(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
-        return 0;
-    int st = 0;
-    bool alive = waitpid(server_pid, &st, WNOHANG) == 0;
-    if (alive) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, &st, 0);
-    }
-    server_pid = 0;
-    if (!alive)
-        print_error("echo_server exited during the case (status %d)\n", st);
-    return alive ? 0 : -1;
+    return example_server_stop(&server);
 }
 
 static int connect_server(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in a = loopback_addr(server_port);
+    struct sockaddr_in a = loopback_addr(server.port);
     struct timeval tv = {.tv_sec = 20}; /* a hang fails the case, not the whole run */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -240,7 +196,7 @@ static void echo_client_gives_up_on_a_silent_server(void **state)
     assert_true(mono_now() - t0 >= 0.45);
 
     start_server(NULL, 0);
-    snprintf(port, sizeof port, "%d", server_port);
+    snprintf(port, sizeof port, "%d", server.port);
     rc = run_client((const char *[]){"-t", "20", "127.0.0.1", port, "5", "20", NULL}, out,
                     sizeof out);
     assert_int_equal(rc, 0);

@@ -31,48 +31,11 @@
 
 /* ---- the server -------------------------------------------------------------------- */
 
-static pid_t server_pid;
-static int server_port;
+static struct example_server server = {.name = "http_hello"};
 
-/* Exits 77 (skipped) unless `cmd` runs here. Only the case that uses a tool checks for
- * it. A local helper until tests/coio_test.h offers a shared one. */
-/* Starts http_hello with args (NULL-terminated, may be NULL) and port 0, with
- * RLIMIT_NOFILE lowered to nofile (soft and hard) if nofile > 0, and reads its
- * "listening on" line. */
 static void start_server(const char *const *args, rlim_t nofile)
 {
-    require_backend();
-    const char *path = example_path("http_hello", "COIO_HTTP_HELLO");
-    const char *argv[16] = {path};
-    int n = 1;
-    for (; args && *args && n < 14; args++)
-        argv[n++] = *args;
-    argv[n++] = "0";
-    argv[n] = NULL;
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    server_pid = fork();
-    assert_true(server_pid >= 0);
-    if (server_pid == 0) {
-        struct rlimit rl = {nofile, nofile};
-        if (nofile && setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            _exit(126);
-        dup2(p[1], 1);
-        execv(path, (char **)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[128];
-    size_t len = 0;
-    ssize_t r;
-    while (len < sizeof line - 1 && (r = read(p[0], line + len, 1)) == 1 && line[len] != '\n')
-        len++;
-    line[len] = 0;
-    close(p[0]);
-    if (sscanf(line, "listening on 127.0.0.1:%d", &server_port) != 1) {
-        print_error("http_hello said \"%s\", not \"listening on 127.0.0.1:PORT\"\n", line);
-        fail();
-    }
+    example_server_start(&server, "COIO_HTTP_HELLO", args, nofile);
 }
 
 /* Starts http_hello with its defaults on a free port. */
@@ -86,19 +49,7 @@ static int server_setup(void **state)
 static int server_teardown(void **state)
 {
     (void)state;
-    if (server_pid <= 0)
-        return 0;
-    int st = 0;
-    /* Still running after everything the case did: it never exits on its own. */
-    bool alive = waitpid(server_pid, &st, WNOHANG) == 0;
-    if (alive) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, &st, 0);
-    }
-    server_pid = 0;
-    if (!alive)
-        print_error("http_hello exited during the case (status %d)\n", st);
-    return alive ? 0 : -1;
+    return example_server_stop(&server);
 }
 
 /* ---- raw clients ------------------------------------------------------------------- */
@@ -107,12 +58,12 @@ static int connect_server(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port),
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server.port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 20}; /* a hang fails the case, not the whole run */
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        print_error("connect to port %d: %s\n", server_port, strerror(errno));
+        print_error("connect to port %d: %s\n", server.port, strerror(errno));
         close(fd);
         fail();
     }
@@ -241,12 +192,12 @@ static void curl_reuses_the_connection_for_two_urls(void **state)
     snprintf(cmd, sizeof cmd,
              "curl -sS -w ' connects=%%{num_connects} code=%%{http_code}\\n' "
              "http://127.0.0.1:%d/ http://127.0.0.1:%d/second 2>&1",
-             server_port, server_port);
+             server.port, server.port);
     assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
     /* num_connects: new connections made for that transfer, so 0 on reuse */
     assert_string_equal(out, HELLO " connects=1 code=200\n" HELLO " connects=0 code=200\n");
 
-    snprintf(cmd, sizeof cmd, "curl -sS -I http://127.0.0.1:%d/ 2>&1", server_port);
+    snprintf(cmd, sizeof cmd, "curl -sS -I http://127.0.0.1:%d/ 2>&1", server.port);
     assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
     assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
     assert_non_null(strstr(out, "\r\nContent-Length: 13\r\n"));
@@ -257,7 +208,7 @@ static void curl_reuses_the_connection_for_two_urls(void **state)
     snprintf(cmd, sizeof cmd,
              "head -c 2000000 /dev/zero | curl -sS -v --data-binary @- -w ' code=%%{http_code}' "
              "http://127.0.0.1:%d/post 2>&1",
-             server_port);
+             server.port);
     assert_int_equal(run_cmd(cmd, out, sizeof out), 0);
     assert_non_null(strstr(out, "> Expect: 100-continue"));
     assert_non_null(strstr(out, "< HTTP/1.1 100 Continue"));
