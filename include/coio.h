@@ -156,7 +156,9 @@ COIO_API int coio_yield(void);
  * task returned >= 0, else the first negative result in completion order. A NULL entry
  * (a failed spawn) makes it cancel and await the others, then return -ENOMEM.
  * If the gathering task is cancelled, every child is cancelled and awaited, and
- * -ECANCELED is returned. */
+ * -ECANCELED is returned. Every failure is in results[i], by position; the handles are
+ * released, so read coio_task_name(tasks[i]) before the call if names matter (a task
+ * group lists failures with names: coio_group_errors). */
 COIO_API int coio_gather_n(coio_task **tasks, size_t n, int *results);
 
 /* coio_gather(t1, t2, ...) is coio_gather_n over its arguments, without results. */
@@ -366,6 +368,24 @@ COIO_API int coio_group_cancel(coio_group *g);
 
 /* Number of children that have not finished yet (0 for NULL). */
 COIO_API size_t coio_group_size(const coio_group *g);
+
+/* One failed child (Python's ExceptionGroup lists them all; coio_group_wait returns only
+ * the first). */
+typedef struct coio_child_error {
+    int err;       /* what the child returned: negative, never -ECANCELED */
+    char name[32]; /* the child's name when it ended ("" if it had none) */
+    void *arg;     /* the arg it was spawned with, to tell children of one name apart */
+} coio_child_error;
+
+/* Every child of g that failed so far, in completion order: copies the first
+ * min(count, cap) records to out (out may be NULL when cap is 0) and returns the count,
+ * so a caller can size its array and ask again. As for the group's result, a child that
+ * ended with -ECANCELED (one the group cancelled after the first failure, or cancelled
+ * alone through its handle) is not a failure and is not listed, as asyncio's
+ * ExceptionGroup leaves out CancelledError; a sibling that turned its cancellation into
+ * another error is listed. The list is complete once coio_group_wait has returned and is
+ * kept until coio_group_destroy. Never suspends; 0 for NULL. */
+COIO_API size_t coio_group_errors(const coio_group *g, coio_child_error *out, size_t cap);
 
 /* Frees g. -EBUSY while children are alive (wait for them first), -EINVAL for NULL. */
 COIO_API int coio_group_destroy(coio_group *g);

@@ -35,6 +35,10 @@ struct coio_group {
     child_rec *free;
     coio_task *waiter;
     int first_err; /* first failure (negative, not -ECANCELED) */
+    /* Every failure, in completion order. Room for one more per live child is reserved at
+     * spawn, so recording a failure never allocates and never loses one. */
+    coio_child_error *errs;
+    size_t nerrs, caperrs;
     int result;    /* what wait returned, once finished */
     bool closing;  /* a child failed or the group was cancelled: no new children */
     bool finished; /* wait has returned */
@@ -56,10 +60,38 @@ static void group_child_finished(coio__loop *L, coio__joinset *js, coio_task *t)
     coio__list_unlink(&rec->link);
     rec->next_free = g->free;
     g->free = rec;
-    if (t->result < 0 && t->result != -ECANCELED && !g->first_err) {
-        g->first_err = t->result;
-        group_abort(g);
+    if (t->result < 0 && t->result != -ECANCELED) {
+        coio_child_error *e = &g->errs[g->nerrs++];
+        e->err = t->result;
+        e->arg = rec->arg;
+        const char *name = coio_task_name(t);
+        size_t len = strnlen(name, sizeof e->name - 1);
+        memcpy(e->name, name, len);
+        e->name[len] = '\0';
+        if (!g->first_err) {
+            g->first_err = t->result;
+            group_abort(g);
+        }
     }
+}
+
+/* Makes room to record a failure of every live child and of one more. */
+static int reserve_error(coio_group *g)
+{
+    size_t need = g->nerrs + g->js.pending + 1;
+    if (need <= g->caperrs)
+        return 0;
+    size_t nc = g->caperrs ? g->caperrs * 2 : 4;
+    while (nc < need)
+        nc *= 2;
+    if (nc > SIZE_MAX / sizeof *g->errs)
+        return -ENOMEM;
+    coio_child_error *e = realloc(g->errs, nc * sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    g->errs = e;
+    g->caperrs = nc;
+    return 0;
 }
 
 static int group_trampoline(void *arg)
@@ -91,6 +123,8 @@ static int group_spawn(coio_group *g, int (*fn)(void *), void *arg, const coio_s
         return -EPERM;
     if (g->closing || g->finished)
         return -ESHUTDOWN;
+    if (reserve_error(g) < 0)
+        return -ENOMEM;
     child_rec *rec = g->free;
     if (rec)
         g->free = rec->next_free;
@@ -190,6 +224,15 @@ size_t coio_group_size(const coio_group *g)
     return g ? g->js.pending : 0;
 }
 
+size_t coio_group_errors(const coio_group *g, coio_child_error *out, size_t cap)
+{
+    if (!g)
+        return 0;
+    if (out && cap && g->nerrs)
+        memcpy(out, g->errs, (cap < g->nerrs ? cap : g->nerrs) * sizeof *out);
+    return g->nerrs;
+}
+
 int coio_group_destroy(coio_group *g)
 {
     if (!g)
@@ -201,6 +244,7 @@ int coio_group_destroy(coio_group *g)
         g->free = rec->next_free;
         free(rec);
     }
+    free(g->errs);
     free(g);
     return 0;
 }

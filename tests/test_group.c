@@ -944,6 +944,123 @@ static void group_child_handle_failure_and_group_cancel(void **state)
     run_ok(child_handles_fail_main, &g);
 }
 
+/* coio_group_errors: every failed child with its name and arg, in completion order (not
+ * spawn order), cancelled children left out, bounded by cap with the total returned. */
+struct errs_state {
+    struct child c[6];
+    coio_event *gate_a, *gate_b;
+    coio_task *handle;
+    int wait_rc;
+    size_t total, total_null, total_one, total_early;
+    coio_child_error out[8], one[1];
+};
+
+static int errors_main(void *arg)
+{
+    struct errs_state *st = arg;
+    coio_group *g = coio_group_create();
+    char name[32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "child-%d", i);
+        coio_spawn_opts o = {.name = name};
+        if (i == 3) {
+            st->handle = coio_group_spawn_task(g, child_fn, &st->c[i], &o);
+            check_true(st->handle != NULL);
+        } else {
+            check_rc(coio_group_spawn_ex(g, child_fn, &st->c[i], &o), 0);
+        }
+    }
+    /* Let every child reach its wait, and c[5] finish (successfully). */
+    while (!st->c[5].finished)
+        check_rc(coio_yield(), 0);
+    st->total_early = coio_group_errors(g, NULL, 0);
+    /* c[1..3] wake together: c[1] fails first and cancels the group, c[2] and c[3] end
+     * with their own errors all the same, then c[0] turns its cancellation into -EPIPE
+     * and c[4] ends cancelled (not a failure). */
+    coio_event_set(st->gate_a);
+    st->wait_rc = coio_group_wait(g);
+    st->total = coio_group_errors(g, st->out, 8);
+    st->total_null = coio_group_errors(g, NULL, 0);
+    st->total_one = coio_group_errors(g, st->one, 1);
+    check_rc(coio_await(st->handle), -ENOENT);
+    check_rc(coio_group_destroy(g), 0);
+    return 0;
+}
+
+static void group_errors_lists_every_failed_child_in_completion_order(void **state)
+{
+    (void)state;
+    struct errs_state st = {0};
+    st.gate_a = coio_event_create();
+    st.gate_b = coio_event_create(); /* never set */
+    st.c[0] = (struct child){.gate = st.gate_b, .cancel_ret = -EPIPE};
+    st.c[1] = (struct child){.gate = st.gate_a, .ret = -EIO};
+    st.c[2] = (struct child){.gate = st.gate_a, .ret = -EBADF};
+    st.c[3] = (struct child){.gate = st.gate_a, .ret = -ENOENT};
+    st.c[4] = (struct child){.sleep = 10};
+    st.c[5] = (struct child){.sleep = 0, .ret = 0};
+    run_ok(errors_main, &st);
+    coio_event_destroy(st.gate_a);
+    coio_event_destroy(st.gate_b);
+    coio_assert_rc(st.wait_rc, -EIO); /* the first error, as before */
+    coio_assert_rc(st.c[4].sleep_rc, -ECANCELED);
+    assert_int_equal(st.total_early, 0);
+    assert_int_equal(st.total, 4);
+    assert_int_equal(st.total_null, 4);
+    assert_int_equal(st.total_one, 4);
+    static const int want_err[] = {-EIO, -EBADF, -ENOENT, -EPIPE};
+    static const int want_child[] = {1, 2, 3, 0};
+    for (int i = 0; i < 4; i++) {
+        char want_name[32];
+        snprintf(want_name, sizeof want_name, "child-%d", want_child[i]);
+        coio_assert_rc(st.out[i].err, want_err[i]);
+        assert_string_equal(st.out[i].name, want_name);
+        assert_ptr_equal(st.out[i].arg, &st.c[want_child[i]]);
+    }
+    coio_assert_rc(st.one[0].err, -EIO); /* cap 1: the first one only */
+    assert_string_equal(st.one[0].name, "child-1");
+}
+
+static int errors_edge_main(void *arg)
+{
+    (void)arg;
+    coio_group *g = coio_group_create();
+    coio_child_error e[2];
+    check_int(coio_group_errors(NULL, e, 2), 0);
+    check_int(coio_group_errors(g, e, 2), 0);
+    /* An unnamed failing child, a long name, and a cancelled group. */
+    struct child c[3] = {{.sleep = 0, .ret = -EIO}, {.sleep = 0, .ret = -EINVAL},
+                         {.sleep = 10, .ret = 0}};
+    check_rc(coio_group_spawn(g, child_fn, &c[0]), 0);
+    check_rc(coio_group_spawn_ex(g, child_fn, &c[1],
+                                 &(coio_spawn_opts){.name = "a-name-longer-than-thirty-one-"
+                                                            "bytes-is-cut"}),
+             0);
+    check_rc(coio_group_spawn(g, child_fn, &c[2]), 0);
+    check_rc(coio_group_wait(g), -EIO);
+    check_int(coio_group_errors(g, e, 2), 2);
+    check_true(strcmp(e[0].name, "") == 0);
+    check_true(strcmp(e[1].name, "a-name-longer-than-thirty-one-b") == 0);
+    check_rc(coio_group_destroy(g), 0);
+    /* Cancelling the group: its cancelled children are no errors. */
+    g = coio_group_create();
+    struct child d[2] = {{.sleep = 10}, {.sleep = 10}};
+    check_rc(coio_group_spawn(g, child_fn, &d[0]), 0);
+    check_rc(coio_group_spawn(g, child_fn, &d[1]), 0);
+    check_rc(coio_yield(), 0);
+    check_rc(coio_group_cancel(g), 0);
+    check_rc(coio_group_wait(g), 0);
+    check_int(coio_group_errors(g, e, 2), 0);
+    check_rc(coio_group_destroy(g), 0);
+    return 0;
+}
+
+static void group_errors_names_and_cancelled_groups(void **state)
+{
+    (void)state;
+    run_ok(errors_edge_main, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(group_wait_waits_for_every_child),
     cmocka_unit_test(group_first_failure_cancels_siblings_and_is_returned_after_all_end),
@@ -970,6 +1087,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(released_handle_refused_by_as_completed),
     cmocka_unit_test(group_child_handle_cancels_one_child_and_returns_its_result),
     cmocka_unit_test(group_child_handle_failure_and_group_cancel),
+    cmocka_unit_test(group_errors_lists_every_failed_child_in_completion_order),
+    cmocka_unit_test(group_errors_names_and_cancelled_groups),
 };
 
 COIO_TEST_MAIN(tests)
