@@ -193,8 +193,8 @@ typedef struct coio_scope {
 } coio_scope;
 
 /* Timeouts, one rule (docs/api.md): waits on one object take no timeout argument and get
- * one from a scope (COIO_WITH_TIMEOUT below); coio_wait_for, coio_future_await, coio_wait
- * and coio_as_completed_create keep their own, as their asyncio counterparts do. Any
+ * one from a scope (COIO_WITH_TIMEOUT below); coio_wait_for, coio_future_await, coio_wait,
+ * coio_as_completed_create and coio_select keep their own, as their counterparts do. Any
  * expired deadline is -ETIMEDOUT (coio_wait alone reports a timeout as a normal return);
  * coio_scope_expired() tells whether it was the scope's.
  *
@@ -429,6 +429,98 @@ COIO_API int coio_as_completed_next(coio_as_completed *ac, int *result);
 /* Frees the iterator. The tasks it has not returned are the caller's again, by the
  * handles the caller passed to create (await or cancel them). Returns 0 or -EINVAL. */
 COIO_API int coio_as_completed_destroy(coio_as_completed *ac);
+
+/* ---- select (Go's select, asyncio.wait(FIRST_COMPLETED) across kinds) -------------- */
+
+typedef struct coio_queue coio_queue;
+typedef struct coio_event coio_event;
+typedef struct coio_future coio_future;
+
+#define COIO_SELECT_NONE 0   /* switched off: never fires (Go's nil channel) */
+#define COIO_SELECT_GET 1    /* an item from `queue`, stored in *out (out may be NULL) */
+#define COIO_SELECT_PUT 2    /* `item` into `queue` */
+#define COIO_SELECT_EVENT 3  /* `event` is set (nothing is taken: it stays set) */
+#define COIO_SELECT_FUTURE 4 /* `future` is complete; its value to *out (may be NULL) */
+#define COIO_SELECT_TASK 5   /* `task` has finished */
+#define COIO_SELECT_FD 6     /* `fd` is ready for `events` (COIO_READABLE, COIO_WRITABLE) */
+
+/* One thing a select waits for. Fill kind and the fields it names (the coio_case_*
+ * helpers below do); coio_select writes `result` of the case that fires, and nothing else
+ * of any case (a TASK case that fires is switched off, see coio_select). */
+typedef struct coio_select_case {
+    int kind;   /* COIO_SELECT_* */
+    int events; /* FD */
+    union {
+        void *obj;
+        coio_queue *queue;   /* GET, PUT */
+        coio_event *event;   /* EVENT */
+        coio_future *future; /* FUTURE */
+        coio_task *task;     /* TASK */
+    };
+    int fd;     /* FD */
+    void *item; /* PUT */
+    void **out; /* GET, FUTURE */
+    /* The outcome when this case fired: GET/PUT 0 or -ESHUTDOWN (the queue was shut
+     * down: then nothing was taken or put; PUT also -ENOMEM); EVENT 0; FUTURE what
+     * coio_future_result returns (0, its error, -ECANCELED); TASK the task's result; FD
+     * the events that hold (as coio_wait_fd returns them) or -EBADF. */
+    int result;
+} coio_select_case;
+
+/* Like Go's select with a timeout: waits until one of cases[0..n) can proceed, does that
+ * one only, and returns its index; its outcome is in cases[i].result. Exactly one case
+ * fires: a GET takes an item and a PUT puts one only if it is the case that fires, never
+ * otherwise, even when other queues could have served it at the same moment.
+ *  - Choice: if several cases are ready when coio_select is called, the first in array
+ *    order fires (not a random one as in Go: put the case to prefer first, and rotate the
+ *    array if a busy early case must not starve later ones). While waiting, the first case
+ *    to become ready fires.
+ *  - TASK cases follow the handle rule: the handles are claimed for the call (-EALREADY /
+ *    -EDEADLK as coio_await, nothing claimed then). The task that fires is released like
+ *    coio_await: its result is in `result`, and its case is switched off (kind
+ *    COIO_SELECT_NONE, task NULL) so the array can be passed again in a loop. The other
+ *    tasks keep running and their handles stay with the caller.
+ *  - timeout in seconds: < 0 waits without limit, 0 just looks (Go's default case).
+ *  - Timeout, cancellation and errors take nothing: queues and events are unchanged,
+ *    futures pending, task handles still the caller's.
+ *  - n may be 0 or every case COIO_SELECT_NONE: then it waits for the timeout alone.
+ * Returns the index, or -ETIMEDOUT (own timeout or deadline scope), -ECANCELED, -EPERM
+ * (outside a task), -EINVAL (cases NULL with n > 0, n >= INT_MAX, NaN timeout, unknown
+ * kind, NULL object, bad events), -EBADF (FD case with fd < 0), -EALREADY / -EDEADLK
+ * (TASK), -ENOMEM. An FD case costs a small helper task while the select waits. */
+COIO_API int coio_select(coio_select_case *cases, size_t n, double timeout);
+
+/* Case constructors: coio_select_case cs[] = {coio_case_get(q, &item), ...}. */
+static inline coio_select_case coio_case_get(coio_queue *q, void **out)
+{
+    coio_select_case c = {COIO_SELECT_GET, 0, {q}, -1, NULL, out, 0};
+    return c;
+}
+static inline coio_select_case coio_case_put(coio_queue *q, void *item)
+{
+    coio_select_case c = {COIO_SELECT_PUT, 0, {q}, -1, item, NULL, 0};
+    return c;
+}
+static inline coio_select_case coio_case_event(coio_event *e)
+{
+    coio_select_case c = {COIO_SELECT_EVENT, 0, {e}, -1, NULL, NULL, 0};
+    return c;
+}
+static inline coio_select_case coio_case_future(coio_future *f, void **out)
+{
+    coio_select_case c = {COIO_SELECT_FUTURE, 0, {f}, -1, NULL, out, 0};
+    return c;
+}
+static inline coio_select_case coio_case_task(coio_task *t)
+{
+    coio_select_case c = {COIO_SELECT_TASK, 0, {t}, -1, NULL, NULL, 0};
+    return c;
+}
+static inline coio_select_case coio_case_fd(int fd, int events)
+{
+    coio_select_case c = {COIO_SELECT_FD, events, {NULL}, fd, NULL, NULL, 0};
+    return c;
+}
 
 /* ---- Futures (asyncio.Future, concurrent.futures.Future) ---------------------------- */
 

@@ -28,15 +28,7 @@ struct coio_future {
     coio__list waiters; /* fwaiter.link */
 };
 
-typedef struct fwaiter {
-    coio__list link;    /* in f->waiters while pending */
-    coio__remote msg;   /* posted to the waiter's loop by a completer on another thread */
-    bool posted;        /* guarded by f->mu */
-    coio_task *task;
-    coio__loop *L;
-    coio_loop *h;
-    coio_future *f;
-} fwaiter;
+typedef coio__fwaiter fwaiter;
 
 coio_future *coio_future_create(void)
 {
@@ -82,7 +74,7 @@ static int outcome(coio_future *f, void **value)
 static void waiter_arrived(coio__loop *L, coio__remote *r)
 {
     fwaiter *w = coio__container_of(r, fwaiter, msg);
-    coio__wake(L, w->task, 1);
+    coio__wake(L, w->task, w->wake);
 }
 
 static int complete(coio_future *f, int state, void *value, int err)
@@ -102,7 +94,7 @@ static int complete(coio_future *f, int state, void *value, int err)
     while ((n = coio__list_pop_front(&f->waiters)) != NULL) {
         fwaiter *w = coio__container_of(n, fwaiter, link);
         if (w->L == here) {
-            coio__wake(here, w->task, 1);
+            coio__wake(here, w->task, w->wake);
         } else {
             w->posted = true;
             coio__remote_post(w->h, &w->msg); /* can't fail: the loop has a waiting task */
@@ -166,6 +158,40 @@ static void future_unwait(coio_task *t)
     withdraw(t->wait_obj);
 }
 
+/* Fills w for t and puts it on f unless f is complete: 0 if enrolled, 1 if complete
+ * (then *r is what await returns: the outcome, value stored), -ENOMEM. */
+static int enroll(coio_future *f, fwaiter *w, coio__loop *L, coio_task *t, int wake, void **value,
+                  int *r)
+{
+    coio_loop *h = coio__loop_handle(L);
+    if (!h)
+        return -ENOMEM;
+    *w = (fwaiter){.task = t, .L = L, .h = h, .f = f, .wake = wake};
+    coio__list_init(&w->link);
+    coio__list_init(&w->msg.link);
+    w->msg.run = waiter_arrived;
+    pthread_mutex_lock(&f->mu);
+    if (f->state != F_PENDING) {
+        *r = outcome(f, value);
+        pthread_mutex_unlock(&f->mu);
+        return 1;
+    }
+    coio__list_push_back(&f->waiters, &w->link);
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+int coio__future_enroll(coio_future *f, coio__fwaiter *w, coio__loop *L, coio_task *t, int wake)
+{
+    int r;
+    return enroll(f, w, L, t, wake, NULL, &r);
+}
+
+void coio__future_leave(coio__fwaiter *w)
+{
+    withdraw(w);
+}
+
 int coio_future_await(coio_future *f, double timeout, void **value)
 {
     coio__loop *L = coio__loop_get();
@@ -175,20 +201,10 @@ int coio_future_await(coio_future *f, double timeout, void **value)
     int r = coio__check(L, t);
     if (r < 0)
         return r;
-    coio_loop *h = coio__loop_handle(L);
-    if (!h)
-        return -ENOMEM;
-    fwaiter w = {.task = t, .L = L, .h = h, .f = f};
-    coio__list_init(&w.msg.link);
-    w.msg.run = waiter_arrived;
-    pthread_mutex_lock(&f->mu);
-    if (f->state != F_PENDING) {
-        r = outcome(f, value);
-        pthread_mutex_unlock(&f->mu);
-        return r;
-    }
-    coio__list_push_back(&f->waiters, &w.link);
-    pthread_mutex_unlock(&f->mu);
+    fwaiter w;
+    int e = enroll(f, &w, L, t, 1, value, &r);
+    if (e != 0)
+        return e < 0 ? e : r;
 
     int64_t deadline = COIO__NEVER;
     if (timeout >= 0 && timeout < 9e9)

@@ -517,4 +517,66 @@ void coio__signals_loop_end(coio__loop *L);
 
 /* ==== END signal internals ==== */
 
+/* ==== BEGIN select internals (select.c; queue.c, sync.c, future.c) ==== */
+
+/* A task waiting on an object through a record on its own stack, so that one task may
+ * wait on several objects at once (coio_select). Serving a waiter -- checking that its
+ * task still waits, handing it the item, waking it -- is one step: the first object to
+ * serve a select wins, and any later one finds the task no longer WAITING, skips the
+ * record and serves its next waiter. That is what makes a select take only one thing. */
+typedef struct coio__waiter {
+    coio__list link; /* in the object's list of waiters */
+    coio_task *task;
+    void *item;      /* queue put: the item offered; queue get: the item received */
+    int result;      /* what serving left: 0, or -ESHUTDOWN */
+    int wake;        /* park's return value: 1 for a plain wait, case index + 1 for a select */
+} coio__waiter;
+
+/* First waiter of l whose task still waits, unlinked; NULL if none. Records of tasks that
+ * no longer wait (served by another object, or interrupted) are dropped on the way. */
+static inline coio__waiter *coio__waiter_pop(coio__list *l)
+{
+    coio__list *n;
+    while ((n = coio__list_pop_front(l)) != NULL) {
+        coio__waiter *w = coio__container_of(n, coio__waiter, link);
+        if (w->task->state == COIO__WAITING)
+            return w;
+    }
+    return NULL;
+}
+
+/* Wakes the task of w, just popped by coio__waiter_pop, with `result` left in w. */
+static inline void coio__waiter_serve(coio__loop *L, coio__waiter *w, int result)
+{
+    w->result = result;
+    coio__wake(L, w->task, w->wake);
+}
+
+/* Enrolls w as a getter (put false) or putter of q, at the back (queue.c). */
+void coio__queue_enroll(coio_queue *q, bool put, coio__waiter *w);
+/* Enrolls w as a waiter of e, served when e is set (sync.c). */
+void coio__event_enroll(coio_event *e, coio__waiter *w);
+
+/* A task waiting on a future (future.c). A completer on another thread wakes it through
+ * msg, posted to the task's loop. */
+typedef struct coio__fwaiter {
+    coio__list link;  /* in f->waiters while pending */
+    coio__remote msg; /* posted to the waiter's loop by a completer on another thread */
+    bool posted;      /* guarded by f->mu */
+    int wake;         /* park's return value, as in coio__waiter */
+    coio_task *task;
+    coio__loop *L;
+    coio_loop *h;
+    coio_future *f;
+} coio__fwaiter;
+
+/* Enrolls w for the running task t of L, to be woken with `wake` when f completes.
+ * Returns 0 if enrolled, 1 if f is already complete (w is not enrolled), -ENOMEM. */
+int coio__future_enroll(coio_future *f, coio__fwaiter *w, coio__loop *L, coio_task *t, int wake);
+/* Takes w off its future and withdraws its message (idempotent). After it, nothing
+ * touches w. */
+void coio__future_leave(coio__fwaiter *w);
+
+/* ==== END select internals ==== */
+
 #endif

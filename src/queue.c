@@ -10,7 +10,9 @@
  *     in the freed slot and the putter is woken.
  * So a woken task never finds its wish taken by someone else (no barging), and a waiter
  * whose wait is interrupted is unlinked at once (unwait), so it never receives an item:
- * the item goes to the next waiter. Not thread-safe: a queue belongs to one loop.
+ * the item goes to the next waiter. A hand-off goes only to a waiter whose task still
+ * waits (coio__waiter_pop), which is how a select waiting on several queues takes from
+ * one only. Not thread-safe: a queue belongs to one loop.
  */
 #include "internal.h"
 
@@ -18,11 +20,7 @@
 
 #define WOKEN 1
 
-typedef struct qwaiter {
-    coio__list link;
-    coio_task *task;
-    void *item; /* putter: what it puts; getter: what it receives */
-} qwaiter;
+typedef coio__waiter qwaiter;
 
 typedef struct pitem {
     void *item;
@@ -227,22 +225,11 @@ static void qwaiter_unwait(coio_task *t)
     coio__list_unlink(&w->link);
 }
 
-static inline qwaiter *pop_qwaiter(coio__list *l)
-{
-    coio__list *n;
-    while ((n = coio__list_pop_front(l)) != NULL) {
-        qwaiter *w = coio__container_of(n, qwaiter, link);
-        if (w->task->state == COIO__WAITING)
-            return w;
-    }
-    return NULL;
-}
-
 static void wake_all(coio__loop *L, coio__list *l, int r)
 {
     qwaiter *w;
-    while ((w = pop_qwaiter(l)) != NULL)
-        coio__wake(L, w->task, r);
+    while ((w = coio__waiter_pop(l)) != NULL)
+        coio__waiter_serve(L, w, r);
 }
 
 static void release_joiners(coio__loop *L, coio_queue *q)
@@ -274,11 +261,11 @@ static inline __attribute__((always_inline)) int try_put(coio__loop *L, coio_que
 {
     if (q->shutdown)
         return -ESHUTDOWN;
-    qwaiter *g = pop_qwaiter(&q->getters); /* only while empty */
+    qwaiter *g = coio__waiter_pop(&q->getters); /* only while empty */
     if (g) {
         g->item = item;
         q->unfinished++;
-        coio__wake(L, g->task, WOKEN);
+        coio__waiter_serve(L, g, 0);
         return 0;
     }
     if (is_full(q))
@@ -298,11 +285,11 @@ static inline __attribute__((always_inline)) int try_get(coio__loop *L, coio_que
     void *it = pop_item(q);
     if (item)
         *item = it;
-    qwaiter *p = pop_qwaiter(&q->putters); /* only while full */
+    qwaiter *p = coio__waiter_pop(&q->putters); /* only while full */
     if (p) {
         push_item(q, p->item); /* into the slot just freed: no allocation */
         q->unfinished++;
-        coio__wake(L, p->task, WOKEN);
+        coio__waiter_serve(L, p, 0);
     }
     return 0;
 }
@@ -319,9 +306,9 @@ int coio_queue_put(coio_queue *q, void *item)
     r = try_put(L, q, item);
     if (r != -EAGAIN)
         return r;
-    qwaiter w = {.task = cur, .item = item};
+    qwaiter w = {.task = cur, .item = item, .wake = WOKEN};
     r = park_qwaiter(L, cur, &q->putters, &w, "queue put");
-    return r == WOKEN ? 0 : r;
+    return r == WOKEN ? w.result : r;
 }
 
 int coio_queue_get(coio_queue *q, void **item)
@@ -336,13 +323,13 @@ int coio_queue_get(coio_queue *q, void **item)
     r = try_get(L, q, item);
     if (r != -EAGAIN)
         return r;
-    qwaiter w = {.task = cur};
+    qwaiter w = {.task = cur, .wake = WOKEN};
     r = park_qwaiter(L, cur, &q->getters, &w, "queue get");
     if (r != WOKEN)
         return r;
-    if (item)
+    if (w.result == 0 && item)
         *item = w.item;
-    return 0;
+    return w.result;
 }
 
 int coio_queue_put_nowait(coio_queue *q, void *item)
@@ -357,6 +344,11 @@ int coio_queue_get_nowait(coio_queue *q, void **item)
     if (!q)
         return -EINVAL;
     return try_get(coio__loop_get(), q, item);
+}
+
+void coio__queue_enroll(coio_queue *q, bool put, coio__waiter *w)
+{
+    coio__list_push_back(put ? &q->putters : &q->getters, &w->link);
 }
 
 /* ------------------------------------------------------------------ join, shutdown */

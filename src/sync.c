@@ -1,7 +1,8 @@
 /*
  * Lock, Event, Condition, Semaphore (plain and bounded) and Barrier, as in asyncio.
  *
- * Each keeps a FIFO of waiting tasks linked through their `link` field. Releasing hands
+ * Each keeps a FIFO of waiting tasks linked through their `link` field (an event, which a
+ * select may wait on among other things, links a record per wait instead). Releasing hands
  * the lock or permit straight to the first waiter, which is woken with a positive value
  * (WOKEN); the object stays taken meanwhile, so nobody can barge in between the wake-up
  * and the waiter running. A waiter whose wait is ended by cancellation or a deadline is
@@ -20,6 +21,12 @@
 static void unlink_waiter(coio_task *t)
 {
     coio__list_unlink(&t->link);
+}
+
+static void unlink_record(coio_task *t)
+{
+    coio__waiter *w = t->wait_obj;
+    coio__list_unlink(&w->link);
 }
 
 /* Parks the current task at the back of q. Returns park's result (WOKEN, -ECANCELED,
@@ -151,6 +158,7 @@ int coio_lock_locked(const coio_lock *l)
 
 /* ------------------------------------------------------------------ event */
 
+/* Waiters are records (coio__waiter), not tasks: a select waits on several events. */
 struct coio_event {
     bool set;
     coio__list waiters;
@@ -185,9 +193,9 @@ int coio_event_set(coio_event *e)
         return 0;
     e->set = true;
     coio__loop *L = coio__loop_get();
-    coio_task *t;
-    while ((t = pop_waiter(&e->waiters)) != NULL)
-        coio__wake(L, t, WOKEN);
+    coio__waiter *w;
+    while ((w = coio__waiter_pop(&e->waiters)) != NULL)
+        coio__waiter_serve(L, w, 0);
     return 0;
 }
 
@@ -214,8 +222,16 @@ int coio_event_wait(coio_event *e)
         return r;
     if (e->set)
         return 0;
-    r = wait_in(L, cur, &e->waiters, "event", e, true);
+    coio__waiter w = {.task = cur, .wake = WOKEN};
+    coio__list_push_back(&e->waiters, &w.link);
+    r = coio__park(L, cur, "event", &w, unlink_record, COIO__NEVER, true);
+    coio__list_unlink(&w.link); /* park may return before parking */
     return r == WOKEN ? 0 : r;
+}
+
+void coio__event_enroll(coio_event *e, coio__waiter *w)
+{
+    coio__list_push_back(&e->waiters, &w->link);
 }
 
 /* ------------------------------------------------------------------ condition */
