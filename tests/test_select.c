@@ -565,46 +565,55 @@ static void select_fd_cases_on_a_socketpair(void **state)
 }
 
 /* Task cases in a loop: each select releases the task that finished and switches its
- * case off; the others stay ours. */
-static int sleeper(void *arg)
+ * case off; the others stay ours. Gates set between the selects fix the order. */
+struct gated {
+    coio_event *gate;
+    int ret;
+};
+
+static int gated_fn(void *arg)
 {
-    int ms = (int)(intptr_t)arg;
-    coio_sleep(ms / 1000.0);
-    return ms;
+    struct gated *g = arg;
+    if (g->gate)
+        coio_event_wait(g->gate);
+    return g->ret;
 }
 
 static int tasks_main(void *arg)
 {
     (void)arg;
-    coio_event *gate = coio_event_create();
-    coio_select_case cs[] = {coio_case_task(coio_spawn(sleeper, (void *)(intptr_t)30)),
-                             coio_case_task(coio_spawn(sleeper, (void *)(intptr_t)1)),
-                             coio_case_task(coio_spawn(ret_arg, (void *)(intptr_t)-EIO)),
-                             coio_case_event(gate)};
+    coio_event *never = coio_event_create();
+    struct gated ga = {coio_event_create(), 30}, gb = {coio_event_create(), 1},
+                 gc = {NULL, -EIO};
+    coio_select_case cs[] = {coio_case_task(coio_spawn(gated_fn, &ga)),
+                             coio_case_task(coio_spawn(gated_fn, &gb)),
+                             coio_case_task(coio_spawn(gated_fn, &gc)),
+                             coio_case_event(never)};
     /* The same handle twice, or the caller itself: refused, nothing claimed. */
     coio_select_case dup[] = {coio_case_task(cs[0].task), coio_case_task(cs[0].task)};
     check_rc(coio_select(dup, 2, 0), -EALREADY);
     coio_select_case self[] = {coio_case_task(cs[1].task), coio_case_task(coio_current())};
     check_rc(coio_select(self, 2, 0), -EDEADLK);
-    int order[3], n = 0;
-    while (n < 3) {
+    static const int want[3] = {2, 1, 0}, want_rc[3] = {-EIO, 1, 30};
+    for (int n = 0; n < 3; n++) {
         int r = coio_select(cs, 4, 5.0);
-        check_true(r >= 0 && r < 3);
-        if (r < 0 || r >= 3)
+        check_int(r, want[n]);
+        if (r != want[n])
             break;
+        check_rc(cs[r].result, want_rc[n]);
         check_int(cs[r].kind, COIO_SELECT_NONE);
-        order[n++] = r;
+        check_true(cs[r].task == NULL);
+        coio_event_set(n == 0 ? gb.gate : ga.gate);
     }
-    check_int(order[0], 2); /* finished first (no sleep) */
-    check_int(order[1], 1);
-    check_int(order[2], 0);
     check_rc(coio_select(cs, 4, 0), -ETIMEDOUT); /* only the event is left */
     check_int(live_tasks(), 1);
     coio_task *t = coio_spawn(ret_arg, (void *)(intptr_t)5);
     coio_select_case one[] = {coio_case_task(t)};
     check_int(coio_select(one, 1, -1), 0);
     check_rc(one[0].result, 5);
-    coio_event_destroy(gate);
+    coio_event_destroy(ga.gate);
+    coio_event_destroy(gb.gate);
+    coio_event_destroy(never);
     return 0;
 }
 
