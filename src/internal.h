@@ -341,6 +341,42 @@ ssize_t coio__op_syscall(coio__op *op);
 /* Frees the loop's cache of stream buffers (stream.c). */
 void coio__stream_bufs_destroy(coio__loop *L);
 
+/* ---------------------------------------------------------------------------- streams */
+
+/* What moves a stream's bytes. The stream (stream.c) owns the buffering, the flusher,
+ * the users count and closing; a transport only reads and writes. The default one is
+ * the stream's fd through coio's I/O operations; another layer (TLS) supplies its own
+ * and opens the stream with coio__stream_open_transport. Every function gets the ctx
+ * given to the constructor, runs in a task on the stream's loop, and returns >= 0 or a
+ * negative errno. The stream never calls two of them at once for the same direction:
+ * one reader at a time, one writer (the flusher, or a try_writev with nothing in
+ * flight). */
+typedef struct coio__stream_transport {
+    const char *name; /* for logs and tests: "fd", "tls", ... */
+    /* Reads up to n bytes; may suspend. > 0: count; 0: end of stream. Called with the
+     * task's fairness budget already spent (use coio__op_run_spent for the I/O). */
+    ssize_t (*read)(void *ctx, void *buf, size_t n);
+    /* Writes what it can of iov[0..n) without suspending: count, -EAGAIN, or an error.
+     * May be NULL: the stream then queues everything for the flusher. */
+    ssize_t (*try_writev)(void *ctx, const struct iovec *iov, int n);
+    /* Writes some of iov[0..n) (at least one byte unless n is 0); may suspend. Budget
+     * spent, as for read. */
+    ssize_t (*writev)(void *ctx, const struct iovec *iov, int n);
+    /* Ends the write direction once everything queued is written (coio_stream_write_eof).
+     * May suspend. NULL: write_eof fails with -ENOTSOCK. */
+    int (*shutdown_write)(void *ctx);
+    /* The stream is closing (close or abort): release ctx and what it owns. Does not
+     * suspend. Calls interrupted by the close return before or after it: a transport
+     * whose read/writev may still be running must keep ctx alive until they return. */
+    int (*close)(void *ctx);
+} coio__stream_transport;
+
+/* A stream over transport tp (ctx is passed to its functions; NULL: the stream itself).
+ * fd is what coio_stream_fd reports (-1 if none). Does not suspend and does no I/O.
+ * NULL with errno EINVAL (tp lacks read, writev or close; bad opts) or ENOMEM. */
+coio_stream *coio__stream_open_transport(int fd, const coio__stream_transport *tp, void *ctx,
+                                         const coio_stream_opts *opts);
+
 /* ---------------------------------------------------------------------------- loop */
 
 struct coio__loop {

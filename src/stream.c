@@ -54,10 +54,12 @@ typedef struct waiter {
 } waiter;
 
 struct coio_stream {
-    int fd;
-    bool own_fd;
-    bool is_sock;  /* write with sendmsg(MSG_NOSIGNAL) */
-    bool eof;      /* read(2) returned 0 */
+    int fd;        /* what coio_stream_fd reports; the transport's own business */
+    const coio__stream_transport *tp; /* moves the bytes: plain fd (below), or TLS... */
+    void *tp_ctx;
+    bool own_fd;   /* plain transport: close the fd with the stream */
+    bool is_sock;  /* plain transport: write with send/sendmsg(MSG_NOSIGNAL) */
+    bool eof;      /* the transport's read returned 0 */
     bool wr_shut;  /* write_eof done: no more writes */
     bool closed;   /* close/abort called: freed when users reaches 0 */
     bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
@@ -124,6 +126,46 @@ void coio__stream_bufs_destroy(coio__loop *L)
 
 /* ---------------------------------------------------------------- open and free */
 
+/* Fills in the defaults of opts and checks them. 0 or -EINVAL. */
+static int opts_resolve(coio_stream_opts *o)
+{
+    if (!o->limit)
+        o->limit = COIO_STREAM_LIMIT_DEFAULT;
+    if (!o->high_water)
+        o->high_water = COIO_STREAM_HIGH_WATER_DEFAULT;
+    if (!o->low_water)
+        o->low_water = o->high_water < COIO_STREAM_LOW_WATER_DEFAULT
+                           ? o->high_water
+                           : COIO_STREAM_LOW_WATER_DEFAULT;
+    return o->low_water > o->high_water ? -EINVAL : 0;
+}
+
+coio_stream *coio__stream_open_transport(int fd, const coio__stream_transport *tp, void *ctx,
+                                         const coio_stream_opts *opts)
+{
+    coio_stream_opts o = opts ? *opts : (coio_stream_opts){0};
+    if (!tp || !tp->read || !tp->writev || !tp->close || opts_resolve(&o) < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coio_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = fd;
+    s->tp = tp;
+    s->tp_ctx = ctx ? ctx : s;
+    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
+    s->limit = o.limit;
+    s->high = o.high_water;
+    s->low = o.low_water;
+    coio__list_init(&s->waiters);
+    return s;
+}
+
+static const coio__stream_transport plain_transport;
+
 coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
 {
     coio_stream_opts o = opts ? *opts : (coio_stream_opts){0};
@@ -131,14 +173,7 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
         errno = EBADF;
         return NULL;
     }
-    if (!o.limit)
-        o.limit = COIO_STREAM_LIMIT_DEFAULT;
-    if (!o.high_water)
-        o.high_water = COIO_STREAM_HIGH_WATER_DEFAULT;
-    if (!o.low_water)
-        o.low_water = o.high_water < COIO_STREAM_LOW_WATER_DEFAULT ? o.high_water
-                                                                   : COIO_STREAM_LOW_WATER_DEFAULT;
-    if (o.low_water > o.high_water) {
+    if (opts_resolve(&o) < 0) {
         errno = EINVAL;
         return NULL;
     }
@@ -147,20 +182,12 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
         return NULL; /* errno EBADF */
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return NULL;
-    coio_stream *s = calloc(1, sizeof *s);
-    if (!s) {
-        errno = ENOMEM;
+    coio_stream *s = coio__stream_open_transport(fd, &plain_transport, NULL, &o);
+    if (!s)
         return NULL;
-    }
     struct stat st;
-    s->fd = fd;
     s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
-    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
     s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-    s->limit = o.limit;
-    s->high = o.high_water;
-    s->low = o.low_water;
-    coio__list_init(&s->waiters);
     return s;
 }
 
@@ -240,29 +267,19 @@ static void interrupt(coio__loop *L, coio_task *t)
     }
 }
 
-/* ---------------------------------------------------------------- operations */
+/* ---------------------------------------------------------------- plain transport */
 
-/* Runs one I/O op for a stream call, which spent the fairness budget on entry (the
- * flusher, before each op): no yield here, where a close by another task could not
- * interrupt it. An op that such a close interrupted reports -EBADF. */
-static ssize_t op_run(coio_stream *s, coio__op *op)
+/* The default transport: the stream's own fd, through coio's I/O operations. */
+
+/* Runs op for a stream call, which spent the fairness budget on entry (the flusher,
+ * before each op): no yield here, where a close by another task could not interrupt it. */
+static ssize_t plain_read(void *ctx, void *buf, size_t n)
 {
-    if (s->closed)
-        return -EBADF;
-    ssize_t r = coio__op_run_spent(op);
-    return s->closed ? -EBADF : r;
-}
-
-static int wkick(coio_stream *s);
-
-static ssize_t op_read(coio_stream *s, void *buf, size_t n)
-{
-    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
-        (void)wkick(s);     /* an error is sticky: the next write reports it */
+    coio_stream *s = ctx;
     /* recv skips read(2)'s file layer (fdget_pos, vfs_read): ~3 % of a small request */
     coio__op op = {.code = s->is_sock ? COIO__OP_RECV : COIO__OP_READ, .fd = s->fd,
                    .buf = buf, .len = n};
-    return op_run(s, &op);
+    return coio__op_run_spent(&op);
 }
 
 /* Sets up op to write iov[0..n) to s's fd: send/sendmsg with MSG_NOSIGNAL on a socket
@@ -288,6 +305,94 @@ static void op_writev_init(const coio_stream *s, coio__op *op, struct msghdr *m,
         op->u.iov = iov;
         op->len = (size_t)n;
     }
+}
+
+static ssize_t plain_try_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    coio__op op;
+    op_writev_init(ctx, &op, &m, iov, n);
+    return coio__op_syscall(&op);
+}
+
+static ssize_t plain_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    coio__op op;
+    op_writev_init(ctx, &op, &m, iov, n);
+    return coio__op_run_spent(&op);
+}
+
+/* Sockets are shut down for writing; a pipe or file the stream owns is closed (its
+ * reader then sees EOF). */
+static int plain_shutdown_write(void *ctx)
+{
+    coio_stream *s = ctx;
+    if (s->is_sock)
+        return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+    if (!s->own_fd)
+        return -ENOTSOCK;
+    int r = coio_close(s->fd);
+    s->fd = -1;
+    s->own_fd = false;
+    return r;
+}
+
+static int plain_close(void *ctx)
+{
+    coio_stream *s = ctx;
+    int r = s->own_fd && s->fd >= 0 ? coio_close(s->fd) : 0;
+    s->own_fd = false;
+    return r;
+}
+
+static const coio__stream_transport plain_transport;
+
+/* Checked before write_eof flushes: a pipe the stream does not own cannot be ended. */
+static bool can_write_eof(const coio_stream *s)
+{
+    if (s->tp != &plain_transport)
+        return s->tp->shutdown_write != NULL;
+    return s->is_sock || s->own_fd;
+}
+
+static const coio__stream_transport plain_transport = {
+    .name = "fd",
+    .read = plain_read,
+    .try_writev = plain_try_writev,
+    .writev = plain_writev,
+    .shutdown_write = plain_shutdown_write,
+    .close = plain_close,
+};
+
+/* ---------------------------------------------------------------- transport calls */
+
+static int wkick(coio_stream *s);
+
+/* An op that a close by another task interrupted reports -EBADF. */
+static ssize_t tp_read(coio_stream *s, void *buf, size_t n)
+{
+    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
+        (void)wkick(s);     /* an error is sticky: the next write reports it */
+    if (s->closed)
+        return -EBADF;
+    ssize_t r = s->tp->read(s->tp_ctx, buf, n);
+    return s->closed ? -EBADF : r;
+}
+
+static ssize_t tp_writev(coio_stream *s, const struct iovec *iov, int n)
+{
+    if (s->closed)
+        return -EBADF;
+    ssize_t r = s->tp->writev(s->tp_ctx, iov, n);
+    return s->closed ? -EBADF : r;
+}
+
+/* One attempt that never suspends: the count, -EAGAIN, or an error. A transport without
+ * try_writev leaves everything to the flusher. */
+static ssize_t tp_try_writev(coio_stream *s, const struct iovec *iov, int n)
+{
+    return s->tp->try_writev ? s->tp->try_writev(s->tp_ctx, iov, n) : -EAGAIN;
 }
 
 /* ---------------------------------------------------------------- read buffer */
@@ -352,7 +457,7 @@ static ssize_t rfill(coio_stream *s, size_t need)
     int e = rreserve(s, need);
     if (e < 0)
         return e;
-    ssize_t r = op_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
+    ssize_t r = tp_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
     if (r > 0)
         s->rlen += (size_t)r;
     else if (r == 0)
@@ -382,7 +487,7 @@ ssize_t coio_stream_read(coio_stream *s, void *buf, size_t n)
         r = 0;
     } else if (rbuffered(s) == 0 && n >= RBUF_INITIAL) {
         /* Big read, empty buffer: straight into the caller's memory, no copy. */
-        r = op_read(s, buf, n);
+        r = tp_read(s, buf, n);
         if (r == 0)
             s->eof = true;
     } else {
@@ -617,8 +722,6 @@ static int flusher_main(void *arg)
     coio__loop *L = coio__loop_get();
     while (s->wlen && !s->werr && !s->closed) {
         struct iovec iov[2];
-        struct msghdr m;
-        coio__op op;
         int e = coio__budget_spend(L, L->current);
         if (e < 0) {
             s->werr = e; /* as if the op had been interrupted */
@@ -626,8 +729,7 @@ static int flusher_main(void *arg)
         }
         if (s->closed)
             break;
-        op_writev_init(s, &op, &m, iov, wiov(s, iov));
-        ssize_t r = op_run(s, &op);
+        ssize_t r = tp_writev(s, iov, wiov(s, iov));
         free(s->wold);
         s->wold = NULL;
         if (s->closed)
@@ -680,10 +782,7 @@ static int wkick(coio_stream *s)
     coio__loop *L = coio__loop_get();
     if (s->wlen && !s->flusher && !s->werr && !s->closed && !(L && L->backend->batches)) {
         struct iovec iov[2];
-        struct msghdr m;
-        coio__op op;
-        op_writev_init(s, &op, &m, iov, wiov(s, iov));
-        ssize_t r = coio__op_syscall(&op);
+        ssize_t r = tp_try_writev(s, iov, wiov(s, iov));
         if (r < 0 && r != -EAGAIN) {
             s->werr = (int)r;
             wake_waiters(s, true, 0); /* they see werr */
@@ -726,10 +825,7 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     if (!s->wlen && !hold) {
         tried = true;
         /* Nothing queued: try the kernel first, queue only what it refuses. */
-        struct msghdr m;
-        coio__op op;
-        op_writev_init(s, &op, &m, iov, iovcnt);
-        ssize_t r = coio__op_syscall(&op);
+        ssize_t r = tp_try_writev(s, iov, iovcnt);
         if (r < 0 && r != -EAGAIN) {
             s->werr = (int)r;
             return r;
@@ -821,19 +917,12 @@ int coio_stream_write_eof(coio_stream *s)
         return r;
     if (s->wr_shut)
         return (int)leave(s, false, 0);
-    if (!s->is_sock && !s->own_fd)
+    if (!can_write_eof(s))
         return (int)leave(s, false, -ENOTSOCK);
     r = wait_written(s, 0);
     if (r == 0) {
         s->wr_shut = true;
-        if (s->is_sock) {
-            if (shutdown(s->fd, SHUT_WR) < 0)
-                r = -errno;
-        } else {
-            r = coio_close(s->fd);
-            s->fd = -1;
-            s->own_fd = false;
-        }
+        r = s->tp->shutdown_write(s->tp_ctx);
     }
     return (int)leave(s, false, r);
 }
@@ -867,8 +956,7 @@ static void stream_abort(coio_stream *s)
         s->flusher = NULL;
         s->users = 0;
     }
-    if (s->own_fd && s->fd >= 0)
-        coio_close(s->fd);
+    (void)s->tp->close(s->tp_ctx);
     s->fd = -1;
     if (s->users == 0)
         stream_free(s);
