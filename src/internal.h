@@ -210,7 +210,8 @@ int coio__task_prepare(coio__loop *L, coio_task *t);
 void coio__task_finish(coio__loop *L, coio_task *t, int result);
 
 /* The handle rule, in one place: may the running task `cur` claim the handle t (await,
- * wait_for, gather, wait, as_completed)? 0 if so; -EDEADLK if t is cur; -EALREADY if t
+ * wait_for, gather, wait, as_completed; detach with cur NULL)? 0 if so; -EDEADLK if t
+ * is cur; -EALREADY if t
  * was detached, is claimed by another waiter, or was released (caught while its slot is
  * free; once a newer task reuses the slot, using the old handle is undefined, like a
  * double free: docs/api.md). */

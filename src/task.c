@@ -224,17 +224,6 @@ _Noreturn void coio__task_main(coio_task *t)
 
 /* ------------------------------------------------------------------ awaiting */
 
-static int claim(coio_task *cur, coio_task *t)
-{
-    if (t == cur)
-        return -EDEADLK;
-    /* A released handle is caught while its slot is free; once a newer task reuses the
-     * slot, using the old handle is undefined, like a double free (docs/api.md). */
-    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
-        return -EALREADY;
-    return 0;
-}
-
 /* Waits for t (already claimed) until it finishes or `deadline` passes. On an
  * interruption t is cancelled and waited for. Releases t. */
 static int join_one(coio__loop *L, coio_task *cur, coio_task *t, int64_t deadline)
@@ -269,7 +258,7 @@ int coio_await(coio_task *t)
         return -EINVAL;
     if (!cur)
         return -EPERM;
-    int r = claim(cur, t);
+    int r = coio__handle_claim_error(cur, t);
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
@@ -284,7 +273,7 @@ int coio_wait_for(coio_task *t, double seconds)
         return -EINVAL;
     if (!cur)
         return -EPERM;
-    int r = claim(cur, t);
+    int r = coio__handle_claim_error(cur, t);
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
@@ -299,8 +288,9 @@ int coio_detach(coio_task *t)
     coio__loop *L = coio__loop_get();
     if (!t)
         return -EINVAL;
-    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
-        return -EALREADY;
+    int r = coio__handle_claim_error(NULL, t); /* a task may detach itself */
+    if (r < 0)
+        return r;
     if (t->state == COIO__DONE && L)
         coio__task_free(L, t);
     else
@@ -347,7 +337,7 @@ int coio_gather_n(coio_task **tasks, size_t n, int *results)
             missing = true;
             continue;
         }
-        int r = claim(cur, tasks[i]);
+        int r = coio__handle_claim_error(cur, tasks[i]);
         if (r < 0) {
             for (size_t j = 0; j < i; j++)
                 if (tasks[j])
