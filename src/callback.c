@@ -13,7 +13,7 @@
  * The loop runs coio__callbacks_run after timers in every turn; it runs the callbacks
  * queued at that moment, so a callback that schedules another one runs it in the next
  * iteration, after one step of each ready task (loop.c). Queueing a callback, or arming
- * one that is already due, ends the running turn (L->budget = 0), so it runs before any
+ * one that is already due, ends the running turn (coio__turn_end), so it runs before any
  * task that is ready after it.
  *
  * Cross-thread: a coio_loop has a mutex, an inbox of coio__remote messages and a
@@ -122,7 +122,7 @@ static void soon_push(coio__loop *L, cb *c)
     /* End the current turn: the loop runs callbacks between turns, and a turn may last
      * 64 or more task steps. As in asyncio, where callbacks share the ready queue with
      * task steps, a task that schedules a callback and then yields finds it has run. */
-    L->budget = 0;
+    coio__turn_end(L);
 }
 
 static void fill_handle(coio_call_handle *h, cb *c)
@@ -190,7 +190,7 @@ static int call_at_ns(int64_t when, int64_t now, void (*fn)(void *), void *arg,
      * that are ready after it. It stays a timer, so it runs in deadline order with the
      * other due timers. */
     if (when != COIO__NEVER && when <= (now ? now : coio__clock_ns()))
-        L->budget = 0;
+        coio__turn_end(L);
     return 0;
 }
 

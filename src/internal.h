@@ -378,19 +378,48 @@ typedef struct coio__stream_transport {
 coio_stream *coio__stream_open_transport(int fd, const coio__stream_transport *tp, void *ctx,
                                          const coio_stream_opts *opts);
 
+/* ---------------------------------------------------------------------------- ready queue */
+
+/* The tasks ready to run, FIFO: a ring of task pointers that is never full, because spawn
+ * reserves room for every live task (coio__readyq_reserve) and a task is in it at most
+ * once. All of the scheduler's queue handling is these few functions (loop.c). */
+typedef struct coio__readyq {
+    coio_task **ring;
+    size_t mask; /* capacity - 1 (a power of two) */
+    size_t head; /* next to pop (wraps through mask) */
+    size_t n;    /* tasks queued */
+} coio__readyq;
+
+static inline void coio__readyq_push(coio__readyq *q, coio_task *t)
+{
+    q->ring[(q->head + q->n++) & q->mask] = t;
+}
+/* Removes and returns the front task; the queue must not be empty. */
+static inline coio_task *coio__readyq_pop(coio__readyq *q)
+{
+    q->n--;
+    return q->ring[q->head++ & q->mask];
+}
+/* Puts t at the back and takes the front, in one step: the queue must not be empty.
+ * Its length is unchanged, so only the head moves (a yield while others are ready). */
+static inline coio_task *coio__readyq_rotate(coio__readyq *q, coio_task *t)
+{
+    q->ring[(q->head + q->n) & q->mask] = t;
+    return q->ring[q->head++ & q->mask];
+}
+/* Room for `live` tasks in all. 0 or -ENOMEM. */
+int coio__readyq_reserve(coio__readyq *q, size_t live);
+void coio__readyq_free(coio__readyq *q);
+
 /* ---------------------------------------------------------------------------- loop */
 
 struct coio__loop {
     coio__ctx ctx;       /* the loop's own context, on the thread's stack */
     coio__ctx dead_ctx;  /* scratch: where a finishing task "saves" its last context */
     coio_task *current;
-    /* Ready queue: a ring of task pointers, never full: spawn keeps its capacity above
-     * the number of live tasks, and a task is in it at most once. */
-    coio_task **ready;
-    size_t ready_mask;   /* capacity - 1 (a power of two) */
-    size_t ready_head;   /* next to pop */
-    size_t nready;
-    unsigned budget;     /* dispatches before the loop must look at timers and I/O */
+    coio__readyq ready;
+    unsigned budget;     /* dispatches before the loop must look at timers and I/O:
+                          * set at a turn's start, zeroed by coio__turn_end */
     coio__timers timers;
     const coio__backend *backend;
     void *backend_data;
@@ -464,13 +493,26 @@ static inline int coio__budget_spend(coio__loop *L, coio_task *t)
 }
 /* Makes a parked task ready with park's return value r. Ignored unless t is WAITING. */
 void coio__wake(coio__loop *L, coio_task *t, int r);
-/* Puts t at the back of the ready queue. */
-static inline void coio__ready_push(coio__loop *L, coio_task *t)
+/* The wake rule: wakes t with r only if it is still parked on obj. A completion that
+ * arrives after the wait it was for has ended (interrupted, timed out, or the task now
+ * waits on something else) is ignored. Every object that completes a task's wait from
+ * outside that task (an I/O op, a joinset, a thread-pool job) wakes it this way. */
+static inline void coio__wake_if_waiting(coio__loop *L, coio_task *t, const void *obj, int r)
 {
-    L->ready[(L->ready_head + L->nready++) & L->ready_mask] = t;
+    if (t->wait_obj == obj)
+        coio__wake(L, t, r);
 }
-/* Makes room in the ready queue for one more live task. 0 or -ENOMEM. */
-int coio__ready_reserve(coio__loop *L);
+/* Ends t's wait early with r (-ECANCELED, -EBADF...): unlinks t from what it waits on
+ * (its unwait hook) and wakes it. Only an interruptible wait ends so; returns false when
+ * t is not parked interruptibly (running, ready, or in a cleanup wait): it then finds out
+ * by itself when it next checks. */
+bool coio__interrupt(coio__loop *L, coio_task *t, int r);
+/* Ends the loop's current turn: the loop looks at I/O, timers and callbacks before the
+ * next task step that was not yet dispatched. */
+static inline void coio__turn_end(coio__loop *L)
+{
+    L->budget = 0;
+}
 /* Switches away from the current task (state already set); returns when resumed. */
 void coio__schedule(coio__loop *L, coio_task *self);
 /* Final switch of a finished task; never returns. */

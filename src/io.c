@@ -77,8 +77,7 @@ void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res)
     op->res = res;
     op->done = 1;
     L->io_pending--;
-    if (op->task->wait_obj == op)
-        coio__wake(L, op->task, 0);
+    coio__wake_if_waiting(L, op->task, op, 0);
 }
 
 /* Asks the backend to drop op (once). */
@@ -116,7 +115,7 @@ int coio__budget_yield(coio__loop *L)
     /* Tokio's coop budget does the same (it cut tail latency about 3x there). Ending the
      * turn matters: a yield alone would only put the task behind the other ready ones,
      * and the loop polls I/O once per turn of at least 64 dispatches. */
-    L->budget = 0;
+    coio__turn_end(L);
     return coio_yield(); /* refills the budget */
 }
 

@@ -332,8 +332,8 @@ static int he_attempt_main(void *arg)
     a->race->finished++;
     coio__loop *L = coio__loop_get();
     coio_task *w = a->race->waiter;
-    if (w && w->wait_obj == a->race)
-        coio__wake(L, w, 0);
+    if (w)
+        coio__wake_if_waiting(L, w, a->race, 0);
     return 0;
 }
 

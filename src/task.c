@@ -134,7 +134,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
             return NULL;
         }
     }
-    coio_task *t = coio__ready_reserve(L) == 0 ? coio__task_alloc(L) : NULL;
+    coio_task *t = coio__readyq_reserve(&L->ready, L->nalive + 1) == 0 ? coio__task_alloc(L) : NULL;
     if (!t) {
         free(name);
         errno = ENOMEM;
@@ -154,7 +154,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
         t->flags |= COIO__F_CANCELLED;
     L->ntasks++;
     L->nalive++;
-    coio__ready_push(L, t);
+    coio__readyq_push(&L->ready, t);
     return t;
 }
 
@@ -171,8 +171,8 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
         if (js->on_finish)
             js->on_finish(L, js, t);
         coio_task *w = js->waiter;
-        if (w && w->wait_obj == js && (js->pending == 0 || js->wake_on_any))
-            coio__wake(L, w, 0);
+        if (w && (js->pending == 0 || js->wake_on_any))
+            coio__wake_if_waiting(L, w, js, 0);
     }
 }
 
@@ -306,11 +306,8 @@ int coio_cancel(coio_task *t)
     if (t->state == COIO__DONE || t->state == COIO__FREE)
         return -EALREADY;
     t->flags |= COIO__F_CANCELLED;
-    if (L && t->state == COIO__WAITING && t->wait_interruptible && coio__cancel_visible(t)) {
-        if (t->unwait)
-            t->unwait(t);
-        coio__wake(L, t, -ECANCELED);
-    }
+    if (L && coio__cancel_visible(t))
+        (void)coio__interrupt(L, t, -ECANCELED);
     return 0;
 }
 

@@ -132,8 +132,7 @@ void coio__loop_drain_ext(coio__loop *L)
         coio__job *j = coio__container_of(n, coio__job, link);
         j->done = true;
         L->ext_pending--;
-        if (j->task->wait_obj == j)
-            coio__wake(L, j->task, 0);
+        coio__wake_if_waiting(L, j->task, j, 0);
     }
     coio__loop_drain_remote(L); /* call_soon_threadsafe, futures (callback.c) */
 }
