@@ -194,6 +194,13 @@ struct coio_task {
 #endif
 };
 
+/* True once t has finished, whether its function ran or not (cancelled, or no stack
+ * for it, before it started). */
+static inline bool coio__task_is_done(const coio_task *t)
+{
+    return t->state == COIO__DONE;
+}
+
 coio_task *coio__task_alloc(coio__loop *L);
 void coio__task_free(coio__loop *L, coio_task *t);
 /* Names t with a string that outlives it (a literal): no copy, so a task the library
