@@ -151,7 +151,7 @@ static void probe_run(void)
     probe_result = r;
 }
 
-int coio__uring_probe(void)
+static int uring_probe(void)
 {
     pthread_once(&probe_once, probe_run);
     return probe_result;
@@ -545,6 +545,7 @@ static void ur_wake(coio__loop *L)
 const coio__backend coio__backend_uring = {
     .batches = true,
     .name = "io_uring",
+    .probe = uring_probe,
     .init = ur_init,
     .destroy = ur_destroy,
     .submit = ur_submit,

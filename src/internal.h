@@ -38,6 +38,40 @@
 
 typedef struct coio__loop coio__loop;
 
+/* ---------------------------------------------------------------------------- subsystems */
+
+/* A room above the scheduler that keeps per-loop state or must act at the loop's start or
+ * end registers itself here instead of the loop naming it. Its state is one pointer in
+ * the loop (coio__loop_sub), set by its init hook. The list (registry.c) is in init
+ * order; teardown runs in reverse. Every hook may be NULL. See CONTRIBUTING.md. */
+typedef struct coio__subsystem {
+    const char *name;
+    /* Loop start, before main runs. 0 or a negative errno (coio_run then fails with it,
+     * after tearing down the subsystems already initialised). */
+    int (*init)(coio__loop *L);
+    /* Every task has finished: drop what would keep the loop running for nothing
+     * (pending callbacks). Returns how many things were dropped (a COIO_DEBUG warning). */
+    size_t (*all_done)(coio__loop *L);
+    /* The loop was woken from another thread (coio__loop_drain_ext): look at the
+     * subsystem's own cross-thread inbox. */
+    void (*woken)(coio__loop *L);
+    /* COIO_DEBUG: every task waits and nothing can wake one; report what helps. */
+    void (*deadlock)(coio__loop *L);
+    /* Loop end, after every task struct is freed. Frees the state. */
+    void (*teardown)(coio__loop *L);
+} coio__subsystem;
+
+/* The ids of the subsystems, in init order (registry.c lists them in the same order). */
+enum coio__subsystem_id {
+    COIO__SUB_CALLBACKS, /* callback.c: record pool, loop handle */
+    COIO__SUB_STREAM,    /* stream.c: recycled buffers */
+    COIO__SUB_DEBUG,     /* debug.c: no state; the deadlock report */
+    COIO__SUB_COUNT
+};
+extern const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT];
+extern const coio__subsystem coio__subsystem_callbacks, coio__subsystem_stream,
+    coio__subsystem_debug;
+
 /* ---------------------------------------------------------------------------- timers */
 
 /* A timer is armed with a deadline (ns on CLOCK_MONOTONIC) and fires once. The heap keeps
@@ -104,17 +138,21 @@ typedef struct coio__stacks {
     size_t nclean, low;
     size_t watch;          /* stack_put looks at the trim timer once nfree reaches it */
     coio__timer trim;
+    coio__loop *timers_of; /* whose timers the trim timer is armed in (opaque here) */
 } coio__stacks;
 
-int coio__stacks_init(coio__stacks *S);
+int coio__stacks_init(coio__stacks *S, coio__loop *timers_of);
 void coio__stacks_destroy(coio__stacks *S);
 int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out);
 /* Returns a stack to the pool. Safe to call while running on that stack: the pool only
  * records the address; nothing reuses it before the caller switches away. A stack of a
  * non-default size is unmapped, which is not safe from on it: see task.c. */
 void coio__stack_put(coio__stacks *S, coio__stack *st);
-/* Installs the SIGSEGV handler that names the task whose stack overflowed. */
-void coio__stack_overflow_handler_init(void);
+/* Tells the overflow handler what runs on which stack: the running task's lowest usable
+ * stack byte, name and id; false when no task with a stack runs. Async-signal-safe. */
+typedef bool coio__stack_owner_fn(const char **stack_lo, const char **name, unsigned *id);
+/* Installs the SIGSEGV handler that names the task (from owner) whose stack overflowed. */
+void coio__stack_overflow_handler_init(coio__stack_owner_fn *owner);
 /* Gives the calling thread an alternate signal stack (once per thread). */
 void coio__stack_altstack_init(void);
 
@@ -206,7 +244,10 @@ void coio__task_free(coio__loop *L, coio_task *t);
 /* Names t with a string that outlives it (a literal): no copy, so a task the library
  * spawns per operation (a stream's flusher) costs no malloc. */
 void coio__task_set_static_name(coio_task *t, const char *name);
-_Noreturn void coio__task_main(coio_task *t);
+/* Where a task's context starts (ctx is the task): runs it, finishes it, never returns. */
+_Noreturn void coio__task_main(void *ctx);
+/* The running task's stack, name and id, for the overflow handler (coio__stack_owner_fn). */
+bool coio__task_running_stack(const char **stack_lo, const char **name, unsigned *id);
 /* Unmaps the loop's task chunks (loop end). */
 void coio__task_chunks_free(coio__loop *L);
 /* Calls fn for every task struct in use, in slot order. fn may free the task. */
@@ -277,6 +318,9 @@ typedef struct coio__op {
  * io_uring as a submission and its completion. */
 typedef struct coio__backend {
     const char *name;
+    /* 0 if the backend can run here, else the negative errno saying why not. NULL: it
+     * always can. Called before init, possibly many times (cache the answer). */
+    int (*probe)(void);
     /* Submitting an op costs no system call of its own (io_uring: ops go to the kernel
      * in batches): code that may either try a system call now or queue an op and move
      * on should queue it. */
@@ -310,11 +354,11 @@ void *coio__fdtable_get(coio__fdtable *T, int fd);        /* creates; NULL on EN
 void *coio__fdtable_find(const coio__fdtable *T, int fd); /* NULL if never created */
 void coio__fdtable_free(coio__fdtable *T);
 
+/* The backends built in, by preference, NULL-terminated (registry.c). */
+extern const coio__backend *const coio__backends[];
 extern const coio__backend coio__backend_epoll;
 #ifdef COIO_HAVE_LIBURING
 extern const coio__backend coio__backend_uring;
-/* 0 if io_uring can be used here, else the negative errno saying why not. */
-int coio__uring_probe(void);
 #endif
 
 /* True if op waits for the fd to become readable (reads, accept, POLL for input). */
@@ -346,8 +390,6 @@ void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
 void coio__eventfd_signal(int fd);
 /* Performs op's system call once, non-blocking. Returns the result or -errno. */
 ssize_t coio__op_syscall(coio__op *op);
-/* Frees the loop's cache of stream buffers (stream.c). */
-void coio__stream_bufs_destroy(coio__loop *L);
 
 /* ---------------------------------------------------------------------------- streams */
 
@@ -433,14 +475,12 @@ struct coio__loop {
     size_t io_pending;   /* ops submitted and not completed */
     size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
     coio__stacks stacks;
-    void *stream_bufs;   /* free stream buffers of the first size (stream.c) */
-    size_t nstream_bufs;
     coio_task *task_free; /* recycled task structs, linked through ->arg */
     coio_task *task_chunk_next; /* uncarved part of the newest chunk */
     size_t task_chunk_left;
     void **task_chunks;
     size_t ntask_chunks, captask_chunks;
-    coio__list soon;     /* callbacks queued by call_soon (callback.c) */
+    coio__list soon;     /* the callback phase's work (coio__remote): call_soon records */
     size_t nsoon;
     size_t keepalive;    /* handles that other threads may use to wake the loop (futures,
                           * threadsafe callbacks): while > 0, no task waiting is a deadlock */
@@ -455,9 +495,11 @@ struct coio__loop {
     bool debug;          /* COIO_DEBUG=1 */
     bool stopping;       /* main has returned: cleanup phase */
     int wake_fd;         /* eventfd for cross-thread wake-ups (-1 until needed) */
-    /* Cross-thread completions (thread pool), guarded by ext_lock. */
+    /* Messages from other threads (coio__remote: finished thread-pool jobs), guarded by
+     * ext_lock and run by coio__loop_drain_ext. */
     pthread_mutex_t ext_lock;
     coio__list ext_done;
+    void *sub[COIO__SUB_COUNT]; /* each subsystem's own state (coio__loop_sub) */
 #if defined(COIO_CONTEXT_UCONTEXT)
     ucontext_t uc_loop, uc_dead;
 #endif
@@ -475,6 +517,16 @@ extern __thread coio__loop *coio__tls_loop __attribute__((tls_model("initial-exe
 static inline coio__loop *coio__loop_get(void)
 {
     return coio__tls_loop;
+}
+
+/* Subsystem id's per-loop state (NULL before its init hook set it). */
+static inline void *coio__loop_sub(const coio__loop *L, enum coio__subsystem_id id)
+{
+    return L->sub[id];
+}
+static inline void coio__loop_sub_set(coio__loop *L, enum coio__subsystem_id id, void *state)
+{
+    L->sub[id] = state;
 }
 
 /* Parks the current task t until coio__wake(t, r); returns r. `what` and `obj` say what
@@ -535,16 +587,13 @@ int coio__scope_fire(coio_task *t, int64_t now);
 /* COIO_DEBUG: reports (and drops) t's scopes if the innermost one's frame has returned;
  * `sp` is an address in the caller's frame. */
 void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp);
-/* Runs the callbacks queued on L->soon when the turn began (callback.c); they run on
- * the loop's own stack and must not suspend. */
-void coio__callbacks_run(coio__loop *L);
-/* Frees what callback.c holds at loop end. */
-void coio__callbacks_destroy(coio__loop *L);
-/* Drains L->ext_done (called by backends when wake_fd becomes readable). */
+/* Runs the messages other threads put on L->ext_done, then every subsystem's woken hook
+ * (called by backends when wake_fd becomes readable). */
 void coio__loop_drain_ext(coio__loop *L);
 
 /* ---------------------------------------------------------------------------- debug */
 
+/* Prints "coio: <message>" to stderr (log.c). L may be NULL. */
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
 
@@ -569,8 +618,6 @@ void coio__remote_withdraw(coio_loop *h, coio__remote *r);
 /* Starts fn on a detached thread with a 256 KiB stack (the worker pool's and the
  * resolvers') that blocks every asynchronous signal. Returns 0 or pthread_create's error. */
 int coio__thread_start(void *(*fn)(void *));
-/* Runs the messages posted to L. Called by coio__loop_drain_ext (threadpool.c). */
-void coio__loop_drain_remote(coio__loop *L);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */
 size_t coio__callbacks_stop(coio__loop *L);

@@ -305,40 +305,105 @@ bool coio__interrupt(coio__loop *L, coio_task *t, int r)
     return true;
 }
 
+/* ------------------------------------------------------------------ subsystems */
+
+/* Runs the init hooks in order; on a failure, tears down those already initialised. */
+static int subsystems_init(coio__loop *L)
+{
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++) {
+        const coio__subsystem *sub = coio__subsystems[i];
+        int r = sub->init ? sub->init(L) : 0;
+        if (r < 0) {
+            while (i-- > 0)
+                if (coio__subsystems[i]->teardown)
+                    coio__subsystems[i]->teardown(L);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static size_t subsystems_all_done(coio__loop *L)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+        if (coio__subsystems[i]->all_done)
+            dropped += coio__subsystems[i]->all_done(L);
+    return dropped;
+}
+
+static void subsystems_teardown(coio__loop *L)
+{
+    for (size_t i = COIO__SUB_COUNT; i-- > 0;)
+        if (coio__subsystems[i]->teardown)
+            coio__subsystems[i]->teardown(L);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+/* The callback phase: runs the work queued on L->soon when the phase began; what that
+ * queues runs in the next turn, after one step of each ready task. Work runs on the
+ * loop's stack and must not suspend. */
+static void run_soon(coio__loop *L)
+{
+    size_t n = L->nsoon;
+    while (n--) {
+        coio__list *node = coio__list_pop_front(&L->soon);
+        if (!node) /* the work that ran cancelled the rest */
+            break;
+        L->nsoon--;
+        coio__remote *r = coio__container_of(node, coio__remote, link);
+        r->run(L, r);
+    }
+}
+
+void coio__loop_drain_ext(coio__loop *L)
+{
+    coio__list done;
+    coio__list_init(&done);
+    pthread_mutex_lock(&L->ext_lock);
+    if (!coio__list_is_empty(&L->ext_done)) {
+        done.next = L->ext_done.next;
+        done.prev = L->ext_done.prev;
+        done.next->prev = &done;
+        done.prev->next = &done;
+        coio__list_init(&L->ext_done);
+    }
+    pthread_mutex_unlock(&L->ext_lock);
+    coio__list *n;
+    while ((n = coio__list_pop_front(&done)) != NULL) {
+        coio__remote *r = coio__container_of(n, coio__remote, link);
+        r->run(L, r);
+    }
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+        if (coio__subsystems[i]->woken)
+            coio__subsystems[i]->woken(L);
+}
+
 /* ------------------------------------------------------------------ the loop */
 
+/* COIO_BACKEND names the backend; unset, the first of coio__backends that probes usable
+ * (io_uring where the kernel allows it: one system call per batch of operations; else
+ * epoll; docs/backends.md has the measurements). */
 static const coio__backend *choose_backend(int *err)
 {
     const char *want = getenv("COIO_BACKEND");
+    bool named = want && *want;
     *err = 0;
-    if (want && strcmp(want, "epoll") == 0)
-        return &coio__backend_epoll;
-    if (want && *want) {
-#ifdef COIO_HAVE_LIBURING
-        if (strcmp(want, "io_uring") == 0) {
-            int r = coio__uring_probe();
-            if (r < 0) {
-                *err = r;
-                return NULL;
-            }
-            return &coio__backend_uring;
-        }
-#else
-        if (strcmp(want, "io_uring") == 0) {
-            *err = -ENOSYS; /* built without liburing */
+    for (const coio__backend *const *b = coio__backends; *b; b++) {
+        if (named && strcmp(want, (*b)->name) != 0)
+            continue;
+        int r = (*b)->probe ? (*b)->probe() : 0;
+        if (r == 0)
+            return *b;
+        if (named) {
+            *err = r;
             return NULL;
         }
-#endif
-        *err = -EINVAL;
-        return NULL;
     }
-    /* Default: io_uring where the kernel allows it (one system call per batch of
-     * operations), else epoll; docs/backends.md has the measurements. */
-#ifdef COIO_HAVE_LIBURING
-    if (coio__uring_probe() == 0)
-        return &coio__backend_uring;
-#endif
-    return &coio__backend_epoll;
+    /* A known backend this build lacks (built without liburing), or an unknown name. */
+    *err = named && strcmp(want, "io_uring") == 0 ? -ENOSYS : -EINVAL;
+    return NULL;
 }
 
 /* Releases what a task that just finished could not release from its own stack. */
@@ -387,7 +452,9 @@ static bool break_deadlock(coio__loop *L)
     if (L->debug) {
         coio__debug_warn(L, "deadlock: every task is waiting and nothing can wake one; "
                             "cancelling them");
-        coio_dump_tasks(stderr);
+        for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+            if (coio__subsystems[i]->deadlock)
+                coio__subsystems[i]->deadlock(L);
     }
     coio__tasks_each(L, cancel_waiting);
     if (!L->ready.n && L->debug)
@@ -433,7 +500,7 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
             if (L->nalive == 0 && !L->ready.n && !L->io_pending && !L->ext_pending) {
                 /* Every task is done: callbacks still pending (call_later) are dropped,
                  * as asyncio's loop.close() does, rather than keeping run alive. */
-                size_t dropped = coio__callbacks_stop(L);
+                size_t dropped = subsystems_all_done(L);
                 if (dropped && L->debug)
                     coio__debug_warn(L, "%zu callbacks still pending when every task had "
                                         "finished: dropped", dropped);
@@ -474,10 +541,12 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
         }
         bool ran_callbacks = L->nsoon != 0;
         if (ran_callbacks)
-            coio__callbacks_run(L);
+            run_soon(L);
         L->budget = next_budget(L, ran_callbacks);
     }
 }
+
+/* ------------------------------------------------------------------ loop start and end */
 
 static void free_leftover(coio__loop *L, coio_task *t)
 {
@@ -506,6 +575,7 @@ int coio_run(int (*main)(void *), void *arg)
         return -ENOMEM;
     coio__list_init(&L->soon);
     coio__list_init(&L->ext_done);
+    pthread_mutex_init(&L->ext_lock, NULL);
     L->wake_fd = -1;
     L->next_id = 1;
     L->budget = COIO__MIN_TURN;
@@ -521,12 +591,19 @@ int coio_run(int (*main)(void *), void *arg)
     int err;
     L->backend = choose_backend(&err);
     if (!L->backend || (err = L->backend->init(L)) < 0) {
+        pthread_mutex_destroy(&L->ext_lock);
         free(L);
         return err;
     }
-    coio__stacks_init(&L->stacks);
+    if ((err = subsystems_init(L)) < 0) {
+        L->backend->destroy(L);
+        pthread_mutex_destroy(&L->ext_lock);
+        free(L);
+        return err;
+    }
+    coio__stacks_init(&L->stacks, L);
     coio__stack_altstack_init();
-    coio__stack_overflow_handler_init();
+    coio__stack_overflow_handler_init(coio__task_running_stack);
 #ifdef COIO__ASAN
     {
         /* The thread's own stack, for switching back to the loop. */
@@ -558,12 +635,12 @@ int coio_run(int (*main)(void *), void *arg)
         result = m->state == COIO__DONE && !main_deadlocked ? m->result : r;
     }
     free_all_tasks(L);
-    coio__callbacks_destroy(L);
+    subsystems_teardown(L);
     coio__stacks_destroy(&L->stacks);
-    coio__stream_bufs_destroy(L);
     coio__timers_free(&L->timers);
     coio__readyq_free(&L->ready);
     L->backend->destroy(L);
+    pthread_mutex_destroy(&L->ext_lock);
     coio__tls_loop = NULL;
     free(L);
     return result;
@@ -613,15 +690,4 @@ int coio_sleep(double seconds)
         return -EPERM;
     int64_t when = seconds > 9e9 ? COIO__NEVER : coio__clock_ns() + (int64_t)(seconds * 1e9);
     return coio__park(L, t, "sleep", NULL, NULL, when, true);
-}
-
-void coio__debug_warn(coio__loop *L, const char *fmt, ...)
-{
-    (void)L;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "coio: %s\n", buf);
 }

@@ -107,16 +107,27 @@ struct coio_stream {
 
 /* First-size buffers are recycled through the loop, as stacks are. A server opens and
  * closes a stream per connection; with malloc/free the memory went back to the kernel
- * (heap trim) and came back as fresh pages, and on a VM each first touch of a page is a
- * trap (~25 us): measured, 1000 new connections cost the W5 server ~100 us of CPU each,
- * half of it page faults and malloc's bin sorting. */
-static char *buf_alloc(size_t n)
+ * (heap trim) and came back as fresh pages, and a first touch of a page is a trap: new
+ * connections cost the W5 server far more CPU that way, half of it page faults and
+ * malloc's bin sorting (docs/benchmarks.md). */
+typedef struct buf_cache {
+    void *free; /* free buffers of BUF_CACHED bytes, linked through their first word */
+    size_t n;
+} buf_cache;
+
+static buf_cache *cache_get(void)
 {
     coio__loop *L = coio__loop_get();
-    if (n == BUF_CACHED && L && L->stream_bufs) {
-        char *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
-        L->nstream_bufs--;
+    return L ? coio__loop_sub(L, COIO__SUB_STREAM) : NULL;
+}
+
+static char *buf_alloc(size_t n)
+{
+    buf_cache *C = cache_get();
+    if (n == BUF_CACHED && C && C->free) {
+        char *b = C->free;
+        C->free = *(void **)b;
+        C->n--;
         BUF_UNPOISON(b);
         return b;
     }
@@ -126,27 +137,44 @@ static char *buf_alloc(size_t n)
 /* Releases a buffer of n bytes (from buf_alloc or malloc). */
 static void buf_free(char *b, size_t n)
 {
-    coio__loop *L = coio__loop_get();
-    if (b && n == BUF_CACHED && L && L->nstream_bufs < BUF_CACHE_MAX) {
-        *(void **)b = L->stream_bufs;
-        L->stream_bufs = b;
-        L->nstream_bufs++;
+    buf_cache *C = cache_get();
+    if (b && n == BUF_CACHED && C && C->n < BUF_CACHE_MAX) {
+        *(void **)b = C->free;
+        C->free = b;
+        C->n++;
         BUF_POISON(b); /* a use after close is caught as if it had been freed */
         return;
     }
     free(b);
 }
 
-void coio__stream_bufs_destroy(coio__loop *L)
+static int cache_init(coio__loop *L)
 {
-    while (L->stream_bufs) {
-        void *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
+    buf_cache *C = calloc(1, sizeof *C);
+    if (!C)
+        return -ENOMEM;
+    coio__loop_sub_set(L, COIO__SUB_STREAM, C);
+    return 0;
+}
+
+static void cache_teardown(coio__loop *L)
+{
+    buf_cache *C = coio__loop_sub(L, COIO__SUB_STREAM);
+    while (C->free) {
+        void *b = C->free;
+        C->free = *(void **)b;
         BUF_UNPOISON(b);
         free(b);
     }
-    L->nstream_bufs = 0;
+    free(C);
+    coio__loop_sub_set(L, COIO__SUB_STREAM, NULL);
 }
+
+const coio__subsystem coio__subsystem_stream = {
+    .name = "stream buffers",
+    .init = cache_init,
+    .teardown = cache_teardown,
+};
 
 /* ---------------------------------------------------------------- open and free */
 

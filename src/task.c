@@ -193,15 +193,16 @@ int coio__task_prepare(coio__loop *L, coio_task *t)
     }
     t->stack_lo = st.lo;
     t->stack_size = (uint32_t)st.size;
-    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu);
+    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu, coio__task_main);
 #ifdef COIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
     return 0;
 }
 
-_Noreturn void coio__task_main(coio_task *t)
+_Noreturn void coio__task_main(void *ctx)
 {
+    coio_task *t = ctx; /* the context is the task's first member */
 #ifdef COIO__ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
@@ -497,6 +498,18 @@ void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp)
 }
 
 /* ------------------------------------------------------------------ names */
+
+bool coio__task_running_stack(const char **stack_lo, const char **name, unsigned *id)
+{
+    coio__loop *L = coio__tls_loop;
+    coio_task *t = L ? L->current : NULL;
+    if (!t || !t->stack_lo)
+        return false;
+    *stack_lo = t->stack_lo;
+    *name = t->name ? t->name : "";
+    *id = t->id;
+    return true;
+}
 
 coio_task *coio_current(void)
 {
