@@ -274,42 +274,77 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
 
 /* ---------------------------------------------------------------------------- I/O ops */
 
+/* The operation table: every I/O operation a task can run, one row each. io.c, both
+ * backends and the names in coio_dump_tasks are generated from it, so adding an
+ * operation is a row here plus, for a new argument layout, its cases (CONTRIBUTING.md,
+ * "Adding an operation"). Columns:
+ *   code     COIO__OP_<code>
+ *   what     what a task parked on it waits on (coio_dump_tasks)
+ *   uring    the io_uring opcode, IORING_OP_<uring>
+ *   waits    what the fd must become for the syscall not to fail with EAGAIN:
+ *            IN, OUT, or POLL (op->flags says: COIO_READABLE / COIO_WRITABLE)
+ *   layout   which member of op->a holds the arguments, and how the syscall and the
+ *            io_uring request take them (COIO__OP_SYSCALL_<layout> in io.c,
+ *            PREP_<layout> in backend_uring.c)
+ *   syscall  the system call (libc's wrapper) that epoll's readiness path runs
+ *   xflags   flags always added to op->flags for the syscall and the request
+ *
+ *     code      what          uring      waits layout    syscall   xflags */
+#define COIO__OPS(X)                                                             \
+    X(POLL,     "poll fd",    POLL_ADD,  POLL, POLL,     poll,     0)            \
+    X(READ,     "read fd",    READ,      IN,   RW,       read,     0)            \
+    X(WRITE,    "write fd",   WRITE,     OUT,  RW,       write,    0)            \
+    X(READV,    "readv fd",   READV,     IN,   IOV,      readv,    0)            \
+    X(WRITEV,   "writev fd",  WRITEV,    OUT,  IOV,      writev,   0)            \
+    X(RECV,     "recv fd",    RECV,      IN,   SOCKBUF,  recv,     0)            \
+    X(SEND,     "send fd",    SEND,      OUT,  SOCKBUF,  send,     MSG_NOSIGNAL) \
+    X(RECVMSG,  "recvmsg fd", RECVMSG,   IN,   MSG,      recvmsg,  0)            \
+    X(SENDMSG,  "sendmsg fd", SENDMSG,   OUT,  MSG,      sendmsg,  MSG_NOSIGNAL) \
+    X(ACCEPT,   "accept fd",  ACCEPT,    IN,   ACCEPT,   accept4,  0)            \
+    X(CONNECT,  "connect fd", CONNECT,   OUT,  CONNECT,  connect,  0)
+/* MSG_NOSIGNAL on sends: a reset peer is -EPIPE, never SIGPIPE. */
+
 enum coio__opcode {
-    COIO__OP_POLL, /* wait for readiness: events in op->events, revents in op->res */
-    COIO__OP_READ,
-    COIO__OP_WRITE,
-    COIO__OP_READV,
-    COIO__OP_WRITEV,
-    COIO__OP_RECV,
-    COIO__OP_SEND,
-    COIO__OP_RECVMSG,
-    COIO__OP_SENDMSG,
-    COIO__OP_ACCEPT,
-    COIO__OP_CONNECT,
+#define COIO__OP_ENUM(code, what, uring, waits, layout, syscall, xflags) COIO__OP_##code,
+    COIO__OPS(COIO__OP_ENUM)
+#undef COIO__OP_ENUM
+    COIO__OP_COUNT
 };
 
-/* One operation performed for a task. Lives on the task's stack for its duration. */
+/* One operation performed for a task. Lives on the task's stack for its duration.
+ * The arguments are set by the caller and never change; res is written once, when the
+ * op completes; what a backend tracks while the op is in flight is in backend_state. */
 typedef struct coio__op {
-    uint8_t code;
+    uint8_t code;     /* enum coio__opcode */
     uint8_t done;     /* completed: res is final */
     uint8_t stopping; /* cancellation asked of the backend */
     uint8_t removed;  /* the backend dropped it without completing it */
+    uint8_t started;  /* CONNECT: connect() is in progress; the next try reads SO_ERROR */
     int fd;
-    int flags; /* send/recv/accept4 flags; poll events */
-    void *buf;
-    size_t len;
-    union {
-        const struct iovec *iov; /* READV/WRITEV: iovcnt in len */
-        struct msghdr *msg;
+    int flags;        /* send/recv/accept4 flags; POLL: the events */
+    union {           /* the arguments, by the row's layout */
+        struct {
+            void *buf;
+            size_t len;
+        } buf;        /* RW, SOCKBUF */
+        struct {
+            const struct iovec *iov;
+            int cnt;
+        } iov;        /* IOV */
+        struct msghdr *msg; /* MSG */
         struct {
             struct sockaddr *addr;
-            socklen_t *addrlen; /* ACCEPT */
-            socklen_t alen;     /* CONNECT */
-        } sa;
-    } u;
+            socklen_t *addrlen;
+        } accept;     /* ACCEPT */
+        struct {
+            const struct sockaddr *addr;
+            socklen_t len;
+        } connect;    /* CONNECT */
+    } a;
     ssize_t res;
+    uint32_t backend_state; /* the backend's own, from submit to completion */
     coio_task *task;
-    coio__list link; /* backend's list of ops waiting on the fd */
+    coio__list link;  /* the backend's list of ops on the fd */
 } coio__op;
 
 /* An I/O backend. Operation-based: submit asks it to perform an operation for the
@@ -361,21 +396,17 @@ extern const coio__backend coio__backend_epoll;
 extern const coio__backend coio__backend_uring;
 #endif
 
-/* True if op waits for the fd to become readable (reads, accept, POLL for input). */
+/* True if op waits for the fd to become readable (the table's IN rows; POLL for input). */
 static inline bool coio__op_is_reader(const coio__op *op)
 {
-    switch (op->code) {
-    case COIO__OP_READ:
-    case COIO__OP_READV:
-    case COIO__OP_RECV:
-    case COIO__OP_RECVMSG:
-    case COIO__OP_ACCEPT:
-        return true;
-    case COIO__OP_POLL:
-        return (op->flags & COIO_READABLE) != 0;
-    default:
-        return false;
-    }
+    enum { IN = 1, OUT = 0, POLL = 2 };
+    static const uint8_t waits[COIO__OP_COUNT] = {
+#define COIO__OP_WAITS(code, what, uring, w, layout, syscall, xflags) [COIO__OP_##code] = w,
+        COIO__OPS(COIO__OP_WAITS)
+#undef COIO__OP_WAITS
+    };
+    uint8_t w = waits[op->code];
+    return w == POLL ? (op->flags & COIO_READABLE) != 0 : w == IN;
 }
 
 /* Runs op for the current task, suspending it until done. Returns op->res, or

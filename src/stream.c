@@ -326,7 +326,7 @@ static ssize_t plain_read(void *ctx, void *buf, size_t n)
     coio_stream *s = ctx;
     /* recv skips read(2)'s file layer (fdget_pos, vfs_read): ~3 % of a small request */
     coio__op op = {.code = s->is_sock ? COIO__OP_RECV : COIO__OP_READ, .fd = s->fd,
-                   .buf = buf, .len = n};
+                   .a.buf = {buf, n}};
     return coio__op_run_spent(&op);
 }
 
@@ -340,18 +340,18 @@ static void op_writev_init(const coio_stream *s, coio__op *op, struct msghdr *m,
     op->fd = s->fd;
     if (s->is_sock && n == 1) {
         op->code = COIO__OP_SEND;
-        op->buf = iov[0].iov_base;
-        op->len = iov[0].iov_len;
+        op->a.buf.buf = iov[0].iov_base;
+        op->a.buf.len = iov[0].iov_len;
     } else if (s->is_sock) {
         memset(m, 0, sizeof *m);
         m->msg_iov = (struct iovec *)iov;
         m->msg_iovlen = (size_t)n;
         op->code = COIO__OP_SENDMSG;
-        op->u.msg = m;
+        op->a.msg = m;
     } else {
         op->code = COIO__OP_WRITEV;
-        op->u.iov = iov;
-        op->len = (size_t)n;
+        op->a.iov.iov = iov;
+        op->a.iov.cnt = n;
     }
 }
 
