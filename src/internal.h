@@ -646,9 +646,34 @@ coio_loop *coio__loop_handle(coio__loop *L);
 int coio__remote_post(coio_loop *h, coio__remote *r);
 /* Withdraws r if it was posted and has not run yet. h's loop thread only. */
 void coio__remote_withdraw(coio_loop *h, coio__remote *r);
-/* Starts fn on a detached thread with a 256 KiB stack (the worker pool's and the
- * resolvers') that blocks every asynchronous signal. Returns 0 or pthread_create's error. */
-int coio__thread_start(void *(*fn)(void *));
+/* Starts fn(arg) on a detached thread with a 256 KiB stack (the pools' workers) that
+ * blocks every asynchronous signal. Returns 0 or pthread_create's error. */
+int coio__thread_start(void *(*fn)(void *), void *arg);
+
+/* A pool of worker threads (threadpool.c): a queue of items, threads started on demand
+ * up to `max`, idle ones waiting for work or exiting after idle_ns. coio_to_thread's
+ * pool and the resolver's (dns.c) are instances. The item's owner keeps its state under
+ * mu: take() is called with mu held as a worker dequeues it, run() without. */
+typedef struct coio__pool {
+    const char *name; /* the workers' thread name (top -H, gdb, tests) */
+    int max;          /* threads at most; 0: min(32, CPUs + 4) */
+    int64_t idle_ns;  /* an idle worker exits after this long; 0: never */
+    void (*take)(coio__list *item);
+    void (*run)(coio__list *item);
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* set up on first use (CLOCK_MONOTONIC) */
+    coio__list queue;
+    int nthreads, nidle;
+    bool ready;
+} coio__pool;
+#define COIO__POOL_INIT(name_, max_, idle_ns_, take_, run_)                            \
+    {                                                                                  \
+        .name = (name_), .max = (max_), .idle_ns = (idle_ns_), .take = (take_),        \
+        .run = (run_), .mu = PTHREAD_MUTEX_INITIALIZER                                 \
+    }
+/* Queues item (call with P->mu held) and starts a worker if none is idle and the bound
+ * allows. 0, or -EAGAIN when no worker runs and none could be started (item unqueued). */
+int coio__pool_enqueue(coio__pool *P, coio__list *item);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */
 size_t coio__callbacks_stop(coio__loop *L);
