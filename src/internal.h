@@ -105,6 +105,13 @@ int coio__timers_run(coio__loop *L, int64_t now);
 void coio__timers_free(coio__timers *T);
 
 int64_t coio__clock_ns(void);
+/* The one conversion from the API's seconds to a deadline in ns (timer.c). `seconds`
+ * after `now`: now when seconds <= 0; COIO__NEVER when it is infinite or beyond what
+ * int64 ns hold. A NaN must be rejected by the caller, and "negative means no deadline"
+ * is the caller's rule where the API has it. */
+int64_t coio__deadline_after(int64_t now, double seconds);
+/* The same for an absolute time on coio_now()'s clock (0 for a negative one). */
+int64_t coio__time_ns(double when);
 
 /* ---------------------------------------------------------------------------- stacks */
 

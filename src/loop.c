@@ -688,6 +688,6 @@ int coio_sleep(double seconds)
     coio_task *t = L ? L->current : NULL;
     if (!t)
         return -EPERM;
-    int64_t when = seconds > 9e9 ? COIO__NEVER : coio__clock_ns() + (int64_t)(seconds * 1e9);
+    int64_t when = coio__deadline_after(coio__clock_ns(), seconds);
     return coio__park(L, t, "sleep", NULL, NULL, when, true);
 }

@@ -278,10 +278,7 @@ int coio_wait_for(coio_task *t, double seconds)
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
-    int64_t deadline = COIO__NEVER;
-    if (seconds < 9e9)
-        deadline = coio__clock_ns() + (seconds > 0 ? (int64_t)(seconds * 1e9) : 0);
-    return join_one(L, cur, t, deadline);
+    return join_one(L, cur, t, coio__deadline_after(coio__clock_ns(), seconds));
 }
 
 int coio_detach(coio_task *t)
@@ -414,11 +411,10 @@ static int scope_begin(coio_scope *s, int64_t deadline, bool shield)
     return 0;
 }
 
+/* A scope's deadline: a negative timeout is none (coio.h). */
 static int64_t deadline_after(double seconds)
 {
-    if (seconds < 0 || seconds > 9e9) /* includes INFINITY */
-        return COIO__NEVER;
-    return coio__clock_ns() + (int64_t)(seconds * 1e9);
+    return seconds < 0 ? COIO__NEVER : coio__deadline_after(coio__clock_ns(), seconds);
 }
 
 int coio_timeout_begin(coio_scope *s, double seconds)
@@ -432,8 +428,7 @@ int coio_deadline_begin(coio_scope *s, double when)
 {
     if (isnan(when))
         return -EINVAL;
-    int64_t d = when > 9e9 ? COIO__NEVER : (int64_t)(when * 1e9);
-    return scope_begin(s, d, false);
+    return scope_begin(s, coio__time_ns(when), false);
 }
 
 int coio_shield_begin(coio_scope *s, double seconds)
