@@ -635,7 +635,7 @@ void coio__loop_drain_ext(coio__loop *L);
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
 
-/* ==== BEGIN sync internals (callback.c, future.c; owner: the sync work, issue 3) ==== */
+/* ==== BEGIN sync internals (callback.c, future.c) ==== */
 
 /* A message to a loop from any thread: posted to the loop's handle (coio_loop) and run on
  * the loop's thread, from the backend's poll (coio__loop_drain_ext), or at once when the

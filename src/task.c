@@ -2,10 +2,11 @@
  * Tasks: spawning, finishing, awaiting (await, wait_for, gather), cancellation and the
  * deadline/shield scopes.
  *
- * A task struct is ~200 bytes carved from chunks the loop keeps until it ends (so timer
- * entries that still point at a recycled task stay readable; see timer.c). A task gets
- * a stack only when it first runs, and gives it back the moment it finishes, before
- * anyone awaits it: a million finished-but-unawaited tasks hold no stacks.
+ * A task struct (136 bytes on x86-64: internal.h) is carved from chunks the loop keeps
+ * until it ends (so timer entries that still point at a recycled task stay readable; see
+ * timer.c). A task gets a stack only when it first runs, and gives it back the moment it
+ * finishes, before anyone awaits it: a million finished-but-unawaited tasks hold no
+ * stacks.
  */
 #include "internal.h"
 
@@ -22,8 +23,8 @@
 #endif
 
 /* Task structs come in 64 KiB chunks. Every chunk after the first is prefaulted with one
- * MADV_POPULATE_WRITE call: ~3 us a page instead of a ~25 us trap per first touch on a
- * VM, and a program that spawns many tasks will use the whole chunk. */
+ * MADV_POPULATE_WRITE call, several times cheaper than a trap per first touch (more so
+ * on virtual machines), and a program that spawns many tasks will use the whole chunk. */
 #define CHUNK_BYTES (64 * 1024)
 #define TASKS_PER_CHUNK (CHUNK_BYTES / sizeof(coio_task))
 #ifndef MADV_POPULATE_WRITE
@@ -44,7 +45,7 @@ coio_task *coio__task_alloc(coio__loop *L)
     }
     if (!L->task_chunk_left) {
         /* Carved on demand, not threaded onto the free list up front: every page touched
-         * for the first time costs a fault (~15 us on a VM). */
+         * for the first time costs a fault. */
         if (L->ntask_chunks == L->captask_chunks) {
             size_t nc = L->captask_chunks ? L->captask_chunks * 2 : 16;
             void **p = realloc(L->task_chunks, nc * sizeof *p);
