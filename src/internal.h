@@ -297,6 +297,7 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
  *   xflags   flags always added to op->flags for the syscall and the request
  *
  *     code      what          uring      waits layout    syscall   xflags */
+// clang-format off
 #define COIO__OPS(X)                                                             \
     X(POLL,     "poll fd",    POLL_ADD,  POLL, POLL,     poll,     0)            \
     X(READ,     "read fd",    READ,      IN,   RW,       read,     0)            \
@@ -309,6 +310,7 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
     X(SENDMSG,  "sendmsg fd", SENDMSG,   OUT,  MSG,      sendmsg,  MSG_NOSIGNAL) \
     X(ACCEPT,   "accept fd",  ACCEPT,    IN,   ACCEPT,   accept4,  0)            \
     X(CONNECT,  "connect fd", CONNECT,   OUT,  CONNECT,  connect,  0)
+// clang-format on
 /* MSG_NOSIGNAL on sends: a reset peer is -EPIPE, never SIGPIPE. */
 
 enum coio__opcode {
