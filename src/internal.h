@@ -67,6 +67,7 @@ enum coio__subsystem_id {
     COIO__SUB_CALLBACKS, /* callback.c: record pool, loop handle */
     COIO__SUB_STREAM,    /* stream.c: recycled buffers */
     COIO__SUB_DEBUG,     /* debug.c: no state; the deadlock report */
+    COIO__SUB_SIGNALS,   /* signal.c: receivers, Ctrl-C, the dump signal */
     COIO__SUB_COUNT
 };
 extern const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT];
@@ -551,8 +552,6 @@ struct coio__loop {
     void *main_tsan_fiber;
     /* Signals (signal.c): the handlers' generation this loop has delivered, and its
      * receivers and Ctrl-C state (NULL until the loop watches a signal). */
-    unsigned long sig_gen;
-    void *sig;
 };
 
 /* This thread's loop (NULL outside coio_run). initial-exec TLS: no __tls_get_addr call
@@ -696,22 +695,11 @@ size_t coio__callbacks_stop(coio__loop *L);
 
 /* ==== BEGIN signal internals (signal.c, process.c) ==== */
 
-/* Bumped by coio's signal handler (any thread) for every signal it counts. */
-extern atomic_ulong coio__sig_gen;
-
-/* True when a signal handler ran since L last delivered signals: one relaxed load, for
- * run_loop's every turn. */
-static inline bool coio__signals_due(const coio__loop *L)
-{
-    return atomic_load_explicit(&coio__sig_gen, memory_order_relaxed) != L->sig_gen;
-}
-/* coio_run, before main's task runs: takes over SIGINT (Ctrl-C cancels main) when the
- * program left it at its default, and the task-dump signal under COIO_DEBUG. */
-void coio__signals_loop_begin(coio__loop *L);
-/* Delivers what the handlers counted: to receivers, to main (Ctrl-C), the dump. */
-void coio__signals_run(coio__loop *L);
-/* coio_run, after the loop stopped: gives back the handlers and the loop's state. */
-void coio__signals_loop_end(coio__loop *L);
+/* Signals are a subsystem (coio__subsystem_signals): its init hook takes over SIGINT
+ * (Ctrl-C cancels main) when the program left it at its default, and the task-dump signal
+ * under COIO_DEBUG; its woken hook delivers what the handler counted (the handler wakes
+ * the loop); its teardown gives the handlers back. */
+extern const coio__subsystem coio__subsystem_signals;
 
 /* ==== END signal internals ==== */
 

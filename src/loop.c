@@ -514,9 +514,6 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
                     return *main_deadlocked ? -EDEADLK : 0;
             }
         }
-        /* Signals coio's handler counted (signal.c): receivers, Ctrl-C, the dump. */
-        if (coio__signals_due(L))
-            coio__signals_run(L);
         /* Maintenance: I/O, then timers. */
         int64_t timeout = 0, now = 0;
         if (!L->ready.n && !L->nsoon) {
@@ -637,9 +634,7 @@ int coio_run(int (*main)(void *), void *arg)
         m->flags |= COIO__F_MAIN | COIO__F_CLAIMED;
         L->main = m;
         bool main_deadlocked = false;
-        coio__signals_loop_begin(L);
         int r = run_loop(L, &main_deadlocked);
-        coio__signals_loop_end(L);
         /* A deadlock that main was part of is the result even when cancelling let main
          * return. A backend failure, or tasks that ignore cancellation in a deadlock,
          * leave tasks unfinished: their stacks are dropped with the loop. */

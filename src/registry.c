@@ -20,4 +20,5 @@ const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT] = {
     [COIO__SUB_CALLBACKS] = &coio__subsystem_callbacks,
     [COIO__SUB_STREAM] = &coio__subsystem_stream,
     [COIO__SUB_DEBUG] = &coio__subsystem_debug,
+    [COIO__SUB_SIGNALS] = &coio__subsystem_signals,
 };

@@ -4,8 +4,8 @@
  *
  * One handler serves every signal coio watches. It only counts: per signal, a process-
  * wide counter and a generation number, then it wakes every loop that watches signals
- * through the backend's wake-up (async-signal-safe). Each loop compares the counters with
- * what it has delivered at every turn (coio__signals_due) and hands the difference to
+ * through the backend's wake-up (async-signal-safe). Each loop, woken, compares the counters with
+ * what it has delivered (the woken hook of its subsystem) and hands the difference to
  * its receivers. So nothing is blocked and no thread is special: the kernel may run the
  * handler on any thread that does not block the signal (coio's own threads block them
  * all), and an arrival while no task waits stays in the counters until one does.
@@ -28,7 +28,7 @@
 
 /* ------------------------------------------------------------------ process-wide state */
 
-atomic_ulong coio__sig_gen;
+static atomic_ulong sig_gen; /* bumped by the handler for every signal it counts */
 static atomic_ulong counts[NSIGS];
 static atomic_int receivers_on[NSIGS]; /* open receivers, every loop */
 static _Atomic(coio__loop *) loops[MAX_LOOPS];
@@ -58,7 +58,7 @@ static void on_signal(int sig)
         raise(SIGINT);
     } else {
         atomic_fetch_add(&counts[sig], 1);
-        atomic_fetch_add(&coio__sig_gen, 1);
+        atomic_fetch_add(&sig_gen, 1);
         for (int i = 0; i < MAX_LOOPS; i++) {
             coio__loop *L = atomic_load(&loops[i]);
             if (L)
@@ -135,18 +135,20 @@ typedef struct sigloop {
     int slot;                  /* in loops[] */
     bool sigint;               /* Ctrl-C cancels this loop's main task */
     int dump_sig;              /* COIO_DEBUG dump signal, 0: none */
+    unsigned long gen;         /* sig_gen when this loop last delivered */
 } sigloop;
 
 static sigloop *sigloop_get(coio__loop *L)
 {
-    if (L->sig)
-        return L->sig;
+    sigloop *have = coio__loop_sub(L, COIO__SUB_SIGNALS);
+    if (have)
+        return have;
     sigloop *sl = calloc(1, sizeof *sl);
     if (!sl)
         return NULL;
     coio__list_init(&sl->receivers);
     /* Generation first, counts second: an arrival in between is seen as due. */
-    L->sig_gen = atomic_load(&coio__sig_gen);
+    sl->gen = atomic_load(&sig_gen);
     for (int s = 1; s < NSIGS; s++)
         sl->seen[s] = atomic_load(&counts[s]);
     sl->slot = -1;
@@ -159,7 +161,7 @@ static sigloop *sigloop_get(coio__loop *L)
         free(sl);
         return NULL;
     }
-    L->sig = sl;
+    coio__loop_sub_set(L, COIO__SUB_SIGNALS, sl);
     return sl;
 }
 
@@ -183,19 +185,21 @@ static void deliver(sigloop *sl, int sig, unsigned long n)
     }
 }
 
-void coio__signals_run(coio__loop *L)
+/* The woken hook: the handler wakes the loop after counting, so a changed generation
+ * means there is something to deliver. */
+static void signals_run(coio__loop *L)
 {
-    L->sig_gen = atomic_load(&coio__sig_gen);
-    sigloop *sl = L->sig;
-    if (!sl)
+    sigloop *sl = coio__loop_sub(L, COIO__SUB_SIGNALS);
+    if (!sl || atomic_load_explicit(&sig_gen, memory_order_relaxed) == sl->gen)
         return;
+    sl->gen = atomic_load(&sig_gen);
     for (int s = 1; s < NSIGS; s++) {
         unsigned long c = atomic_load(&counts[s]);
         unsigned long n = c - sl->seen[s];
         if (!n)
             continue;
         sl->seen[s] = c;
-        if (s == SIGINT && sl->sigint && atomic_load(&receivers_on[SIGINT]) == 0 &&
+        if (s == SIGINT && sl->sigint && atomic_load(&receivers_on[SIGINT]) == 0 && L->main &&
             L->main->state != COIO__DONE) {
             if (L->debug)
                 coio__debug_warn(L, "SIGINT: cancelling the main task");
@@ -234,12 +238,12 @@ static bool on_main_thread(void)
     return getpid() == (pid_t)syscall(SYS_gettid);
 }
 
-void coio__signals_loop_begin(coio__loop *L)
+static int signals_init(coio__loop *L)
 {
     bool want_int = on_main_thread() && !atomic_load(&sigint_armed);
     int dump = L->debug ? dump_signal() : 0;
     if (!want_int && !dump)
-        return;
+        return 0;
     pthread_mutex_lock(&mu);
     want_int = want_int && is_default(SIGINT);
     dump = dump && is_default(dump) ? dump : 0;
@@ -252,6 +256,7 @@ void coio__signals_loop_begin(coio__loop *L)
     if (sl && dump && handler_take(dump) == 0)
         sl->dump_sig = dump;
     pthread_mutex_unlock(&mu);
+    return 0;
 }
 
 static void receiver_release(coio_signals *r)
@@ -265,9 +270,9 @@ static void receiver_release(coio_signals *r)
     }
 }
 
-void coio__signals_loop_end(coio__loop *L)
+static void signals_teardown(coio__loop *L)
 {
-    sigloop *sl = L->sig;
+    sigloop *sl = coio__loop_sub(L, COIO__SUB_SIGNALS);
     if (!sl)
         return;
     pthread_mutex_lock(&mu);
@@ -291,9 +296,16 @@ void coio__signals_loop_end(coio__loop *L)
     atomic_store(&loops[sl->slot], NULL);
     while (atomic_load(&in_handler) != 0)
         sched_yield();
-    L->sig = NULL;
+    coio__loop_sub_set(L, COIO__SUB_SIGNALS, NULL);
     free(sl);
 }
+
+const coio__subsystem coio__subsystem_signals = {
+    .name = "signals",
+    .init = signals_init,
+    .woken = signals_run,
+    .teardown = signals_teardown,
+};
 
 /* ------------------------------------------------------------------ receivers */
 
@@ -341,7 +353,7 @@ coio_signals *coio_signals_open(const int *sigs, size_t n)
         return NULL;
     }
     /* Arrivals counted before this point belong to the receivers open then. */
-    coio__signals_run(L);
+    signals_run(L);
     for (s = 1; s < NSIGS; s++)
         if (mask & BIT(s))
             atomic_fetch_add(&receivers_on[s], 1);
