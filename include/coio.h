@@ -256,6 +256,16 @@ static inline void coio__scope_autoend(coio_scope *s)
  * blocked. */
 COIO_API int coio_to_thread(int (*fn)(void *), void *arg);
 
+/* The pool's bound on threads (like libuv's UV_THREADPOOL_SIZE): 1..1024. The default is
+ * COIO_THREADPOOL_SIZE from the environment when it holds a number in that range (read
+ * when the pool first starts), else min(32, CPUs + 4). Threads start only when a job finds
+ * none idle; lowering the bound lets idle threads above it exit. The file calls
+ * (coio_file_*) run on this pool, so the bound is also how many file operations run at
+ * once. coio_threadpool_set_size returns 0 or -EINVAL (n out of range); any thread may
+ * call it, at any time. coio_threadpool_size returns the bound. */
+COIO_API int coio_threadpool_set_size(int n);
+COIO_API int coio_threadpool_size(void);
+
 /* ------------------------------------------------------------------------------------
  * Low-level file descriptor I/O (fds must be non-blocking; sockets: see coio net API)
  * ------------------------------------------------------------------------------------ */

@@ -1,13 +1,17 @@
 /*
- * The worker pool behind coio_to_thread(): one per process, created lazily, bounded to
- * min(32, CPUs + 4) threads like asyncio's default executor. Workers hand finished jobs
- * back to the job's loop through that loop's ext_done list and a backend wake-up.
+ * The worker pool behind coio_to_thread() and the file calls: one per process, created
+ * lazily, bounded by default to min(32, CPUs + 4) threads like asyncio's default executor
+ * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand
+ * finished jobs back to the job's loop through that loop's ext_done list and a backend
+ * wake-up.
  */
 #include "internal.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#define POOL_SIZE_MAX 1024 /* libuv's bound for UV_THREADPOOL_SIZE */
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
 
@@ -37,6 +41,11 @@ static void *worker(void *unused)
     pthread_mutex_lock(&pool.mu);
     for (;;) {
         while (coio__list_is_empty(&pool.queue)) {
+            if (pool.nthreads > pool.max) { /* the bound was lowered: leave when idle */
+                pool.nthreads--;
+                pthread_mutex_unlock(&pool.mu);
+                return NULL;
+            }
             pool.nidle++;
             pthread_cond_wait(&pool.cv, &pool.mu);
             pool.nidle--;
@@ -90,17 +99,58 @@ int coio__thread_start(void *(*fn)(void *))
     return e;
 }
 
+/* The bound from COIO_THREADPOOL_SIZE (1..POOL_SIZE_MAX; other values are ignored), else
+ * min(32, CPUs + 4). */
+static int pool_size_default(void)
+{
+    const char *e = getenv("COIO_THREADPOOL_SIZE");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= POOL_SIZE_MAX)
+            return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    n = (n > 0 ? n : 1) + 4;
+    return n > 32 ? 32 : (int)n;
+}
+
+/* Call with pool.mu. */
+static void pool_init(void)
+{
+    if (pool.init)
+        return;
+    coio__list_init(&pool.queue);
+    if (pool.max == 0)
+        pool.max = pool_size_default();
+    pool.init = true;
+}
+
+int coio_threadpool_set_size(int n)
+{
+    if (n < 1 || n > POOL_SIZE_MAX)
+        return -EINVAL;
+    pthread_mutex_lock(&pool.mu);
+    pool.max = n;
+    pthread_cond_broadcast(&pool.cv); /* idle workers above the bound leave */
+    pthread_mutex_unlock(&pool.mu);
+    return 0;
+}
+
+int coio_threadpool_size(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (pool.max == 0)
+        pool.max = pool_size_default();
+    int n = pool.max;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
+}
+
 /* Queues j; starts a worker if none is idle and the bound allows. Call with pool.mu. */
 static int enqueue(coio__job *j)
 {
-    if (!pool.init) {
-        coio__list_init(&pool.queue);
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        pool.max = (int)(n > 0 ? n : 1) + 4;
-        if (pool.max > 32)
-            pool.max = 32;
-        pool.init = true;
-    }
+    pool_init();
     coio__list_push_back(&pool.queue, &j->link);
     if (pool.nidle == 0 && pool.nthreads < pool.max) {
         if (coio__thread_start(worker) == 0) {
