@@ -31,6 +31,7 @@ static struct {
     pthread_cond_t cv;
     coio__list queue;
     int nthreads, nidle, max;
+    int nqueued; /* jobs in queue */
     bool init;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -51,6 +52,7 @@ static void *worker(void *unused)
             pool.nidle--;
         }
         coio__job *j = coio__container_of(coio__list_pop_front(&pool.queue), coio__job, link);
+        pool.nqueued--;
         j->state = JOB_RUNNING;
         pthread_mutex_unlock(&pool.mu);
 
@@ -152,11 +154,16 @@ static int enqueue(coio__job *j)
 {
     pool_init();
     coio__list_push_back(&pool.queue, &j->link);
-    if (pool.nidle == 0 && pool.nthreads < pool.max) {
+    pool.nqueued++;
+    /* More queued jobs than idle threads: an idle thread that was signalled but has not
+     * woken yet still counts as idle, so comparing with nidle alone would leave a burst
+     * of jobs to the threads that already exist. */
+    if (pool.nqueued > pool.nidle && pool.nthreads < pool.max) {
         if (coio__thread_start(worker) == 0) {
             pool.nthreads++;
         } else if (pool.nthreads == 0) {
             coio__list_unlink(&j->link);
+            pool.nqueued--;
             return -EAGAIN;
         }
     }
@@ -195,6 +202,7 @@ static void job_unwait(coio_task *t)
     pthread_mutex_lock(&pool.mu);
     if (j->state == JOB_QUEUED) {
         coio__list_unlink(&j->link);
+        pool.nqueued--;
         j->state = JOB_DROPPED;
         j->loop->ext_pending--;
     }
@@ -224,6 +232,7 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     bool dropped = j.state == JOB_DROPPED;
     if (j.state == JOB_QUEUED) { /* interrupted before parking */
         coio__list_unlink(&j.link);
+        pool.nqueued--;
         j.state = JOB_DROPPED;
         L->ext_pending--;
         dropped = true;
