@@ -412,7 +412,7 @@ struct coio_dir {
     int fd;
     size_t pos, end; /* unread records in buf[pos, end) */
     bool eof;
-    char buf[FS_DIRBUF];
+    _Alignas(8) char buf[FS_DIRBUF]; /* records are 8-byte aligned from its start */
 };
 
 /* The kernel's record of getdents64 (glibc declares no type for it). */
