@@ -802,6 +802,46 @@ static void sendfile_sends_a_range_and_follows_a_stream_s_buffer(void **state)
     run_in_tmpdir(sendfile_main, NULL);
 }
 
+/* ---- streams over files ------------------------------------------------------------ */
+
+static int stream_main(void *arg)
+{
+    (void)arg;
+    char path[128], line[64];
+    path_of(path, sizeof path, "lines");
+    CHECK_RC(coio_file_write_all(path, "one\ntwo\nthree", 13, 0), 0);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    CHECK(s != NULL);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 4);
+    CHECK(memcmp(line, "one\n", 4) == 0);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 4);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 5);
+    CHECK(memcmp(line, "three", 5) == 0);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 0);
+    CHECK_RC(coio_stream_close(s), 0);
+
+    path_of(path, sizeof path, "written");
+    fd = coio_file_open(path, O_WRONLY | O_CREAT, 0600);
+    s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    CHECK(s != NULL);
+    CHECK_RC(coio_stream_write(s, "abc\n", 4), 4);
+    CHECK_RC(coio_stream_write(s, "def\n", 4), 4);
+    CHECK_RC(coio_stream_close(s), 0);
+    void *got;
+    CHECK_RC(coio_file_read_all(path, 100, &got), 8);
+    CHECK(memcmp(got, "abc\ndef\n", 8) == 0);
+    free(got);
+    return 0;
+}
+
+static void stream_readline_and_write_over_a_regular_file(void **state)
+{
+    (void)state;
+    run_in_tmpdir(stream_main, NULL);
+}
+
 /* ---- the pool's bound -------------------------------------------------------------- */
 
 static atomic_int g_running, g_max_running;
@@ -879,6 +919,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancelled_atomic_write_leaves_old_or_new_never_a_mix),
     cmocka_unit_test(blocking_open_of_a_fifo_runs_off_the_loop_thread),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
+    cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
 };
 
