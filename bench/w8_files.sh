@@ -40,10 +40,11 @@ fio_run() { # workload impl metric unit fio-args...: one fio job, its rate on th
     local out
     out=$("${PIN[@]}" fio --output-format=terse --terse-version=3 --invalidate=0 \
         --filename="$DIR/w8.dat" --size=1G --name=w8 "$@" 2>/dev/null) || return
-    # terse v3: field 7 read bandwidth KiB/s, field 8 read IOPS
+    # terse v3: fields 7/8 read bandwidth (KiB/s) and IOPS, 48/49 the same for writes
     local bw iops
     bw=$(cut -d';' -f7 <<<"$out")
     iops=$(cut -d';' -f8 <<<"$out")
+    [ "$metric" = write_iops ] && iops=$(cut -d';' -f49 <<<"$out")
     if [ "$unit" = GB/s ]; then
         line "$w" "$impl" "$metric" "$(awk -v b="$bw" 'BEGIN{printf "%.3f", b*1024/1e9}')" "$unit"
     else
@@ -86,7 +87,7 @@ fi
 if [[ $WANT == *" d "* ]]; then
     coio_run d "$DIR"
     rm -rf "$DIR/d"
-    fio_run W8d fio-psync-fsync iops ops/s --rw=write --bs=64k --ioengine=psync --fsync=1 --number_ios=1000 --filename="$DIR/w8d.dat"
+    fio_run W8d fio-psync-fsync write_iops ops/s --rw=write --bs=64k --ioengine=psync --fsync=1 --number_ios=1000 --filename="$DIR/w8d.dat"
 fi
 say "w8: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\n%-6s %-20s %-28s %12s %-8s %10s %8s\n' W8 impl metric value unit cpu_us/op threads

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -730,6 +731,31 @@ static void blocking_open_of_a_fifo_runs_off_the_loop_thread(void **state)
     run_in_tmpdir(fifo_main, &f);
 }
 
+/* /proc/thread-self names the thread that opens it: opened by a file call, it shows
+ * where the call ran. */
+static int thread_self_main(void *arg)
+{
+    (void)arg;
+    void *got;
+    CHECK_RC(coio_file_read_all("/proc/thread-self/comm", 64, &got), 12);
+    CHECK(strcmp(got, "coio-worker\n") == 0);
+    free(got);
+    char name[32] = "";
+    int fd = coio_file_open("/proc/thread-self/comm", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(coio_file_read(fd, name, sizeof name - 1) > 0);
+    CHECK(strcmp(name, "coio-worker\n") == 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    return 0;
+}
+
+static void file_calls_run_on_a_pool_thread(void **state)
+{
+    (void)state;
+    pthread_setname_np(pthread_self(), "fs-test-main");
+    run_in_tmpdir(thread_self_main, NULL);
+}
+
 /* ---- sendfile ---------------------------------------------------------------------- */
 
 struct sf_peer {
@@ -918,6 +944,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancel_mid_large_write_writes_only_the_reported_prefix),
     cmocka_unit_test(cancelled_atomic_write_leaves_old_or_new_never_a_mix),
     cmocka_unit_test(blocking_open_of_a_fifo_runs_off_the_loop_thread),
+    cmocka_unit_test(file_calls_run_on_a_pool_thread),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
