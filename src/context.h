@@ -139,10 +139,13 @@ static inline const void *coio__ctx_sp(const coio__ctx *c)
 #endif
 }
 
-/* Prepares ctx to start in coio__task_main(task) on the stack whose highest usable
+/* What a new context starts in: entry(ctx), which never returns. */
+typedef void coio__ctx_entry_fn(void *ctx);
+/* Prepares ctx to start in entry(ctx) on the stack whose highest usable
  * address is stack_top, with the floating-point control state `fpu` (from
  * coio__ctx_fpu()). In ucontext mode the ucontext_t is carved from the top of the stack. */
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu);
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu,
+                    coio__ctx_entry_fn *entry);
 /* The calling thread's floating-point control state, as a context stores it. */
 uint64_t coio__ctx_fpu(void);
 

@@ -11,9 +11,13 @@
  * write(2) at once (asyncio's transport does the same), queues the rest, and starts a
  * flusher task that writes the ring out with writev (two iovecs at most) and wakes the
  * tasks waiting in drain/flush as the queue shrinks. The flusher exists only while
- * there is something queued, so an idle stream costs no task. With FLUSH_ON_READ,
+ * there is something queued, so an idle stream costs no task. Who may write when is
+ * the writer's state machine (enum wstate). With FLUSH_ON_READ,
  * write() only queues; the queue goes out (kick) just before the reader reads the fd,
  * so a request/response peer pays one write per batch of requests it had buffered.
+ *
+ * Transport: the bytes move through a coio__stream_transport (internal.h): the plain
+ * fd below, or a layer such as TLS that opens the stream with its own.
  *
  * Lifetime: every suspending call counts itself in s->users; close/abort mark the
  * stream closed, interrupt the tasks blocked on it (-EBADF) and the last user out frees
@@ -46,6 +50,26 @@
 _Static_assert(RBUF_INITIAL == BUF_CACHED && WBUF_INITIAL == BUF_CACHED,
                "both buffers start at the recycled size");
 
+/* The writer. Who sends the queued bytes, and whether writing can go on:
+ *
+ *   W_IDLE      no flusher. Bytes may be queued that nobody sends yet: FLUSH_ON_READ
+ *               holds them until the reader needs the fd, or the flusher could not be
+ *               spawned (drain/flush/close retry the kick).
+ *   W_SPAWNED   a flusher task is spawned and has not started: it holds a use of s but
+ *               has not run a line. Cancelling it now means it never runs.
+ *   W_FLUSHING  the flusher runs: it alone writes, until the queue is empty. Its writev
+ *               may be in flight, so nobody else writes, and a ring it uses is kept (wold).
+ *   W_FAILED    a write failed: werr holds the error, every later write returns it.
+ *   W_SHUT      write_eof is done: writes fail with -EPIPE.
+ *
+ *   IDLE --kick(queued)--> SPAWNED --flusher starts--> FLUSHING --queue empty--> IDLE
+ *   SPAWNED --flusher ended unstarted (no stack)--> IDLE
+ *   IDLE, FLUSHING --write error--> FAILED            IDLE --write_eof--> SHUT
+ *
+ * Closing the stream (s->closed, for both directions) cancels a SPAWNED flusher and
+ * interrupts a FLUSHING one, which then ends. */
+enum wstate { W_IDLE, W_SPAWNED, W_FLUSHING, W_FAILED, W_SHUT };
+
 /* A task parked in drain/flush until at most `target` bytes are queued. */
 typedef struct waiter {
     coio__list link;
@@ -54,11 +78,12 @@ typedef struct waiter {
 } waiter;
 
 struct coio_stream {
-    int fd;
-    bool own_fd;
-    bool is_sock;  /* write with sendmsg(MSG_NOSIGNAL) */
-    bool eof;      /* read(2) returned 0 */
-    bool wr_shut;  /* write_eof done: no more writes */
+    int fd;        /* what coio_stream_fd reports; the transport's own business */
+    const coio__stream_transport *tp; /* moves the bytes: plain fd (below), or TLS... */
+    void *tp_ctx;
+    bool own_fd;   /* plain transport: close the fd with the stream */
+    bool is_sock;  /* plain transport: write with send/sendmsg(MSG_NOSIGNAL) */
+    bool eof;      /* the transport's read returned 0 */
     bool closed;   /* close/abort called: freed when users reaches 0 */
     bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
     unsigned users; /* calls in progress (suspending ones) plus the flusher */
@@ -72,8 +97,9 @@ struct coio_stream {
     size_t whead, wlen, wcap;
     char *wold;           /* previous ring, kept while the flusher's writev uses it */
     size_t high, low;
-    int werr;             /* first write error: every later write returns it */
-    coio_task *flusher;
+    uint8_t wstate;       /* enum wstate */
+    int werr;             /* W_FAILED: the first write error */
+    coio_task *flusher;   /* W_SPAWNED, W_FLUSHING */
     coio__list waiters;   /* of waiter: drain/flush */
 };
 
@@ -81,16 +107,27 @@ struct coio_stream {
 
 /* First-size buffers are recycled through the loop, as stacks are. A server opens and
  * closes a stream per connection; with malloc/free the memory went back to the kernel
- * (heap trim) and came back as fresh pages, and on a VM each first touch of a page is a
- * trap (~25 us): measured, 1000 new connections cost the W5 server ~100 us of CPU each,
- * half of it page faults and malloc's bin sorting. */
-static char *buf_alloc(size_t n)
+ * (heap trim) and came back as fresh pages, and a first touch of a page is a trap: new
+ * connections cost the W5 server far more CPU that way, half of it page faults and
+ * malloc's bin sorting (docs/benchmarks.md). */
+typedef struct buf_cache {
+    void *free; /* free buffers of BUF_CACHED bytes, linked through their first word */
+    size_t n;
+} buf_cache;
+
+static buf_cache *cache_get(void)
 {
     coio__loop *L = coio__loop_get();
-    if (n == BUF_CACHED && L && L->stream_bufs) {
-        char *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
-        L->nstream_bufs--;
+    return L ? coio__loop_sub(L, COIO__SUB_STREAM) : NULL;
+}
+
+static char *buf_alloc(size_t n)
+{
+    buf_cache *C = cache_get();
+    if (n == BUF_CACHED && C && C->free) {
+        char *b = C->free;
+        C->free = *(void **)b;
+        C->n--;
         BUF_UNPOISON(b);
         return b;
     }
@@ -100,29 +137,86 @@ static char *buf_alloc(size_t n)
 /* Releases a buffer of n bytes (from buf_alloc or malloc). */
 static void buf_free(char *b, size_t n)
 {
-    coio__loop *L = coio__loop_get();
-    if (b && n == BUF_CACHED && L && L->nstream_bufs < BUF_CACHE_MAX) {
-        *(void **)b = L->stream_bufs;
-        L->stream_bufs = b;
-        L->nstream_bufs++;
+    buf_cache *C = cache_get();
+    if (b && n == BUF_CACHED && C && C->n < BUF_CACHE_MAX) {
+        *(void **)b = C->free;
+        C->free = b;
+        C->n++;
         BUF_POISON(b); /* a use after close is caught as if it had been freed */
         return;
     }
     free(b);
 }
 
-void coio__stream_bufs_destroy(coio__loop *L)
+static int cache_init(coio__loop *L)
 {
-    while (L->stream_bufs) {
-        void *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
+    buf_cache *C = calloc(1, sizeof *C);
+    if (!C)
+        return -ENOMEM;
+    coio__loop_sub_set(L, COIO__SUB_STREAM, C);
+    return 0;
+}
+
+static void cache_teardown(coio__loop *L)
+{
+    buf_cache *C = coio__loop_sub(L, COIO__SUB_STREAM);
+    while (C->free) {
+        void *b = C->free;
+        C->free = *(void **)b;
         BUF_UNPOISON(b);
         free(b);
     }
-    L->nstream_bufs = 0;
+    free(C);
+    coio__loop_sub_set(L, COIO__SUB_STREAM, NULL);
 }
 
+const coio__subsystem coio__subsystem_stream = {
+    .name = "stream buffers",
+    .init = cache_init,
+    .teardown = cache_teardown,
+};
+
 /* ---------------------------------------------------------------- open and free */
+
+/* Fills in the defaults of opts and checks them. 0 or -EINVAL. */
+static int opts_resolve(coio_stream_opts *o)
+{
+    if (!o->limit)
+        o->limit = COIO_STREAM_LIMIT_DEFAULT;
+    if (!o->high_water)
+        o->high_water = COIO_STREAM_HIGH_WATER_DEFAULT;
+    if (!o->low_water)
+        o->low_water = o->high_water < COIO_STREAM_LOW_WATER_DEFAULT
+                           ? o->high_water
+                           : COIO_STREAM_LOW_WATER_DEFAULT;
+    return o->low_water > o->high_water ? -EINVAL : 0;
+}
+
+coio_stream *coio__stream_open_transport(int fd, const coio__stream_transport *tp, void *ctx,
+                                         const coio_stream_opts *opts)
+{
+    coio_stream_opts o = opts ? *opts : (coio_stream_opts){0};
+    if (!tp || !tp->read || !tp->writev || !tp->close || opts_resolve(&o) < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    coio_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->fd = fd;
+    s->tp = tp;
+    s->tp_ctx = ctx ? ctx : s;
+    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
+    s->limit = o.limit;
+    s->high = o.high_water;
+    s->low = o.low_water;
+    coio__list_init(&s->waiters);
+    return s;
+}
+
+static const coio__stream_transport plain_transport;
 
 coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
 {
@@ -131,14 +225,7 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
         errno = EBADF;
         return NULL;
     }
-    if (!o.limit)
-        o.limit = COIO_STREAM_LIMIT_DEFAULT;
-    if (!o.high_water)
-        o.high_water = COIO_STREAM_HIGH_WATER_DEFAULT;
-    if (!o.low_water)
-        o.low_water = o.high_water < COIO_STREAM_LOW_WATER_DEFAULT ? o.high_water
-                                                                   : COIO_STREAM_LOW_WATER_DEFAULT;
-    if (o.low_water > o.high_water) {
+    if (opts_resolve(&o) < 0) {
         errno = EINVAL;
         return NULL;
     }
@@ -147,20 +234,12 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
         return NULL; /* errno EBADF */
     if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
         return NULL;
-    coio_stream *s = calloc(1, sizeof *s);
-    if (!s) {
-        errno = ENOMEM;
+    coio_stream *s = coio__stream_open_transport(fd, &plain_transport, NULL, &o);
+    if (!s)
         return NULL;
-    }
     struct stat st;
-    s->fd = fd;
     s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
-    s->hold = (o.flags & COIO_STREAM_FLUSH_ON_READ) != 0;
     s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-    s->limit = o.limit;
-    s->high = o.high_water;
-    s->low = o.low_water;
-    coio__list_init(&s->waiters);
     return s;
 }
 
@@ -231,38 +310,24 @@ static ssize_t leave(coio_stream *s, bool reading, ssize_t r)
 /* Ends the wait of a task blocked in a call on s with -EBADF (the stream closed under
  * it), the way coio_cancel ends a wait with -ECANCELED. A task not parked interruptibly
  * (io_uring finishing a cancelled op; ready to run) sees s->closed when it resumes. */
-static void interrupt(coio__loop *L, coio_task *t)
+static inline void interrupt(coio__loop *L, coio_task *t)
 {
-    if (t->state == COIO__WAITING && t->wait_interruptible) {
-        if (t->unwait)
-            t->unwait(t);
-        coio__wake(L, t, -EBADF);
-    }
+    (void)coio__interrupt(L, t, -EBADF);
 }
 
-/* ---------------------------------------------------------------- operations */
+/* ---------------------------------------------------------------- plain transport */
 
-/* Runs one I/O op for a stream call, which spent the fairness budget on entry (the
- * flusher, before each op): no yield here, where a close by another task could not
- * interrupt it. An op that such a close interrupted reports -EBADF. */
-static ssize_t op_run(coio_stream *s, coio__op *op)
+/* The default transport: the stream's own fd, through coio's I/O operations. */
+
+/* Runs op for a stream call, which spent the fairness budget on entry (the flusher,
+ * before each op): no yield here, where a close by another task could not interrupt it. */
+static ssize_t plain_read(void *ctx, void *buf, size_t n)
 {
-    if (s->closed)
-        return -EBADF;
-    ssize_t r = coio__op_run_spent(op);
-    return s->closed ? -EBADF : r;
-}
-
-static int wkick(coio_stream *s);
-
-static ssize_t op_read(coio_stream *s, void *buf, size_t n)
-{
-    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
-        (void)wkick(s);     /* an error is sticky: the next write reports it */
+    coio_stream *s = ctx;
     /* recv skips read(2)'s file layer (fdget_pos, vfs_read): ~3 % of a small request */
     coio__op op = {.code = s->is_sock ? COIO__OP_RECV : COIO__OP_READ, .fd = s->fd,
-                   .buf = buf, .len = n};
-    return op_run(s, &op);
+                   .a.buf = {buf, n}};
+    return coio__op_run_spent(&op);
 }
 
 /* Sets up op to write iov[0..n) to s's fd: send/sendmsg with MSG_NOSIGNAL on a socket
@@ -275,19 +340,107 @@ static void op_writev_init(const coio_stream *s, coio__op *op, struct msghdr *m,
     op->fd = s->fd;
     if (s->is_sock && n == 1) {
         op->code = COIO__OP_SEND;
-        op->buf = iov[0].iov_base;
-        op->len = iov[0].iov_len;
+        op->a.buf.buf = iov[0].iov_base;
+        op->a.buf.len = iov[0].iov_len;
     } else if (s->is_sock) {
         memset(m, 0, sizeof *m);
         m->msg_iov = (struct iovec *)iov;
         m->msg_iovlen = (size_t)n;
         op->code = COIO__OP_SENDMSG;
-        op->u.msg = m;
+        op->a.msg = m;
     } else {
         op->code = COIO__OP_WRITEV;
-        op->u.iov = iov;
-        op->len = (size_t)n;
+        op->a.iov.iov = iov;
+        op->a.iov.cnt = n;
     }
+}
+
+static ssize_t plain_try_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    coio__op op;
+    op_writev_init(ctx, &op, &m, iov, n);
+    return coio__op_syscall(&op);
+}
+
+static ssize_t plain_writev(void *ctx, const struct iovec *iov, int n)
+{
+    struct msghdr m;
+    coio__op op;
+    op_writev_init(ctx, &op, &m, iov, n);
+    return coio__op_run_spent(&op);
+}
+
+/* Sockets are shut down for writing; a pipe or file the stream owns is closed (its
+ * reader then sees EOF). */
+static int plain_shutdown_write(void *ctx)
+{
+    coio_stream *s = ctx;
+    if (s->is_sock)
+        return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
+    if (!s->own_fd)
+        return -ENOTSOCK;
+    int r = coio_close(s->fd);
+    s->fd = -1;
+    s->own_fd = false;
+    return r;
+}
+
+static int plain_close(void *ctx)
+{
+    coio_stream *s = ctx;
+    int r = s->own_fd && s->fd >= 0 ? coio_close(s->fd) : 0;
+    s->own_fd = false;
+    return r;
+}
+
+static const coio__stream_transport plain_transport;
+
+/* Checked before write_eof flushes: a pipe the stream does not own cannot be ended. */
+static bool can_write_eof(const coio_stream *s)
+{
+    if (s->tp != &plain_transport)
+        return s->tp->shutdown_write != NULL;
+    return s->is_sock || s->own_fd;
+}
+
+static const coio__stream_transport plain_transport = {
+    .name = "fd",
+    .read = plain_read,
+    .try_writev = plain_try_writev,
+    .writev = plain_writev,
+    .shutdown_write = plain_shutdown_write,
+    .close = plain_close,
+};
+
+/* ---------------------------------------------------------------- transport calls */
+
+static int wkick(coio_stream *s);
+
+/* An op that a close by another task interrupted reports -EBADF. */
+static ssize_t tp_read(coio_stream *s, void *buf, size_t n)
+{
+    if (s->hold && s->wlen) /* the answers to what was read so far go out first */
+        (void)wkick(s);     /* an error is sticky: the next write reports it */
+    if (s->closed)
+        return -EBADF;
+    ssize_t r = s->tp->read(s->tp_ctx, buf, n);
+    return s->closed ? -EBADF : r;
+}
+
+static ssize_t tp_writev(coio_stream *s, const struct iovec *iov, int n)
+{
+    if (s->closed)
+        return -EBADF;
+    ssize_t r = s->tp->writev(s->tp_ctx, iov, n);
+    return s->closed ? -EBADF : r;
+}
+
+/* One attempt that never suspends: the count, -EAGAIN, or an error. A transport without
+ * try_writev leaves everything to the flusher. */
+static ssize_t tp_try_writev(coio_stream *s, const struct iovec *iov, int n)
+{
+    return s->tp->try_writev ? s->tp->try_writev(s->tp_ctx, iov, n) : -EAGAIN;
 }
 
 /* ---------------------------------------------------------------- read buffer */
@@ -352,7 +505,7 @@ static ssize_t rfill(coio_stream *s, size_t need)
     int e = rreserve(s, need);
     if (e < 0)
         return e;
-    ssize_t r = op_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
+    ssize_t r = tp_read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
     if (r > 0)
         s->rlen += (size_t)r;
     else if (r == 0)
@@ -382,7 +535,7 @@ ssize_t coio_stream_read(coio_stream *s, void *buf, size_t n)
         r = 0;
     } else if (rbuffered(s) == 0 && n >= RBUF_INITIAL) {
         /* Big read, empty buffer: straight into the caller's memory, no copy. */
-        r = op_read(s, buf, n);
+        r = tp_read(s, buf, n);
         if (r == 0)
             s->eof = true;
     } else {
@@ -537,7 +690,7 @@ static void wconsume(coio_stream *s, size_t n)
     s->wlen -= n;
     if (!s->wlen) {
         s->whead = 0;
-        if (s->wcap > WBUF_KEEP && !s->flusher) {
+        if (s->wcap > WBUF_KEEP && s->wstate != W_FLUSHING) {
             buf_free(s->wbuf, s->wcap);
             s->wbuf = NULL;
             s->wcap = 0;
@@ -568,7 +721,7 @@ static int wreserve(coio_stream *s, size_t n)
         memcpy(nb + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    if (s->flusher && !s->wold)
+    if (s->wstate == W_FLUSHING && !s->wold)
         s->wold = s->wbuf; /* freed with free(): a ring it replaced may be any size */
     else
         buf_free(s->wbuf, s->wcap);
@@ -608,6 +761,23 @@ static void waiter_unwait(coio_task *t)
     coio__list_unlink(&((waiter *)t->wait_obj)->link);
 }
 
+/* Transition to W_FAILED: the first error sticks, and waiters wake to see it. */
+static int wfail(coio_stream *s, int err)
+{
+    s->wstate = W_FAILED;
+    s->werr = err;
+    wake_waiters(s, true, 0);
+    return err;
+}
+
+/* The error a new write gets in the writer's present state, or 0. */
+static int wstate_error(const coio_stream *s)
+{
+    if (s->closed)
+        return -EBADF;
+    return s->wstate == W_FAILED ? s->werr : s->wstate == W_SHUT ? -EPIPE : 0;
+}
+
 /* The flusher: writes the ring out while there is something queued, then ends. It runs
  * in its own task, so the deadlines of the task that wrote do not cut it short (drain's
  * caller waits under its own deadline instead). */
@@ -615,30 +785,30 @@ static int flusher_main(void *arg)
 {
     coio_stream *s = arg;
     coio__loop *L = coio__loop_get();
-    while (s->wlen && !s->werr && !s->closed) {
+    s->wstate = W_FLUSHING;
+    while (s->wstate == W_FLUSHING && s->wlen && !s->closed) {
         struct iovec iov[2];
-        struct msghdr m;
-        coio__op op;
         int e = coio__budget_spend(L, L->current);
         if (e < 0) {
-            s->werr = e; /* as if the op had been interrupted */
+            wfail(s, e); /* as if the op had been interrupted */
             break;
         }
         if (s->closed)
             break;
-        op_writev_init(s, &op, &m, iov, wiov(s, iov));
-        ssize_t r = op_run(s, &op);
+        ssize_t r = tp_writev(s, iov, wiov(s, iov));
         free(s->wold);
         s->wold = NULL;
         if (s->closed)
             break;
         if (r < 0) {
-            s->werr = (int)r;
+            wfail(s, (int)r);
             break;
         }
         wconsume(s, (size_t)r);
         wake_waiters(s, false, 0);
     }
+    if (s->wstate == W_FLUSHING)
+        s->wstate = W_IDLE;
     s->flusher = NULL;
     if (!s->wlen && s->wcap > WBUF_KEEP) {
         buf_free(s->wbuf, s->wcap);
@@ -651,44 +821,45 @@ static int flusher_main(void *arg)
     return 0;
 }
 
-/* Starts the flusher if data is queued and none runs. Also reaps a flusher that died
- * before it ran (its stack could not be allocated). */
+/* W_SPAWNED -> W_IDLE: the flusher will never run (cancelled, or it ended unstarted);
+ * drops the use of s it held. */
+static void flusher_drop(coio_stream *s)
+{
+    coio_detach(s->flusher);
+    s->flusher = NULL;
+    s->wstate = W_IDLE;
+    s->users--;
+}
+
+/* W_IDLE -> W_SPAWNED when data is queued. A flusher that ended before it started (its
+ * stack could not be allocated) is dropped first, and spawning is tried again. */
 static int ensure_flusher(coio_stream *s)
 {
-    if (s->flusher && s->flusher->state == COIO__DONE) {
-        coio_detach(s->flusher);
-        s->flusher = NULL;
-        s->users--;
-    }
-    if (s->flusher || !s->wlen || s->werr || s->closed || !coio__loop_get())
+    if (s->wstate == W_SPAWNED && coio__task_is_done(s->flusher))
+        flusher_drop(s);
+    if (s->wstate != W_IDLE || !s->wlen || s->closed || !coio__loop_get())
         return 0;
     coio_task *t = coio_spawn(flusher_main, s); /* per write on io_uring: no malloc */
     if (!t)
         return -errno;
     coio__task_set_static_name(t, "stream flush");
     s->flusher = t;
+    s->wstate = W_SPAWNED;
     s->users++;
     return 0;
 }
 
-/* Sends what is queued without waiting: one writev now, the flusher for what the
- * kernel did not take. Never while a flusher runs: its writev may be in flight. On a
- * batching backend the flusher does it all: its op goes to the kernel with the reader's
- * next one, in the same system call. */
+/* Sends what is queued without waiting, in W_IDLE: one try now, the flusher for what the
+ * transport did not take. On a batching backend the flusher does it all: its op goes to
+ * the kernel with the reader's next one, in the same system call. */
 static int wkick(coio_stream *s)
 {
     coio__loop *L = coio__loop_get();
-    if (s->wlen && !s->flusher && !s->werr && !s->closed && !(L && L->backend->batches)) {
+    if (s->wstate == W_IDLE && s->wlen && !s->closed && !(L && L->backend->batches)) {
         struct iovec iov[2];
-        struct msghdr m;
-        coio__op op;
-        op_writev_init(s, &op, &m, iov, wiov(s, iov));
-        ssize_t r = coio__op_syscall(&op);
-        if (r < 0 && r != -EAGAIN) {
-            s->werr = (int)r;
-            wake_waiters(s, true, 0); /* they see werr */
-            return s->werr;
-        }
+        ssize_t r = tp_try_writev(s, iov, wiov(s, iov));
+        if (r < 0 && r != -EAGAIN)
+            return wfail(s, (int)r);
         if (r > 0)
             wconsume(s, (size_t)r);
     }
@@ -701,12 +872,9 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
 {
     if (!s || iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
         return -EINVAL;
-    if (s->closed)
-        return -EBADF;
-    if (s->werr)
-        return s->werr;
-    if (s->wr_shut)
-        return -EPIPE;
+    int err = wstate_error(s);
+    if (err < 0)
+        return err;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > SSIZE_MAX - total)
@@ -726,14 +894,9 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     if (!s->wlen && !hold) {
         tried = true;
         /* Nothing queued: try the kernel first, queue only what it refuses. */
-        struct msghdr m;
-        coio__op op;
-        op_writev_init(s, &op, &m, iov, iovcnt);
-        ssize_t r = coio__op_syscall(&op);
-        if (r < 0 && r != -EAGAIN) {
-            s->werr = (int)r;
-            return r;
-        }
+        ssize_t r = tp_try_writev(s, iov, iovcnt);
+        if (r < 0 && r != -EAGAIN)
+            return wfail(s, (int)r);
         if (r > 0)
             done = (size_t)r;
         if (done == total)
@@ -742,7 +905,7 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     int e = wreserve(s, total - done);
     if (e < 0) {
         if (done) /* part of it is out already: the stream cannot go on consistently */
-            s->werr = e;
+            wfail(s, e);
         return e;
     }
     for (int i = 0; i < iovcnt; i++) {
@@ -819,21 +982,14 @@ int coio_stream_write_eof(coio_stream *s)
     int r = enter(s, false);
     if (r < 0)
         return r;
-    if (s->wr_shut)
+    if (s->wstate == W_SHUT)
         return (int)leave(s, false, 0);
-    if (!s->is_sock && !s->own_fd)
+    if (!can_write_eof(s))
         return (int)leave(s, false, -ENOTSOCK);
     r = wait_written(s, 0);
     if (r == 0) {
-        s->wr_shut = true;
-        if (s->is_sock) {
-            if (shutdown(s->fd, SHUT_WR) < 0)
-                r = -errno;
-        } else {
-            r = coio_close(s->fd);
-            s->fd = -1;
-            s->own_fd = false;
-        }
+        s->wstate = W_SHUT;
+        r = s->tp->shutdown_write(s->tp_ctx);
     }
     return (int)leave(s, false, r);
 }
@@ -851,24 +1007,22 @@ static void stream_abort(coio_stream *s)
         if (s->reader && s->reader != self)
             interrupt(L, s->reader);
         wake_waiters(s, true, -EBADF);
-        coio_task *f = s->flusher;
-        if (f && (f->state == COIO__NEW || f->state == COIO__DONE)) {
-            /* Never ran (and now never will): it holds a use of s it cannot drop. */
-            coio_cancel(f);
-            coio_detach(f);
-            s->flusher = NULL;
-            s->users--;
-        } else if (f) {
-            interrupt(L, f);
+        if (s->wstate == W_SPAWNED) {
+            /* Not started: cancelled now, it never runs, so it can't drop its use of s. */
+            coio_cancel(s->flusher);
+            flusher_drop(s);
+        } else if (s->wstate == W_FLUSHING) {
+            interrupt(L, s->flusher);
         }
     } else {
         /* Outside any loop no task can be inside a call on s: a flusher left over from
          * a loop that ended is gone with it. */
         s->flusher = NULL;
+        if (s->wstate == W_SPAWNED || s->wstate == W_FLUSHING)
+            s->wstate = W_IDLE;
         s->users = 0;
     }
-    if (s->own_fd && s->fd >= 0)
-        coio_close(s->fd);
+    (void)s->tp->close(s->tp_ctx);
     s->fd = -1;
     if (s->users == 0)
         stream_free(s);

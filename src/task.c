@@ -134,7 +134,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
             return NULL;
         }
     }
-    coio_task *t = coio__ready_reserve(L) == 0 ? coio__task_alloc(L) : NULL;
+    coio_task *t = coio__readyq_reserve(&L->ready, L->nalive + 1) == 0 ? coio__task_alloc(L) : NULL;
     if (!t) {
         free(name);
         errno = ENOMEM;
@@ -154,7 +154,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
         t->flags |= COIO__F_CANCELLED;
     L->ntasks++;
     L->nalive++;
-    coio__ready_push(L, t);
+    coio__readyq_push(&L->ready, t);
     return t;
 }
 
@@ -171,8 +171,8 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
         if (js->on_finish)
             js->on_finish(L, js, t);
         coio_task *w = js->waiter;
-        if (w && w->wait_obj == js && (js->pending == 0 || js->wake_on_any))
-            coio__wake(L, w, 0);
+        if (w && (js->pending == 0 || js->wake_on_any))
+            coio__wake_if_waiting(L, w, js, 0);
     }
 }
 
@@ -193,15 +193,16 @@ int coio__task_prepare(coio__loop *L, coio_task *t)
     }
     t->stack_lo = st.lo;
     t->stack_size = (uint32_t)st.size;
-    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu);
+    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu, coio__task_main);
 #ifdef COIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
     return 0;
 }
 
-_Noreturn void coio__task_main(coio_task *t)
+_Noreturn void coio__task_main(void *ctx)
 {
+    coio_task *t = ctx; /* the context is the task's first member */
 #ifdef COIO__ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
@@ -223,17 +224,6 @@ _Noreturn void coio__task_main(coio_task *t)
 }
 
 /* ------------------------------------------------------------------ awaiting */
-
-static int claim(coio_task *cur, coio_task *t)
-{
-    if (t == cur)
-        return -EDEADLK;
-    /* A released handle is caught while its slot is free; once a newer task reuses the
-     * slot, using the old handle is undefined, like a double free (docs/api.md). */
-    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
-        return -EALREADY;
-    return 0;
-}
 
 /* Waits for t (already claimed) until it finishes or `deadline` passes. On an
  * interruption t is cancelled and waited for. Releases t. */
@@ -269,7 +259,7 @@ int coio_await(coio_task *t)
         return -EINVAL;
     if (!cur)
         return -EPERM;
-    int r = claim(cur, t);
+    int r = coio__handle_claim_error(cur, t);
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
@@ -284,7 +274,7 @@ int coio_wait_for(coio_task *t, double seconds)
         return -EINVAL;
     if (!cur)
         return -EPERM;
-    int r = claim(cur, t);
+    int r = coio__handle_claim_error(cur, t);
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
@@ -299,8 +289,9 @@ int coio_detach(coio_task *t)
     coio__loop *L = coio__loop_get();
     if (!t)
         return -EINVAL;
-    if (t->state == COIO__FREE || (t->flags & (COIO__F_DETACHED | COIO__F_CLAIMED)))
-        return -EALREADY;
+    int r = coio__handle_claim_error(NULL, t); /* a task may detach itself */
+    if (r < 0)
+        return r;
     if (t->state == COIO__DONE && L)
         coio__task_free(L, t);
     else
@@ -316,11 +307,8 @@ int coio_cancel(coio_task *t)
     if (t->state == COIO__DONE || t->state == COIO__FREE)
         return -EALREADY;
     t->flags |= COIO__F_CANCELLED;
-    if (L && t->state == COIO__WAITING && t->wait_interruptible && coio__cancel_visible(t)) {
-        if (t->unwait)
-            t->unwait(t);
-        coio__wake(L, t, -ECANCELED);
-    }
+    if (L && coio__cancel_visible(t))
+        (void)coio__interrupt(L, t, -ECANCELED);
     return 0;
 }
 
@@ -347,7 +335,7 @@ int coio_gather_n(coio_task **tasks, size_t n, int *results)
             missing = true;
             continue;
         }
-        int r = claim(cur, tasks[i]);
+        int r = coio__handle_claim_error(cur, tasks[i]);
         if (r < 0) {
             for (size_t j = 0; j < i; j++)
                 if (tasks[j])
@@ -510,6 +498,18 @@ void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp)
 }
 
 /* ------------------------------------------------------------------ names */
+
+bool coio__task_running_stack(const char **stack_lo, const char **name, unsigned *id)
+{
+    coio__loop *L = coio__tls_loop;
+    coio_task *t = L ? L->current : NULL;
+    if (!t || !t->stack_lo)
+        return false;
+    *stack_lo = t->stack_lo;
+    *name = t->name ? t->name : "";
+    *id = t->id;
+    return true;
+}
 
 coio_task *coio_current(void)
 {

@@ -2,8 +2,8 @@
  * The worker pool behind coio_to_thread() and the file calls: one per process, created
  * lazily, bounded by default to min(32, CPUs + 4) threads like asyncio's default executor
  * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand
- * finished jobs back to the job's loop through that loop's ext_done list and a backend
- * wake-up.
+ * finished jobs back to the job's loop as a message on that loop's ext_done list, with a
+ * backend wake-up.
  */
 #include "internal.h"
 
@@ -16,7 +16,8 @@
 enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
 
 typedef struct coio__job {
-    coio__list link; /* pool queue, then the loop's ext_done list */
+    coio__list link;       /* pool queue */
+    coio__remote done_msg; /* to the loop's ext_done list when finished */
     int (*fn)(void *);
     void *arg;
     int result;
@@ -66,7 +67,7 @@ static void *worker(void *unused)
         coio__loop *L = j->loop;
         pthread_mutex_lock(&L->ext_lock);
         j->result = r;
-        coio__list_push_back(&L->ext_done, &j->link);
+        coio__list_push_back(&L->ext_done, &j->done_msg.link);
         L->backend->wake(L);
         pthread_mutex_unlock(&L->ext_lock);
         pthread_mutex_lock(&pool.mu);
@@ -171,28 +172,13 @@ static int enqueue(coio__job *j)
     return 0;
 }
 
-void coio__loop_drain_ext(coio__loop *L)
+/* Runs on the loop's thread when the worker's message arrives (coio__loop_drain_ext). */
+static void job_arrived(coio__loop *L, coio__remote *r)
 {
-    coio__list done;
-    coio__list_init(&done);
-    pthread_mutex_lock(&L->ext_lock);
-    if (!coio__list_is_empty(&L->ext_done)) {
-        done.next = L->ext_done.next;
-        done.prev = L->ext_done.prev;
-        done.next->prev = &done;
-        done.prev->next = &done;
-        coio__list_init(&L->ext_done);
-    }
-    pthread_mutex_unlock(&L->ext_lock);
-    coio__list *n;
-    while ((n = coio__list_pop_front(&done)) != NULL) {
-        coio__job *j = coio__container_of(n, coio__job, link);
-        j->done = true;
-        L->ext_pending--;
-        if (j->task->wait_obj == j)
-            coio__wake(L, j->task, 0);
-    }
-    coio__loop_drain_remote(L); /* call_soon_threadsafe, futures (callback.c) */
+    coio__job *j = coio__container_of(r, coio__job, done_msg);
+    j->done = true;
+    L->ext_pending--;
+    coio__wake_if_waiting(L, j->task, j, 0);
 }
 
 /* Cancellation: a job no worker has taken is dropped; a running one is waited for. */
@@ -218,7 +204,8 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     int r = coio__check(L, t);
     if (r < 0)
         return r;
-    coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t};
+    coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t,
+                   .done_msg = {.run = job_arrived}};
     pthread_mutex_lock(&pool.mu);
     r = enqueue(&j);
     pthread_mutex_unlock(&pool.mu);
