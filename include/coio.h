@@ -1000,30 +1000,33 @@ COIO_API int coio_stream_abort(coio_stream *s);
 
 /* ==== BEGIN files ==== */
 
-/* Files, for tasks (docs/files.md has the long form). Every call below runs its file
- * system calls on the worker pool (coio_to_thread's), on both backends, so a slow disk, a
- * page-cache miss or a blocking open (a FIFO) suspends the calling task only, never the
- * loop. They are suspending calls: -EPERM outside a task, -ECANCELED / -ETIMEDOUT when
+/* Files, for tasks (docs/files.md has the long form). On io_uring the kernel performs
+ * the operations it has (open, close, read, write, fsync, fallocate, statx, unlink,
+ * rename, mkdir); everything else, and every call on epoll, runs on the worker pool
+ * (coio_to_thread's). So a slow disk, a page-cache miss or a blocking open (a FIFO)
+ * suspends the calling task only, never the loop. They are suspending calls: -EPERM outside a task, -ECANCELED / -ETIMEDOUT when
  * the task is cancelled or its deadline scope expires. Errors are the kernel's as negative
  * errnos (-ENOENT, -EISDIR, -ENOTDIR, -EBADF, -EACCES, -ENOSPC, ...), and -EINVAL for a
  * NULL pointer or negative offset.
  *
- * Cancellation: a call returns only when no thread can still touch its buffer or paths. A
- * request the pool had not started is dropped and has no effect. One already running is
- * waited for; if it succeeded its result is returned (bytes read or written, an fd) and the
- * next suspending call reports the interruption, as for sockets. Reads and writes larger
- * than 2 MiB are done 2 MiB at a time: interrupted, they return the bytes done so far
- * (> 0), and the caller's buffer past that count is untouched by a read; a cancelled write
- * may have written any whole prefix of the data it reports, and nothing after it. */
+ * Cancellation: a call returns only when no thread and no kernel request can still touch
+ * its buffer or paths. A request not started yet is dropped and has no effect. One
+ * already running is waited for; if it succeeded its result is returned (bytes read or
+ * written, an fd) and the next suspending call reports the interruption, as for sockets.
+ * Reads and writes larger than 2 MiB are done 2 MiB at a time: interrupted, they return
+ * the bytes done so far (> 0). The caller's buffer past the count a read returns is left
+ * untouched; a write has written exactly the bytes it reports (none for -ECANCELED) to a
+ * regular file, and nothing after them. */
 struct stat;  /* <sys/stat.h> */
 struct statx; /* <sys/stat.h>, _GNU_SOURCE */
 
 /* openat(2) with O_CLOEXEC added; mode is used with O_CREAT / O_TMPFILE. Returns the fd.
+ * On io_uring a FIFO is opened without waiting for its other end.
  * The fd may also be used with coio_read/coio_write and streams, which on epoll run on
  * the loop thread (docs/files.md); use the coio_file_* calls for file I/O. */
 COIO_API int coio_file_open(const char *path, int flags, mode_t mode);
 COIO_API int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode);
-/* close(2) on the pool (a close may write back data, e.g. on NFS). The fd is released in
+/* close(2), off the loop thread (a close may write back data, e.g. on NFS). The fd is released in
  * every case, even when the caller is cancelled meanwhile; an error (-EIO) means data
  * written earlier may be lost. Outside a task it is close(2). */
 COIO_API int coio_file_close(int fd);

@@ -157,11 +157,104 @@ static int fs_work(void *arg)
     return 0;
 }
 
-/* Performs q on the pool for the current task. Returns q's result, or -ECANCELED /
- * -ETIMEDOUT / -EPERM / -EAGAIN when it did not run or failed after an interruption. */
+/* The operation-table row that performs q in the backend, or -1 (pool only). Reads and
+ * writes at the file position use the core READ/WRITE rows, which io_uring always has:
+ * PREAD stands for "file operations enabled" (COIO_URING_FILES). */
+static int native_code(const fs_req *q, coio__op *op)
+{
+    op->fd = q->fd;
+    op->flags = q->flags;
+    switch (q->code) {
+    case FS_READ:
+    case FS_WRITE:
+        op->a.buf.buf = q->buf;
+        op->a.buf.len = q->len;
+        return q->code == FS_READ ? COIO__OP_READ : COIO__OP_WRITE;
+    case FS_READV:
+    case FS_WRITEV:
+        op->a.iov.iov = q->iov;
+        op->a.iov.cnt = (int)q->len;
+        return q->code == FS_READV ? COIO__OP_READV : COIO__OP_WRITEV;
+    case FS_PREAD:
+    case FS_PWRITE:
+        op->a.frw.buf = q->buf;
+        op->a.frw.len = q->len;
+        op->a.frw.off = q->off;
+        return q->code == FS_PREAD ? COIO__OP_PREAD : COIO__OP_PWRITE;
+    case FS_PREADV:
+    case FS_PWRITEV:
+        op->a.fiov.iov = q->iov;
+        op->a.fiov.cnt = (int)q->len;
+        op->a.fiov.off = q->off;
+        return q->code == FS_PREADV ? COIO__OP_PREADV : COIO__OP_PWRITEV;
+    case FS_FSYNC:
+        return COIO__OP_FSYNC;
+    case FS_FDATASYNC:
+        return COIO__OP_FDATASYNC;
+    case FS_FALLOCATE:
+        op->a.falloc.off = q->off;
+        op->a.falloc.len = q->off2;
+        return COIO__OP_FALLOCATE;
+    case FS_CLOSE:
+        return COIO__OP_CLOSE;
+    default:
+        break;
+    }
+    op->fd = -1;
+    op->a.path.dirfd = q->dirfd;
+    op->a.path.path = q->path;
+    op->a.path.path2 = q->path2;
+    op->a.path.mode = (unsigned)q->mode;
+    op->a.path.mask = q->mask;
+    op->a.path.out = q->out;
+    switch (q->code) {
+    case FS_OPEN:
+        return COIO__OP_OPENAT;
+    case FS_STATX:
+        return COIO__OP_STATX;
+    case FS_UNLINK:
+        return COIO__OP_UNLINKAT;
+    case FS_RMDIR:
+        op->flags = AT_REMOVEDIR;
+        return COIO__OP_UNLINKAT;
+    case FS_RENAME:
+        return COIO__OP_RENAMEAT;
+    case FS_MKDIR:
+        return COIO__OP_MKDIRAT;
+    default:
+        return -1;
+    }
+}
+
+static bool backend_has(const coio__loop *L, int code)
+{
+    return L && L->backend->native && L->backend->native(code);
+}
+
+/* Performs q for the current task: in the backend if it does q natively (io_uring),
+ * else on the pool. Returns q's result, or -ECANCELED / -ETIMEDOUT / -EPERM / -EAGAIN
+ * when it did not run or failed after an interruption. io.c's rule for an interrupted
+ * op is the pool's: it returns once the kernel is done with the buffer. */
 static ssize_t fs_run(fs_req *q)
 {
     q->ran = false;
+    coio__loop *L = coio__loop_get();
+    coio__op op = {.code = 0};
+    int code = L && L->backend->native ? native_code(q, &op) : -1;
+    if (code >= 0) {
+        bool core = code == COIO__OP_READ || code == COIO__OP_WRITE ||
+                    code == COIO__OP_READV || code == COIO__OP_WRITEV;
+        int marker = core ? COIO__OP_PREAD : code;
+        if (backend_has(L, marker)) {
+            op.code = (uint8_t)code;
+            ssize_t r = coio__op_run(&op);
+            if (op.done) {
+                q->ran = true;
+                q->res = op.res;
+            }
+            return r;
+        }
+    }
     int r = coio_to_thread(fs_work, q);
     if (q->ran && (r == 0 || q->res >= 0))
         return q->res;

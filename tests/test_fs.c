@@ -727,6 +727,9 @@ static int fifo_main(void *arg)
 static void blocking_open_of_a_fifo_runs_off_the_loop_thread(void **state)
 {
     (void)state;
+    /* The pool path. io_uring's own OPENAT does not wait for a FIFO's writer (it opens
+     * non-blocking first, docs/files.md), so there is nothing to wait through there. */
+    setenv("COIO_URING_FILES", "0", 1);
     struct fifo_run f = {.fd = -1};
     run_in_tmpdir(fifo_main, &f);
 }
@@ -752,8 +755,34 @@ static int thread_self_main(void *arg)
 static void file_calls_run_on_a_pool_thread(void **state)
 {
     (void)state;
+    /* io_uring opens and reads in the kernel (inline, or on its own iou-wrk threads):
+     * this checks the pool path, which epoll always takes. */
+    setenv("COIO_URING_FILES", "0", 1);
     pthread_setname_np(pthread_self(), "fs-test-main");
     run_in_tmpdir(thread_self_main, NULL);
+}
+
+/* On io_uring the kernel opens the file itself (inline or on an iou-wrk thread): no pool
+ * thread is involved. On epoll the pool opens it. */
+static int native_main(void *arg)
+{
+    (void)arg;
+    char name[32] = "";
+    int fd = coio_file_open("/proc/thread-self/comm", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(coio_file_read(fd, name, sizeof name - 1) > 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    if (strcmp(coio_backend_name(), "io_uring") == 0)
+        CHECK(strcmp(name, "coio-worker\n") != 0);
+    else
+        CHECK(strcmp(name, "coio-worker\n") == 0);
+    return 0;
+}
+
+static void io_uring_opens_natively_epoll_on_the_pool(void **state)
+{
+    (void)state;
+    run_in_tmpdir(native_main, NULL);
 }
 
 /* ---- sendfile ---------------------------------------------------------------------- */
@@ -868,6 +897,81 @@ static void stream_readline_and_write_over_a_regular_file(void **state)
     run_in_tmpdir(stream_main, NULL);
 }
 
+/* ---- bounded threads --------------------------------------------------------------- */
+
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int g_peak_threads;
+static bool g_sync_done;
+
+static int thread_sampler(void *arg)
+{
+    (void)arg;
+    while (!g_sync_done) {
+        int n = threads_now();
+        if (n > g_peak_threads)
+            g_peak_threads = n;
+        coio_sleep(0.001);
+    }
+    return 0;
+}
+
+static int syncer(void *arg)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/s%d", g_dir, (int)(intptr_t)arg);
+    static char data[256 * 1024];
+    for (int k = 0; k < 4; k++) {
+        int fd = coio_file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            return fd;
+        ssize_t w = coio_file_pwrite(fd, data, sizeof data, 0);
+        int r = coio_file_fsync(fd);
+        coio_file_close(fd);
+        if (w != (ssize_t)sizeof data || r < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+static int bounded_main(void *arg)
+{
+    (void)arg;
+    coio_task *smp = coio_spawn(thread_sampler, NULL);
+    enum { N = 48 };
+    coio_task *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = coio_spawn(syncer, (void *)(intptr_t)i);
+    CHECK_RC(coio_gather_n(t, N, NULL), 0);
+    g_sync_done = true;
+    CHECK_RC(coio_await(smp), 0);
+    return 0;
+}
+
+static void fsync_storm_stays_within_the_thread_bounds(void **state)
+{
+    (void)state;
+    setenv("COIO_THREADPOOL_SIZE", "2", 1);
+    setenv("COIO_URING_MAX_WORKERS", "2", 1);
+    run_in_tmpdir(bounded_main, NULL);
+    /* main + 2 pool workers + 2 io_uring workers (per NUMA node: one node here). */
+    if (g_peak_threads > 5) {
+        print_error("peak %d threads, want at most 5\n", g_peak_threads);
+        fail();
+    }
+}
+
 /* ---- the pool's bound -------------------------------------------------------------- */
 
 static atomic_int g_running, g_max_running;
@@ -945,8 +1049,10 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancelled_atomic_write_leaves_old_or_new_never_a_mix),
     cmocka_unit_test(blocking_open_of_a_fifo_runs_off_the_loop_thread),
     cmocka_unit_test(file_calls_run_on_a_pool_thread),
+    cmocka_unit_test(io_uring_opens_natively_epoll_on_the_pool),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
+    cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
 };
 
