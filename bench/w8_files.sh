@@ -9,7 +9,9 @@
 # written by W8d. The page cache is warmed by reading the data once before measuring;
 # fio runs with --invalidate=0, else it drops the file's cache before each job and a
 # "warm" run reads from the disk. One run per point (COIO_W8_REPS to repeat). Prints the
-# JSON lines of every implementation, then a table. W8e (sendfile HTTP) is not here yet.
+# JSON lines of every implementation, then a table: coio on epoll (the worker pool), on
+# io_uring (native file operations) and on io_uring with COIO_URING_FILES=0 (the pool).
+# W8e (sendfile HTTP) is not here yet.
 # Environment: COIO_BENCH_BUILD (default build/release).
 set -u -o pipefail
 
@@ -51,10 +53,13 @@ fio_run() { # workload impl metric unit fio-args...: one fio job, its rate on th
         line "$w" "$impl" "$metric" "$iops" "$unit"
     fi
 }
-coio_run() { # mode args...: both backends
-    for be in epoll io_uring; do
+coio_run() { # mode args...: epoll (pool), io_uring (native), io_uring with the pool
+    for be in epoll io_uring io_uring-pool; do
+        local files=1
+        [ $be = io_uring-pool ] && files=0
         for _ in $(seq "$REPS"); do
-            COIO_BACKEND=$be "${PIN[@]}" "$BIN" "$@" | tee -a "$RAW"
+            COIO_BACKEND=${be%-pool} COIO_URING_FILES=$files "${PIN[@]}" "$BIN" "$@" |
+                sed "s/\"impl\":\"coio-io_uring\"/\"impl\":\"coio-$be\"/" | tee -a "$RAW"
         done
     done
 }

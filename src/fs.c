@@ -635,24 +635,69 @@ static ssize_t read_small(fs_req *q)
     return (ssize_t)got;
 }
 
+/* read_all's first step where the backend opens and stats natively: opens path and
+ * sizes a buffer for it (*room bytes, + 1 for the NUL). */
+static int read_all_open(const char *path, size_t cap, char **b, size_t *room, int *fd)
+{
+    *fd = coio_file_open(path, O_RDONLY, 0);
+    if (*fd < 0)
+        return *fd;
+    struct statx sx;
+    int r = coio_file_statx(*fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_SIZE, &sx);
+    bool reg = r == 0 && S_ISREG(sx.stx_mode);
+    if (r == 0 && S_ISDIR(sx.stx_mode))
+        r = -EISDIR;
+    else if (reg && sx.stx_size > cap)
+        r = -EFBIG;
+    if (r == 0) {
+        /* st_size is 0 for /proc files and pipes: read those until EOF in steps. */
+        size_t want = reg && sx.stx_size > 0 ? (size_t)sx.stx_size : 4096;
+        *room = want < FS_CHUNK ? want : FS_CHUNK;
+        if (*room > cap)
+            *room = cap;
+        *b = malloc(*room + 1);
+        if (!*b)
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        close_quietly(*fd);
+        *fd = -1;
+    }
+    return r;
+}
+
 ssize_t coio_file_read_all(const char *path, size_t cap, void **data)
 {
     if (!path || !data || cap > (size_t)SSIZE_MAX - 1)
         return -EINVAL;
     *data = NULL;
-    fs_req q = {.code = FS_READ_SMALL, .path = path, .len = cap};
-    ssize_t r = fs_run(&q);
-    if (r < 0) {
-        if (q.ran) { /* cancelled after the worker opened and read: undo */
-            free(q.buf);
-            close_quietly(q.fd);
+    char *b = NULL;
+    size_t got = 0, room = 0;
+    int fd = -1;
+    ssize_t r;
+    if (backend_has(coio__loop_get(), COIO__OP_OPENAT) &&
+        backend_has(coio__loop_get(), COIO__OP_STATX)) {
+        /* io_uring: open, statx and reads in the kernel, no pool trip. */
+        r = read_all_open(path, cap, &b, &room, &fd);
+        if (r < 0)
+            return r;
+        got = 0;
+    } else {
+        fs_req q = {.code = FS_READ_SMALL, .path = path, .len = cap};
+        r = fs_run(&q);
+        if (r < 0) {
+            if (q.ran) { /* cancelled after the worker opened and read: undo */
+                free(q.buf);
+                close_quietly(q.fd);
+            }
+            return r;
         }
-        return r;
+        b = q.buf;
+        got = (size_t)r;
+        room = (size_t)q.off;
+        fd = q.fd;
     }
-    char *b = q.buf;
-    size_t got = (size_t)r, room = (size_t)q.off;
-    int fd = q.fd;
-    while (fd >= 0) { /* a large file, in FS_CHUNK requests */
+    while (fd >= 0) { /* the rest of a file, in requests of at most FS_CHUNK */
         if (got == room) {
             if (room == cap) { /* full: the file must end here */
                 char probe;
