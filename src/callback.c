@@ -206,20 +206,15 @@ int coio_call_later(double delay, void (*fn)(void *), void *arg, coio_call_handl
 {
     if (isnan(delay))
         return -EINVAL;
-    int64_t now = coio__clock_ns(), when = COIO__NEVER;
-    if (delay <= 0)
-        when = now;
-    else if (delay < 9e9)
-        when = now + (int64_t)(delay * 1e9);
-    return call_at_ns(when, now, fn, arg, handle);
+    int64_t now = coio__clock_ns();
+    return call_at_ns(coio__deadline_after(now, delay), now, fn, arg, handle);
 }
 
 int coio_call_at(double when, void (*fn)(void *), void *arg, coio_call_handle *handle)
 {
     if (isnan(when))
         return -EINVAL;
-    int64_t ns = when > 9e9 ? COIO__NEVER : when < 0 ? 0 : (int64_t)(when * 1e9);
-    return call_at_ns(ns, 0, fn, arg, handle);
+    return call_at_ns(coio__time_ns(when), 0, fn, arg, handle);
 }
 
 int coio_call_cancel(coio_call_handle *handle)

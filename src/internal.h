@@ -106,6 +106,13 @@ int coio__timers_run(coio__loop *L, int64_t now);
 void coio__timers_free(coio__timers *T);
 
 int64_t coio__clock_ns(void);
+/* The one conversion from the API's seconds to a deadline in ns (timer.c). `seconds`
+ * after `now`: now when seconds <= 0; COIO__NEVER when it is infinite or beyond what
+ * int64 ns hold. A NaN must be rejected by the caller, and "negative means no deadline"
+ * is the caller's rule where the API has it. */
+int64_t coio__deadline_after(int64_t now, double seconds);
+/* The same for an absolute time on coio_now()'s clock (0 for a negative one). */
+int64_t coio__time_ns(double when);
 
 /* ---------------------------------------------------------------------------- stacks */
 
@@ -291,6 +298,7 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
  *   xflags   flags always added to op->flags for the syscall and the request
  *
  *     code      what          uring      waits layout    syscall   xflags */
+// clang-format off
 #define COIO__OPS(X)                                                             \
     X(POLL,     "poll fd",    POLL_ADD,  POLL, POLL,     poll,     0)            \
     X(READ,     "read fd",    READ,      IN,   RW,       read,     0)            \
@@ -303,6 +311,7 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
     X(SENDMSG,  "sendmsg fd", SENDMSG,   OUT,  MSG,      sendmsg,  MSG_NOSIGNAL) \
     X(ACCEPT,   "accept fd",  ACCEPT,    IN,   ACCEPT,   accept4,  0)            \
     X(CONNECT,  "connect fd", CONNECT,   OUT,  CONNECT,  connect,  0)
+// clang-format on
 /* MSG_NOSIGNAL on sends: a reset peer is -EPIPE, never SIGPIPE. */
 
 /* File operations (fs.c). Optional: io_uring probes each one and runs the ones the
@@ -677,7 +686,7 @@ void coio__loop_drain_ext(coio__loop *L);
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
 
-/* ==== BEGIN sync internals (callback.c, future.c; owner: the sync work, issue 3) ==== */
+/* ==== BEGIN sync internals (callback.c, future.c) ==== */
 
 /* A message to a loop from any thread: posted to the loop's handle (coio_loop) and run on
  * the loop's thread, from the backend's poll (coio__loop_drain_ext), or at once when the
@@ -695,9 +704,35 @@ coio_loop *coio__loop_handle(coio__loop *L);
 int coio__remote_post(coio_loop *h, coio__remote *r);
 /* Withdraws r if it was posted and has not run yet. h's loop thread only. */
 void coio__remote_withdraw(coio_loop *h, coio__remote *r);
-/* Starts fn on a detached thread with a 256 KiB stack (the worker pool's and the
- * resolvers') that blocks every asynchronous signal. Returns 0 or pthread_create's error. */
-int coio__thread_start(void *(*fn)(void *));
+/* Starts fn(arg) on a detached thread with a 256 KiB stack (the pools' workers) that
+ * blocks every asynchronous signal. Returns 0 or pthread_create's error. */
+int coio__thread_start(void *(*fn)(void *), void *arg);
+
+/* A pool of worker threads (threadpool.c): a queue of items, threads started on demand
+ * up to `max`, idle ones waiting for work or exiting after idle_ns. coio_to_thread's
+ * pool and the resolver's (dns.c) are instances. The item's owner keeps its state under
+ * mu: take() is called with mu held as a worker dequeues it, run() without. */
+typedef struct coio__pool {
+    const char *name; /* the workers' thread name (top -H, gdb, tests) */
+    int max;          /* threads at most; 0: min(32, CPUs + 4) */
+    int64_t idle_ns;  /* an idle worker exits after this long; 0: never */
+    void (*take)(coio__list *item);
+    void (*run)(coio__list *item);
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* set up on first use (CLOCK_MONOTONIC) */
+    coio__list queue;
+    int nthreads, nidle;
+    int nsignalled; /* idle workers signalled that have not woken yet */
+    bool ready;
+} coio__pool;
+#define COIO__POOL_INIT(name_, max_, idle_ns_, take_, run_)                            \
+    {                                                                                  \
+        .name = (name_), .max = (max_), .idle_ns = (idle_ns_), .take = (take_),        \
+        .run = (run_), .mu = PTHREAD_MUTEX_INITIALIZER                                 \
+    }
+/* Queues item (call with P->mu held) and starts a worker if none is idle and the bound
+ * allows. 0, or -EAGAIN when no worker runs and none could be started (item unqueued). */
+int coio__pool_enqueue(coio__pool *P, coio__list *item);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */
 size_t coio__callbacks_stop(coio__loop *L);

@@ -9,8 +9,14 @@
  *      turn's budget is spent or nothing is ready;
  *   2. I/O: the backend is polled — without blocking when tasks are ready, and not at all
  *      when no operation is pending, so pure task switching makes no system call;
- *   3. timers: every due timer fires, in (deadline, arming) order; then the callbacks
- *      queued so far run. Those they queue run after one step of each ready task.
+ *   3. timers: every due timer fires, in (deadline, arming) order;
+ *   4. callbacks: the work queued on L->soon so far runs (call_soon and due call_later
+ *      records). What it queues runs after one step of each ready task.
+ *
+ * Messages from other threads (finished thread-pool jobs, call_soon_threadsafe) run
+ * inside phase 2, when the backend sees the loop's wake-up (coio__loop_drain_ext).
+ * The loop names none of the rooms above it: they register in src/registry.c, and it
+ * runs their hooks at its start, when every task has finished, and at its end.
  *
  * When every task waits and nothing can wake one, the waiting tasks are cancelled, so
  * that their cleanup runs, and coio_run returns -EDEADLK once they are done.
@@ -688,6 +694,6 @@ int coio_sleep(double seconds)
     coio_task *t = L ? L->current : NULL;
     if (!t)
         return -EPERM;
-    int64_t when = seconds > 9e9 ? COIO__NEVER : coio__clock_ns() + (int64_t)(seconds * 1e9);
+    int64_t when = coio__deadline_after(coio__clock_ns(), seconds);
     return coio__park(L, t, "sleep", NULL, NULL, when, true);
 }

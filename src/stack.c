@@ -126,17 +126,13 @@ static long self_madvise(struct iovec *iov, size_t k, int advice)
 
 /* Brings in the top page of n stacks, before their guards go in.
  *
- * On this VM (a paravirtualised guest with shadow page tables) a page table that the
- * kernel created on its own -- in MADV_GUARD_INSTALL's walk or MADV_POPULATE_WRITE --
- * makes its pages trap again (~15-30 us) whenever they are touched after a while, as
- * resuming a sleeper does; a page table created by an ordinary store fault does not,
- * and pages populated into it later re-touch for ~0.3 us. Scratch measurement, 30,000
- * stacks laid out as here, tops re-touched in random order: 27-36 us with the kernel
- * first (guards or populate before any store), 0.1-0.3 us with a store first.
- * So: one store per 2 MiB of address space (one page table), then one
- * MADV_POPULATE_WRITE call for every top (cheaper than a fault per page: first touch
- * ~17% cheaper in the same measurement). A kernel without it (< 5.14) faults the
- * tops in on first use. */
+ * On a paravirtualised guest with shadow page tables, a page table that the kernel
+ * created on its own -- in MADV_GUARD_INSTALL's walk or MADV_POPULATE_WRITE -- makes its
+ * pages trap again (tens of microseconds) whenever they are touched after a while, as
+ * resuming a sleeper does; a page table created by an ordinary store fault does not
+ * (bench/analysis.md, W3, has the measurements). So: one store per 2 MiB of address
+ * space (one page table), then one MADV_POPULATE_WRITE call for every top (cheaper than
+ * a fault per page). A kernel without it (< 5.14) faults the tops in on first use. */
 static void bring_in_tops(char *base, size_t stride, size_t n)
 {
     struct iovec iov[COIO__SLAB_STACKS];

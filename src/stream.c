@@ -107,9 +107,9 @@ struct coio_stream {
 
 /* First-size buffers are recycled through the loop, as stacks are. A server opens and
  * closes a stream per connection; with malloc/free the memory went back to the kernel
- * (heap trim) and came back as fresh pages, and a first touch of a page is a trap: new
- * connections cost the W5 server far more CPU that way, half of it page faults and
- * malloc's bin sorting (docs/benchmarks.md). */
+ * (heap trim) and came back as fresh pages, each first touch a page fault: new
+ * connections cost the W5 server several times more CPU that way, half of it page faults
+ * and malloc's bin sorting. */
 typedef struct buf_cache {
     void *free; /* free buffers of BUF_CACHED bytes, linked through their first word */
     size_t n;

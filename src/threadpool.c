@@ -1,9 +1,12 @@
 /*
- * The worker pool behind coio_to_thread() and the file calls: one per process, created
- * lazily, bounded by default to min(32, CPUs + 4) threads like asyncio's default executor
- * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand
- * finished jobs back to the job's loop as a message on that loop's ext_done list, with a
- * backend wake-up.
+ * Worker threads. coio__pool is the one implementation of a pool (a queue, threads
+ * started on demand up to a bound, idle ones waiting or exiting); coio_to_thread's pool
+ * and the resolver's (dns.c) are two instances.
+ *
+ * coio_to_thread's pool, which the file calls use too: one per process, bounded by
+ * default to min(32, CPUs + 4) threads like asyncio's default executor
+ * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand finished jobs back to the job's loop as a
+ * message on that loop's ext_done list, with a backend wake-up.
  */
 #include "internal.h"
 
@@ -27,80 +30,92 @@ typedef struct coio__job {
     coio_task *task;
 } coio__job;
 
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    coio__list queue;
-    int nthreads, nidle, max;
-    int nqueued; /* jobs in queue */
-    bool init;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static void job_take(coio__list *item);
+static void job_run(coio__list *item);
 
-static void *worker(void *unused)
+static coio__pool pool = COIO__POOL_INIT("coio-worker", 0, 0, job_take, job_run);
+
+/* ------------------------------------------------------------------ the pool */
+
+/* A worker: takes queued items until an idle period of P->idle_ns passes (if set). */
+static void *pool_worker(void *arg)
 {
-    (void)unused;
-    pthread_setname_np(pthread_self(), "coio-worker"); /* for top -H, gdb and tests */
-    pthread_mutex_lock(&pool.mu);
+    coio__pool *P = arg;
+    pthread_setname_np(pthread_self(), P->name); /* for top -H, gdb and tests */
+    pthread_mutex_lock(&P->mu);
     for (;;) {
-        while (coio__list_is_empty(&pool.queue)) {
-            if (pool.nthreads > pool.max) { /* the bound was lowered: leave when idle */
-                pool.nthreads--;
-                pthread_mutex_unlock(&pool.mu);
+        while (coio__list_is_empty(&P->queue)) {
+            if (P->nthreads > P->max) { /* the bound was lowered: leave when idle */
+                P->nthreads--;
+                pthread_mutex_unlock(&P->mu);
                 return NULL;
             }
-            pool.nidle++;
-            pthread_cond_wait(&pool.cv, &pool.mu);
-            pool.nidle--;
+            int e = 0;
+            P->nidle++;
+            if (P->idle_ns) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += (time_t)(P->idle_ns / 1000000000);
+                e = pthread_cond_timedwait(&P->cv, &P->mu, &ts);
+            } else {
+                pthread_cond_wait(&P->cv, &P->mu);
+            }
+            P->nidle--;
+            if (P->nsignalled > 0)
+                P->nsignalled--;
+            if (e == ETIMEDOUT && coio__list_is_empty(&P->queue)) {
+                P->nthreads--;
+                pthread_mutex_unlock(&P->mu);
+                return NULL;
+            }
         }
-        coio__job *j = coio__container_of(coio__list_pop_front(&pool.queue), coio__job, link);
-        pool.nqueued--;
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&pool.mu);
-
-        int r = j->fn(j->arg);
-
-        pthread_mutex_lock(&pool.mu);
-        j->state = JOB_FINISHED;
-        pthread_mutex_unlock(&pool.mu);
-        /* The wake-up happens under ext_lock: the loop can't see the job, let its task
-         * return and the loop end, before this thread is done touching the loop. */
-        coio__loop *L = j->loop;
-        pthread_mutex_lock(&L->ext_lock);
-        j->result = r;
-        coio__list_push_back(&L->ext_done, &j->done_msg.link);
-        L->backend->wake(L);
-        pthread_mutex_unlock(&L->ext_lock);
-        pthread_mutex_lock(&pool.mu);
+        coio__list *item = coio__list_pop_front(&P->queue);
+        P->take(item);
+        pthread_mutex_unlock(&P->mu);
+        P->run(item);
+        pthread_mutex_lock(&P->mu);
     }
-    return NULL;
 }
 
-/* coio's threads run library code only, so a signal the process expects (SIGTERM read
- * through a signalfd, SIGINT, SIGCHLD...) must never be delivered to one of them: the
- * kernel picks any thread that does not block a process-directed signal, and a default
- * action there kills the process behind the program's back. The new thread inherits its
- * mask from the creator, so the mask is set around pthread_create: there is no window in
- * which the new thread runs unmasked. The signals of faults the thread itself causes stay
- * unblocked: the kernel would force a blocked one to its default action, bypassing the
- * program's handler (a crash report, a sanitizer's). */
-int coio__thread_start(void *(*fn)(void *))
+static void pool_setup(coio__pool *P)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
-    for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
-        sigdelset(&all, synchronous[i]);
-    pthread_t th;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&th, &a, fn, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&a);
-    return e;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* idle timeouts ignore clock jumps */
+    pthread_cond_init(&P->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    coio__list_init(&P->queue);
+    if (!P->max) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        P->max = (int)(n > 0 ? n : 1) + 4;
+        if (P->max > 32)
+            P->max = 32;
+    }
+    P->ready = true;
 }
+
+int coio__pool_enqueue(coio__pool *P, coio__list *item)
+{
+    if (!P->ready)
+        pool_setup(P);
+    coio__list_push_back(&P->queue, item);
+    /* An idle worker that was signalled but has not woken yet is spoken for: counting it
+     * as idle would leave a burst of jobs to the threads that already exist. */
+    if (P->nidle > P->nsignalled) {
+        P->nsignalled++;
+    } else if (P->nthreads < P->max) {
+        if (coio__thread_start(pool_worker, P) == 0) {
+            P->nthreads++;
+        } else if (P->nthreads == 0) {
+            coio__list_unlink(item);
+            return -EAGAIN;
+        }
+    }
+    pthread_cond_signal(&P->cv);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ coio_to_thread */
 
 /* The bound from COIO_THREADPOOL_SIZE (1..POOL_SIZE_MAX; other values are ignored), else
  * min(32, CPUs + 4). */
@@ -119,14 +134,10 @@ static int pool_size_default(void)
 }
 
 /* Call with pool.mu. */
-static void pool_init(void)
+static void pool_bound(void)
 {
-    if (pool.init)
-        return;
-    coio__list_init(&pool.queue);
     if (pool.max == 0)
         pool.max = pool_size_default();
-    pool.init = true;
 }
 
 int coio_threadpool_set_size(int n)
@@ -135,7 +146,8 @@ int coio_threadpool_set_size(int n)
         return -EINVAL;
     pthread_mutex_lock(&pool.mu);
     pool.max = n;
-    pthread_cond_broadcast(&pool.cv); /* idle workers above the bound leave */
+    if (pool.ready)
+        pthread_cond_broadcast(&pool.cv); /* idle workers above the bound leave */
     pthread_mutex_unlock(&pool.mu);
     return 0;
 }
@@ -143,33 +155,59 @@ int coio_threadpool_set_size(int n)
 int coio_threadpool_size(void)
 {
     pthread_mutex_lock(&pool.mu);
-    if (pool.max == 0)
-        pool.max = pool_size_default();
+    pool_bound();
     int n = pool.max;
     pthread_mutex_unlock(&pool.mu);
     return n;
 }
 
-/* Queues j; starts a worker if none is idle and the bound allows. Call with pool.mu. */
-static int enqueue(coio__job *j)
+static void job_take(coio__list *item)
 {
-    pool_init();
-    coio__list_push_back(&pool.queue, &j->link);
-    pool.nqueued++;
-    /* More queued jobs than idle threads: an idle thread that was signalled but has not
-     * woken yet still counts as idle, so comparing with nidle alone would leave a burst
-     * of jobs to the threads that already exist. */
-    if (pool.nqueued > pool.nidle && pool.nthreads < pool.max) {
-        if (coio__thread_start(worker) == 0) {
-            pool.nthreads++;
-        } else if (pool.nthreads == 0) {
-            coio__list_unlink(&j->link);
-            pool.nqueued--;
-            return -EAGAIN;
-        }
-    }
-    pthread_cond_signal(&pool.cv);
-    return 0;
+    coio__container_of(item, coio__job, link)->state = JOB_RUNNING;
+}
+
+static void job_run(coio__list *item)
+{
+    coio__job *j = coio__container_of(item, coio__job, link);
+    int r = j->fn(j->arg);
+    pthread_mutex_lock(&pool.mu);
+    j->state = JOB_FINISHED;
+    pthread_mutex_unlock(&pool.mu);
+    /* The wake-up happens under ext_lock: the loop can't see the job, let its task
+     * return and the loop end, before this thread is done touching the loop. */
+    coio__loop *L = j->loop;
+    pthread_mutex_lock(&L->ext_lock);
+    j->result = r;
+    coio__list_push_back(&L->ext_done, &j->done_msg.link);
+    L->backend->wake(L);
+    pthread_mutex_unlock(&L->ext_lock);
+}
+
+/* coio's threads run library code only, so a signal the process expects (SIGTERM read
+ * through a signalfd, SIGINT, SIGCHLD...) must never be delivered to one of them: the
+ * kernel picks any thread that does not block a process-directed signal, and a default
+ * action there kills the process behind the program's back. The new thread inherits its
+ * mask from the creator, so the mask is set around pthread_create: there is no window in
+ * which the new thread runs unmasked. The signals of faults the thread itself causes stay
+ * unblocked: the kernel would force a blocked one to its default action, bypassing the
+ * program's handler (a crash report, a sanitizer's). */
+int coio__thread_start(void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    static const int synchronous[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+    for (size_t i = 0; i < sizeof synchronous / sizeof synchronous[0]; i++)
+        sigdelset(&all, synchronous[i]);
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&th, &a, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    return e;
 }
 
 /* Runs on the loop's thread when the worker's message arrives (coio__loop_drain_ext). */
@@ -188,7 +226,6 @@ static void job_unwait(coio_task *t)
     pthread_mutex_lock(&pool.mu);
     if (j->state == JOB_QUEUED) {
         coio__list_unlink(&j->link);
-        pool.nqueued--;
         j->state = JOB_DROPPED;
         j->loop->ext_pending--;
     }
@@ -207,7 +244,8 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t,
                    .done_msg = {.run = job_arrived}};
     pthread_mutex_lock(&pool.mu);
-    r = enqueue(&j);
+    pool_bound();
+    r = coio__pool_enqueue(&pool, &j.link);
     pthread_mutex_unlock(&pool.mu);
     if (r < 0)
         return r;
@@ -219,7 +257,6 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     bool dropped = j.state == JOB_DROPPED;
     if (j.state == JOB_QUEUED) { /* interrupted before parking */
         coio__list_unlink(&j.link);
-        pool.nqueued--;
         j.state = JOB_DROPPED;
         L->ext_pending--;
         dropped = true;
