@@ -266,6 +266,16 @@ static inline void coio__scope_autoend(coio_scope *s)
  * blocked. */
 COIO_API int coio_to_thread(int (*fn)(void *), void *arg);
 
+/* The pool's bound on threads (like libuv's UV_THREADPOOL_SIZE): 1..1024. The default is
+ * COIO_THREADPOOL_SIZE from the environment when it holds a number in that range (read
+ * when the pool first starts), else min(32, CPUs + 4). Threads start only when a job finds
+ * none idle; lowering the bound lets idle threads above it exit. The file calls
+ * (coio_file_*) run on this pool, so the bound is also how many file operations run at
+ * once. coio_threadpool_set_size returns 0 or -EINVAL (n out of range); any thread may
+ * call it, at any time. coio_threadpool_size returns the bound. */
+COIO_API int coio_threadpool_set_size(int n);
+COIO_API int coio_threadpool_size(void);
+
 /* ------------------------------------------------------------------------------------
  * Low-level file descriptor I/O (fds must be non-blocking; sockets: see coio net API)
  * ------------------------------------------------------------------------------------ */
@@ -1125,6 +1135,127 @@ COIO_API int coio_stream_close(coio_stream *s);
 COIO_API int coio_stream_abort(coio_stream *s);
 
 /* ==== END stream ==== */
+
+/* ==== BEGIN files ==== */
+
+/* Files, for tasks (docs/files.md has the long form). On io_uring the kernel performs
+ * the operations it has (open, close, read, write, fsync, fallocate, statx, unlink,
+ * rename, mkdir); everything else, and every call on epoll, runs on the worker pool
+ * (coio_to_thread's). So a slow disk, a page-cache miss or a blocking open (a FIFO)
+ * suspends the calling task only, never the loop. They are suspending calls: -EPERM outside a task, -ECANCELED / -ETIMEDOUT when
+ * the task is cancelled or its deadline scope expires. Errors are the kernel's as negative
+ * errnos (-ENOENT, -EISDIR, -ENOTDIR, -EBADF, -EACCES, -ENOSPC, ...), and -EINVAL for a
+ * NULL pointer or negative offset.
+ *
+ * Cancellation: a call returns only when no thread and no kernel request can still touch
+ * its buffer or paths. A request not started yet is dropped and has no effect. One
+ * already running is waited for; if it succeeded its result is returned (bytes read or
+ * written, an fd) and the next suspending call reports the interruption, as for sockets.
+ * Reads and writes larger than 2 MiB are done 2 MiB at a time: interrupted, they return
+ * the bytes done so far (> 0). The caller's buffer past the count a read returns is left
+ * untouched; a write has written exactly the bytes it reports (none for -ECANCELED) to a
+ * regular file, and nothing after them. */
+struct stat;  /* <sys/stat.h> */
+struct statx; /* <sys/stat.h>, _GNU_SOURCE */
+
+/* openat(2) with O_CLOEXEC added; mode is used with O_CREAT / O_TMPFILE. Returns the fd.
+ * On io_uring a FIFO is opened without waiting for its other end.
+ * The fd may also be used with coio_read/coio_write and streams, which on epoll run on
+ * the loop thread (docs/files.md); use the coio_file_* calls for file I/O. */
+COIO_API int coio_file_open(const char *path, int flags, mode_t mode);
+COIO_API int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* close(2), off the loop thread (a close may write back data, e.g. on NFS). The fd is released in
+ * every case, even when the caller is cancelled meanwhile; an error (-EIO) means data
+ * written earlier may be lost. Outside a task it is close(2). */
+COIO_API int coio_file_close(int fd);
+
+/* read(2)/write(2) at the file position and pread(2)/pwrite(2) at offset. A read returns
+ * fewer than n bytes only at the end of the file; 0 at EOF. */
+COIO_API ssize_t coio_file_read(int fd, void *buf, size_t n);
+COIO_API ssize_t coio_file_write(int fd, const void *buf, size_t n);
+COIO_API ssize_t coio_file_pread(int fd, void *buf, size_t n, int64_t offset);
+COIO_API ssize_t coio_file_pwrite(int fd, const void *buf, size_t n, int64_t offset);
+/* Vectored forms (iovcnt <= IOV_MAX), each one request whatever its size. */
+COIO_API ssize_t coio_file_readv(int fd, const struct iovec *iov, int iovcnt);
+COIO_API ssize_t coio_file_writev(int fd, const struct iovec *iov, int iovcnt);
+COIO_API ssize_t coio_file_preadv(int fd, const struct iovec *iov, int iovcnt, int64_t offset);
+COIO_API ssize_t coio_file_pwritev(int fd, const struct iovec *iov, int iovcnt,
+                                   int64_t offset);
+
+/* fsync(2), fdatasync(2), fallocate(2) (mode: FALLOC_FL_*, 0 to allocate; len > 0),
+ * ftruncate(2). Return 0 or a negative errno. */
+COIO_API int coio_file_fsync(int fd);
+COIO_API int coio_file_fdatasync(int fd);
+COIO_API int coio_file_fallocate(int fd, int mode, int64_t offset, int64_t len);
+COIO_API int coio_file_ftruncate(int fd, int64_t len);
+
+/* stat(2), lstat(2), fstat(2), and statx(2) (dirfd AT_FDCWD or a directory, flags
+ * AT_*, mask STATX_*). */
+COIO_API int coio_file_stat(const char *path, struct stat *st);
+COIO_API int coio_file_lstat(const char *path, struct stat *st);
+COIO_API int coio_file_fstat(int fd, struct stat *st);
+COIO_API int coio_file_statx(int dirfd, const char *path, int flags, unsigned mask,
+                             struct statx *out);
+
+/* unlink(2), rename(2) (replaces `to` atomically), mkdir(2), rmdir(2). */
+COIO_API int coio_file_unlink(const char *path);
+COIO_API int coio_file_rename(const char *from, const char *to);
+COIO_API int coio_file_mkdir(const char *path, mode_t mode);
+COIO_API int coio_file_rmdir(const char *path);
+
+/* Directory listing, like os.scandir: coio_dir_open stores an open directory in *out
+ * (NULL on error) and returns 0; coio_dir_next fills *e with the next entry ("." and ".."
+ * are skipped) and returns 1, or 0 at the end, or a negative errno. e->name is valid
+ * until the next call on d. coio_dir_close frees d (never suspends). */
+typedef struct coio_dir coio_dir;
+typedef struct coio_dirent {
+    const char *name;
+    uint64_t ino;
+    unsigned char type; /* DT_REG, DT_DIR, DT_LNK, ... ; DT_UNKNOWN: ask coio_file_lstat */
+} coio_dirent;
+COIO_API int coio_dir_open(const char *path, coio_dir **out);
+COIO_API int coio_dir_next(coio_dir *d, coio_dirent *e);
+COIO_API int coio_dir_close(coio_dir *d);
+
+/* Reads the whole file at path into a new buffer (*data, to be freed with free(); one
+ * byte longer than the count, holding a NUL) and returns the count. -EFBIG (nothing
+ * stored) if it holds more than cap bytes; -EISDIR; -ENOMEM. Small files take one
+ * request of the pool (open, read, close together). */
+COIO_API ssize_t coio_file_read_all(const char *path, size_t cap, void **data);
+
+/* Flags of coio_file_write_all / coio_file_copy. */
+#define COIO_FILE_ATOMIC 0x1u /* write a temporary file beside path, fsync it, rename it
+                               * over path, fsync the directory: readers (and a crash)
+                               * see the old content or the new, never a mix */
+#define COIO_FILE_SYNC 0x2u   /* fsync the file before returning */
+#define COIO_FILE_EXCL 0x4u   /* fail with -EEXIST if the destination exists */
+
+/* Writes n bytes as the whole content of path (created with mode 0666 & ~umask, or
+ * truncated). With COIO_FILE_ATOMIC, the file replaced keeps its permissions, and an
+ * error or cancellation leaves the old content and no temporary file; once the rename
+ * has happened the call returns 0 even if cancelled. Returns 0 or a negative errno. */
+COIO_API int coio_file_write_all(const char *path, const void *data, size_t n,
+                                 unsigned flags);
+
+/* Copies the file `from` to `to` (created with from's permission bits, or truncated)
+ * with copy_file_range(2), which copies inside the kernel (or shares extents on btrfs and
+ * XFS), falling back to read/write where the kernel refuses it. flags: COIO_FILE_SYNC,
+ * COIO_FILE_EXCL. Returns the bytes copied; on error (and cancellation) `to` is removed. */
+COIO_API int64_t coio_file_copy(const char *from, const char *to, unsigned flags);
+
+/* Sends count bytes of file_fd from offset to the non-blocking socket sock with
+ * sendfile(2), without copying through user space (asyncio's loop.sendfile). Waits for
+ * room in the socket as coio_write does. Returns the bytes sent: count, less if the file
+ * ends first, or the bytes sent so far when an error or interruption comes after some
+ * were sent. The file position of file_fd is not used or moved. */
+COIO_API ssize_t coio_sendfile(int sock, int file_fd, int64_t offset, size_t count);
+/* The same on a stream's socket: flushes what the stream has queued (coio_stream_flush),
+ * then sends the file. No other task may write to s meanwhile. Errors also those of
+ * coio_stream_flush, and -EPIPE after coio_stream_write_eof. */
+COIO_API ssize_t coio_stream_sendfile(coio_stream *s, int file_fd, int64_t offset,
+                                      size_t count);
+
+/* ==== END files ==== */
 
 /* ------------------------------------------------------------------------------------
  * Debugging

@@ -90,6 +90,32 @@ static const int needed_ops[] = {
     IORING_OP_ASYNC_CANCEL,
 };
 
+/* The file operations (COIO__FILE_OPS) the kernel performs, a bit per COIO__OP_ code;
+ * the others go to the worker pool. Set by the probe. */
+static uint64_t file_ops_native;
+_Static_assert(COIO__OP_COUNT <= 64, "file_ops_native has a bit per operation");
+
+/* Which file operations the kernel has. COIO_URING_FILES=0 sends them all to the pool
+ * (to compare the two paths). OPENAT, CLOSE, STATX, FALLOCATE came in 5.6, RENAMEAT and
+ * UNLINKAT in 5.11, MKDIRAT in 5.15: an older kernel runs those on the pool. */
+static void probe_file_ops(struct io_uring_probe *pr)
+{
+    const char *e = getenv("COIO_URING_FILES");
+    if (e && strcmp(e, "0") == 0)
+        return;
+    static const struct {
+        uint8_t code, uring;
+    } rows[] = {
+#define OP_FILE(code, what, uring, waits, layout, syscall, xflags) \
+    {COIO__OP_##code, IORING_OP_##uring},
+        COIO__FILE_OPS(OP_FILE)
+#undef OP_FILE
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (io_uring_opcode_supported(pr, rows[i].uring))
+            file_ops_native |= UINT64_C(1) << rows[i].code;
+}
+
 static void probe_run(void)
 {
 #ifdef RUNNING_ON_VALGRIND
@@ -145,6 +171,8 @@ static void probe_run(void)
                     break;
                 }
             }
+            if (r == 0)
+                probe_file_ops(pr);
             io_uring_free_probe(pr);
         }
     }
@@ -156,6 +184,11 @@ static int uring_probe(void)
 {
     pthread_once(&probe_once, probe_run);
     return probe_result;
+}
+
+static bool ur_native(int code)
+{
+    return uring_probe() == 0 && (file_ops_native >> code & 1);
 }
 
 /* ------------------------------------------------------------------ fd lists */
@@ -256,6 +289,16 @@ static int ur_init(coio__loop *L)
     /* 5.18+: io_uring_enter names the ring by its registered index, skipping an fd
      * lookup per call. Optional. */
     io_uring_register_ring_fd(&b->ring);
+    /* The kernel hands buffered writes, some opens and fsyncs to io_uring's own worker
+     * threads (iou-wrk), by default as many as it likes: file load has been seen to make
+     * hundreds or thousands of them (liburing issues 349, 420, 1466). Bound them like the
+     * worker pool: COIO_URING_MAX_WORKERS, else the pool's size. 5.15+; older kernels
+     * refuse the call and keep their default. */
+    const char *mw = getenv("COIO_URING_MAX_WORKERS");
+    long nw = mw && *mw ? strtol(mw, NULL, 10) : 0;
+    unsigned workers[2]; /* bounded (regular files, block devices), unbounded (the rest) */
+    workers[0] = workers[1] = (unsigned)(nw >= 1 && nw <= 4096 ? nw : coio_threadpool_size());
+    io_uring_register_iowq_max_workers(&b->ring, workers);
     /* POLL_FIRST came in 5.19; SINGLE_ISSUER (6.0) is how we know the kernel is newer.
      * An older kernel fails a recv that carries it with -EINVAL. */
     b->poll_first = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
@@ -319,6 +362,30 @@ static unsigned rw_len(size_t n)
 #define PREP_CONNECT(opc, sqe, op, xf) \
     io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.connect.addr, 0, (__u64)(op)->a.connect.len)
 #define PREP_POLL(opc, sqe, op, xf) io_uring_prep_poll_add(sqe, (op)->fd, (unsigned)(op)->flags)
+#define PREP_FRW(opc, sqe, op, xf)                                                \
+    io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.frw.buf, rw_len((op)->a.frw.len), \
+                     (__u64)(op)->a.frw.off)
+#define PREP_FIOV(opc, sqe, op, xf)                                                     \
+    io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.fiov.iov, (unsigned)(op)->a.fiov.cnt, \
+                     (__u64)(op)->a.fiov.off)
+#define PREP_FSYNC(opc, sqe, op, xf) io_uring_prep_fsync(sqe, (op)->fd, (unsigned)(xf))
+#define PREP_FALLOCATE(opc, sqe, op, xf)                                         \
+    io_uring_prep_fallocate(sqe, (op)->fd, (op)->flags, (__u64)(op)->a.falloc.off, \
+                            (__u64)(op)->a.falloc.len)
+#define PREP_CLOSE(opc, sqe, op, xf) io_uring_prep_close(sqe, (op)->fd)
+#define PREP_OPENAT(opc, sqe, op, xf)                                                  \
+    io_uring_prep_openat(sqe, (op)->a.path.dirfd, (op)->a.path.path, (op)->flags | (xf), \
+                         (mode_t)(op)->a.path.mode)
+#define PREP_STATX(opc, sqe, op, xf)                                                  \
+    io_uring_prep_statx(sqe, (op)->a.path.dirfd, (op)->a.path.path, (op)->flags,      \
+                        (op)->a.path.mask, (struct statx *)(op)->a.path.out)
+#define PREP_UNLINKAT(opc, sqe, op, xf) \
+    io_uring_prep_unlinkat(sqe, (op)->a.path.dirfd, (op)->a.path.path, (op)->flags)
+#define PREP_RENAMEAT(opc, sqe, op, xf)                                                 \
+    io_uring_prep_renameat(sqe, (op)->a.path.dirfd, (op)->a.path.path, (op)->a.path.dirfd, \
+                           (op)->a.path.path2, (unsigned)(op)->flags)
+#define PREP_MKDIRAT(opc, sqe, op, xf) \
+    io_uring_prep_mkdirat(sqe, (op)->a.path.dirfd, (op)->a.path.path, (mode_t)(op)->a.path.mode)
 
 static void prep(struct io_uring_sqe *sqe, coio__op *op)
 {
@@ -327,7 +394,7 @@ static void prep(struct io_uring_sqe *sqe, coio__op *op)
     case COIO__OP_##code:                                          \
         PREP_##layout(IORING_OP_##uring, sqe, op, xflags);         \
         break;
-        COIO__OPS(OP_PREP)
+        COIO__ALL_OPS(OP_PREP)
 #undef OP_PREP
     }
 }
@@ -335,20 +402,23 @@ static void prep(struct io_uring_sqe *sqe, coio__op *op)
 static int ur_submit(coio__loop *L, coio__op *op)
 {
     uring_backend *b = L->backend_data;
-    fd_ops *fo = get_fd(b, op->fd);
-    if (!fo)
+    fd_ops *fo = op->fd >= 0 ? get_fd(b, op->fd) : NULL; /* path ops have no fd */
+    if (!fo && op->fd >= 0)
         return -ENOMEM;
     int err;
     struct io_uring_sqe *sqe = get_sqe(L, b, &err);
     if (!sqe)
         return err;
     prep(sqe, op);
-    if (op->code == COIO__OP_RECV && fo->drained && b->poll_first &&
+    if (op->code == COIO__OP_RECV && fo && fo->drained && b->poll_first &&
         !(op->flags & MSG_DONTWAIT))
         sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     io_uring_sqe_set_data(sqe, op);
     op->backend_state = 0;
-    coio__list_push_back(&fo->ops, &op->link);
+    if (fo)
+        coio__list_push_back(&fo->ops, &op->link);
+    else
+        coio__list_init(&op->link); /* finish() unlinks it: a no-op */
     return 0;
 }
 
@@ -553,6 +623,7 @@ const coio__backend coio__backend_uring = {
     .poll = ur_poll,
     .wake = ur_wake,
     .forget_fd = ur_forget_fd,
+    .native = ur_native,
 };
 
 #endif /* COIO_HAVE_LIBURING */

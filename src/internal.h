@@ -8,6 +8,7 @@
 #include "list.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <limits.h>
@@ -315,9 +316,34 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
 // clang-format on
 /* MSG_NOSIGNAL on sends: a reset peer is -EPIPE, never SIGPIPE. */
 
+/* File operations (fs.c). Optional: io_uring probes each one and runs the ones the
+ * kernel has natively (coio__backend.native); the others, and every one on epoll, run on
+ * the worker pool (coio__op_syscall on a worker thread), never on the loop thread. fd
+ * is -1 for the path rows (their directory fd is a.path.dirfd).
+ *
+ *     code       what            uring      waits layout     syscall    xflags */
+#define COIO__FILE_OPS(X)                                                               \
+    X(PREAD,      "pread file",   READ,      IN,   FRW,       pread,     0)             \
+    X(PWRITE,     "pwrite file",  WRITE,     OUT,  FRW,       pwrite,    0)             \
+    X(PREADV,     "preadv file",  READV,     IN,   FIOV,      preadv,    0)             \
+    X(PWRITEV,    "pwritev file", WRITEV,    OUT,  FIOV,      pwritev,   0)             \
+    X(FSYNC,      "fsync file",   FSYNC,     OUT,  FSYNC,     fsync,     0)             \
+    X(FDATASYNC,  "fsync file",   FSYNC,     OUT,  FSYNC,     fdatasync, IORING_FSYNC_DATASYNC) \
+    X(FALLOCATE,  "fallocate",    FALLOCATE, OUT,  FALLOCATE, fallocate, 0)             \
+    X(CLOSE,      "close file",   CLOSE,     OUT,  CLOSE,     close,     0)             \
+    X(OPENAT,     "open file",    OPENAT,    OUT,  OPENAT,    openat,    O_CLOEXEC)     \
+    X(STATX,      "statx",        STATX,     OUT,  STATX,     statx,     0)             \
+    X(UNLINKAT,   "unlink",       UNLINKAT,  OUT,  UNLINKAT,  unlinkat,  0)             \
+    X(RENAMEAT,   "rename",       RENAMEAT,  OUT,  RENAMEAT,  renameat2, 0)             \
+    X(MKDIRAT,    "mkdir",        MKDIRAT,   OUT,  MKDIRAT,   mkdirat,   0)
+#ifndef IORING_FSYNC_DATASYNC
+#define IORING_FSYNC_DATASYNC 1u /* the kernel ABI's value, for builds without liburing */
+#endif
+#define COIO__ALL_OPS(X) COIO__OPS(X) COIO__FILE_OPS(X)
+
 enum coio__opcode {
 #define COIO__OP_ENUM(code, what, uring, waits, layout, syscall, xflags) COIO__OP_##code,
-    COIO__OPS(COIO__OP_ENUM)
+    COIO__ALL_OPS(COIO__OP_ENUM)
 #undef COIO__OP_ENUM
     COIO__OP_COUNT
 };
@@ -351,6 +377,26 @@ typedef struct coio__op {
             const struct sockaddr *addr;
             socklen_t len;
         } connect;    /* CONNECT */
+        struct {
+            void *buf;
+            size_t len;
+            int64_t off;
+        } frw;        /* FRW */
+        struct {
+            const struct iovec *iov;
+            int cnt;
+            int64_t off;
+        } fiov;       /* FIOV */
+        struct {
+            int64_t off, len; /* mode in flags */
+        } falloc;     /* FALLOCATE */
+        struct {
+            int dirfd;
+            unsigned mode; /* OPENAT, MKDIRAT */
+            unsigned mask; /* STATX */
+            const char *path, *path2; /* path2: RENAMEAT's new name */
+            void *out; /* STATX: struct statx */
+        } path;       /* OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT; flags in flags */
     } a;
     ssize_t res;
     uint32_t backend_state; /* the backend's own, from submit to completion */
@@ -385,6 +431,9 @@ typedef struct coio__backend {
     void (*wake)(coio__loop *L);
     /* fd is about to be closed: complete its pending ops with -EBADF, drop its state. */
     void (*forget_fd)(coio__loop *L, int fd);
+    /* True if the backend performs the file operation `code` (COIO__FILE_OPS) itself,
+     * without blocking the loop thread; NULL: none (they go to the worker pool). */
+    bool (*native)(int code);
 } coio__backend;
 
 /* Per-fd backend state (fdtable.c): entries are created on first use, initialised by
@@ -413,7 +462,7 @@ static inline bool coio__op_is_reader(const coio__op *op)
     enum { IN = 1, OUT = 0, POLL = 2 };
     static const uint8_t waits[COIO__OP_COUNT] = {
 #define COIO__OP_WAITS(code, what, uring, w, layout, syscall, xflags) [COIO__OP_##code] = w,
-        COIO__OPS(COIO__OP_WAITS)
+        COIO__ALL_OPS(COIO__OP_WAITS)
 #undef COIO__OP_WAITS
     };
     uint8_t w = waits[op->code];
@@ -677,6 +726,7 @@ typedef struct coio__pool {
     pthread_cond_t cv; /* set up on first use (CLOCK_MONOTONIC) */
     coio__list queue;
     int nthreads, nidle;
+    int nsignalled; /* idle workers signalled that have not woken yet */
     bool ready;
 } coio__pool;
 #define COIO__POOL_INIT(name_, max_, idle_ns_, take_, run_)                            \

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* CONNECT: the first try starts the connection; while it is in progress (started),
@@ -52,6 +53,26 @@ static ssize_t sys_poll(coio__op *op)
     r = fn((op)->fd, (op)->a.accept.addr, (op)->a.accept.addrlen, (op)->flags | (xf))
 #define SYSCALL_CONNECT(fn, op, xf) return sys_connect(op)
 #define SYSCALL_POLL(fn, op, xf) return sys_poll(op)
+/* The file rows: run on a worker thread (fs.c), or on io_uring's retry path only for an
+ * fd that is non-blocking. */
+#define SYSCALL_FRW(fn, op, xf) \
+    r = fn((op)->fd, (op)->a.frw.buf, (op)->a.frw.len, (off_t)(op)->a.frw.off)
+#define SYSCALL_FIOV(fn, op, xf) \
+    r = fn((op)->fd, (op)->a.fiov.iov, (op)->a.fiov.cnt, (off_t)(op)->a.fiov.off)
+#define SYSCALL_FSYNC(fn, op, xf) r = fn((op)->fd)
+#define SYSCALL_FALLOCATE(fn, op, xf) \
+    r = fn((op)->fd, (op)->flags, (off_t)(op)->a.falloc.off, (off_t)(op)->a.falloc.len)
+#define SYSCALL_CLOSE(fn, op, xf) r = fn((op)->fd)
+#define SYSCALL_OPENAT(fn, op, xf) \
+    r = fn((op)->a.path.dirfd, (op)->a.path.path, (op)->flags | (xf), (mode_t)(op)->a.path.mode)
+#define SYSCALL_STATX(fn, op, xf) \
+    r = fn((op)->a.path.dirfd, (op)->a.path.path, (op)->flags, (op)->a.path.mask, (op)->a.path.out)
+#define SYSCALL_UNLINKAT(fn, op, xf) r = fn((op)->a.path.dirfd, (op)->a.path.path, (op)->flags)
+#define SYSCALL_RENAMEAT(fn, op, xf)                                                   \
+    r = fn((op)->a.path.dirfd, (op)->a.path.path, (op)->a.path.dirfd, (op)->a.path.path2, \
+           (unsigned)(op)->flags)
+#define SYSCALL_MKDIRAT(fn, op, xf) \
+    r = fn((op)->a.path.dirfd, (op)->a.path.path, (mode_t)(op)->a.path.mode)
 
 ssize_t coio__op_syscall(coio__op *op)
 {
@@ -61,7 +82,7 @@ ssize_t coio__op_syscall(coio__op *op)
     case COIO__OP_##code:                                          \
         SYSCALL_##layout(syscall, op, xflags);                     \
         break;
-        COIO__OPS(OP_CASE)
+        COIO__ALL_OPS(OP_CASE)
 #undef OP_CASE
     default:
         return -EINVAL;
@@ -100,7 +121,7 @@ static const char *op_what(const coio__op *op)
 {
     static const char *const names[COIO__OP_COUNT] = {
 #define OP_NAME(code, what, uring, waits, layout, syscall, xflags) [COIO__OP_##code] = what,
-        COIO__OPS(OP_NAME)
+        COIO__ALL_OPS(OP_NAME)
 #undef OP_NAME
     };
     return names[op->code];

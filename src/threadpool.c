@@ -3,8 +3,9 @@
  * started on demand up to a bound, idle ones waiting or exiting); coio_to_thread's pool
  * and the resolver's (dns.c) are two instances.
  *
- * coio_to_thread's pool: one per process, bounded to min(32, CPUs + 4) threads like
- * asyncio's default executor. Workers hand finished jobs back to the job's loop as a
+ * coio_to_thread's pool, which the file calls use too: one per process, bounded by
+ * default to min(32, CPUs + 4) threads like asyncio's default executor
+ * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand finished jobs back to the job's loop as a
  * message on that loop's ext_done list, with a backend wake-up.
  */
 #include "internal.h"
@@ -12,6 +13,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#define POOL_SIZE_MAX 1024 /* libuv's bound for UV_THREADPOOL_SIZE */
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
 
@@ -42,6 +45,11 @@ static void *pool_worker(void *arg)
     pthread_mutex_lock(&P->mu);
     for (;;) {
         while (coio__list_is_empty(&P->queue)) {
+            if (P->nthreads > P->max) { /* the bound was lowered: leave when idle */
+                P->nthreads--;
+                pthread_mutex_unlock(&P->mu);
+                return NULL;
+            }
             int e = 0;
             P->nidle++;
             if (P->idle_ns) {
@@ -53,6 +61,8 @@ static void *pool_worker(void *arg)
                 pthread_cond_wait(&P->cv, &P->mu);
             }
             P->nidle--;
+            if (P->nsignalled > 0)
+                P->nsignalled--;
             if (e == ETIMEDOUT && coio__list_is_empty(&P->queue)) {
                 P->nthreads--;
                 pthread_mutex_unlock(&P->mu);
@@ -89,7 +99,11 @@ int coio__pool_enqueue(coio__pool *P, coio__list *item)
     if (!P->ready)
         pool_setup(P);
     coio__list_push_back(&P->queue, item);
-    if (P->nidle == 0 && P->nthreads < P->max) {
+    /* An idle worker that was signalled but has not woken yet is spoken for: counting it
+     * as idle would leave a burst of jobs to the threads that already exist. */
+    if (P->nidle > P->nsignalled) {
+        P->nsignalled++;
+    } else if (P->nthreads < P->max) {
         if (coio__thread_start(pool_worker, P) == 0) {
             P->nthreads++;
         } else if (P->nthreads == 0) {
@@ -102,6 +116,50 @@ int coio__pool_enqueue(coio__pool *P, coio__list *item)
 }
 
 /* ------------------------------------------------------------------ coio_to_thread */
+
+/* The bound from COIO_THREADPOOL_SIZE (1..POOL_SIZE_MAX; other values are ignored), else
+ * min(32, CPUs + 4). */
+static int pool_size_default(void)
+{
+    const char *e = getenv("COIO_THREADPOOL_SIZE");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (*end == '\0' && v >= 1 && v <= POOL_SIZE_MAX)
+            return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    n = (n > 0 ? n : 1) + 4;
+    return n > 32 ? 32 : (int)n;
+}
+
+/* Call with pool.mu. */
+static void pool_bound(void)
+{
+    if (pool.max == 0)
+        pool.max = pool_size_default();
+}
+
+int coio_threadpool_set_size(int n)
+{
+    if (n < 1 || n > POOL_SIZE_MAX)
+        return -EINVAL;
+    pthread_mutex_lock(&pool.mu);
+    pool.max = n;
+    if (pool.ready)
+        pthread_cond_broadcast(&pool.cv); /* idle workers above the bound leave */
+    pthread_mutex_unlock(&pool.mu);
+    return 0;
+}
+
+int coio_threadpool_size(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool_bound();
+    int n = pool.max;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
+}
 
 static void job_take(coio__list *item)
 {
@@ -186,6 +244,7 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t,
                    .done_msg = {.run = job_arrived}};
     pthread_mutex_lock(&pool.mu);
+    pool_bound();
     r = coio__pool_enqueue(&pool, &j.link);
     pthread_mutex_unlock(&pool.mu);
     if (r < 0)

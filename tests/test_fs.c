@@ -1,0 +1,1059 @@
+/* coio-test: io timeout=180 */
+/* Files (coio_file_*, coio_dir_*, coio_sendfile) on real files in a temporary directory
+ * under /tmp, and the worker pool's bound. Runs once per backend (COIO_BACKEND). */
+#define _GNU_SOURCE
+#include "coio_test.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* Checks inside tasks record the first failure and end the task; the case asserts that
+ * nothing failed once the loop has ended. */
+static char g_fail[512];
+
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            if (!g_fail[0])                                                              \
+                snprintf(g_fail, sizeof g_fail, "line %d: %s", __LINE__, #cond);         \
+            return -1;                                                                   \
+        }                                                                                \
+    } while (0)
+
+#define CHECK_RC(expr, want)                                                             \
+    do {                                                                                 \
+        long g_ = (long)(expr), w_ = (long)(want);                                       \
+        if (g_ != w_) {                                                                  \
+            if (!g_fail[0])                                                              \
+                snprintf(g_fail, sizeof g_fail, "line %d: %s = %ld (%s), want %ld (%s)", \
+                         __LINE__, #expr, g_, g_ < 0 ? coio_err_name((int)g_) : "ok", w_, \
+                         w_ < 0 ? coio_err_name((int)w_) : "ok");                        \
+            return -1;                                                                   \
+        }                                                                                \
+    } while (0)
+
+static char g_dir[64];
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(p);
+}
+
+/* Runs main_fn in a loop with a fresh temporary directory g_dir, then removes it and
+ * asserts that no check failed. */
+static void run_in_tmpdir(int (*main_fn)(void *), void *arg)
+{
+    require_backend();
+    strcpy(g_dir, "/tmp/coio-fs-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    g_fail[0] = '\0';
+    int rc = coio_run(main_fn, arg);
+    nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (g_fail[0]) {
+        print_error("%s\n", g_fail);
+        fail();
+    }
+    coio_assert_rc(rc, 0);
+}
+
+static void path_of(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", g_dir, name);
+}
+
+/* Byte i of the test pattern: differs between neighbouring 4 KiB blocks and offsets. */
+static unsigned char pat(uint64_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 12) * 7 + 1);
+}
+
+static char *pattern(size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)pat(i);
+    return b;
+}
+
+/* ---- sizes and positions ----------------------------------------------------------- */
+
+static int sizes_main(void *arg)
+{
+    (void)arg;
+    static const size_t sizes[] = {0, 1, 4096, (1u << 20) + 1, (5u << 20) + 3};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k];
+        char path[128];
+        snprintf(path, sizeof path, "%s/size%zu", g_dir, n);
+        char *data = pattern(n);
+        CHECK_RC(coio_file_write_all(path, data, n, 0), 0);
+
+        void *got = NULL;
+        CHECK_RC(coio_file_read_all(path, n, &got), (long)n);
+        CHECK(memcmp(got, data, n) == 0 && ((char *)got)[n] == '\0');
+        free(got);
+
+        /* Read at the file position in pieces that do not divide the size. */
+        int fd = coio_file_open(path, O_RDONLY, 0);
+        CHECK(fd >= 0);
+        char *buf = malloc(n + 10000);
+        size_t off = 0;
+        for (;;) {
+            ssize_t r = coio_file_read(fd, buf + off, 9999);
+            CHECK(r >= 0);
+            if (r == 0)
+                break;
+            off += (size_t)r;
+        }
+        CHECK_RC(off, n);
+        CHECK(memcmp(buf, data, n) == 0);
+        /* One read of the whole size (chunked inside for the large ones). */
+        CHECK_RC(coio_file_pread(fd, buf, n + 10000, 0), (long)n);
+        CHECK(memcmp(buf, data, n) == 0);
+        struct stat st;
+        CHECK_RC(coio_file_fstat(fd, &st), 0);
+        CHECK_RC(st.st_size, (long)n);
+        CHECK_RC(coio_file_close(fd), 0);
+        free(buf);
+        free(data);
+    }
+    return 0;
+}
+
+static void sizes_0_1_4096_1mib_round_trip(void **state)
+{
+    (void)state;
+    run_in_tmpdir(sizes_main, NULL);
+}
+
+static int short_read_main(void *arg)
+{
+    (void)arg;
+    char path[128], buf[100];
+    path_of(path, sizeof path, "ten");
+    CHECK_RC(coio_file_write_all(path, "0123456789", 10, 0), 0);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK_RC(coio_file_pread(fd, buf, sizeof buf, 5), 5);
+    CHECK(memcmp(buf, "56789", 5) == 0);
+    CHECK_RC(coio_file_pread(fd, buf, sizeof buf, 10), 0);
+    CHECK_RC(coio_file_pread(fd, buf, sizeof buf, 1000), 0);
+    CHECK_RC(coio_file_read(fd, buf, 3), 3);
+    CHECK_RC(coio_file_read(fd, buf, sizeof buf), 7);
+    CHECK(memcmp(buf, "3456789", 7) == 0);
+    CHECK_RC(coio_file_read(fd, buf, sizeof buf), 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    return 0;
+}
+
+static void short_reads_at_eof(void **state)
+{
+    (void)state;
+    run_in_tmpdir(short_read_main, NULL);
+}
+
+static int append_main(void *arg)
+{
+    (void)arg;
+    char path[128], buf[64];
+    path_of(path, sizeof path, "log");
+    CHECK_RC(coio_file_write_all(path, "first\n", 6, 0), 0);
+    int fd = coio_file_open(path, O_WRONLY | O_APPEND, 0);
+    CHECK(fd >= 0);
+    CHECK_RC(coio_file_write(fd, "second\n", 7), 7);
+    struct iovec iov[2] = {{"thi", 3}, {"rd\n", 3}};
+    CHECK_RC(coio_file_writev(fd, iov, 2), 6);
+    CHECK_RC(coio_file_close(fd), 0);
+    fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK_RC(coio_file_read(fd, buf, sizeof buf), 19);
+    CHECK(memcmp(buf, "first\nsecond\nthird\n", 19) == 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    return 0;
+}
+
+static void o_append_writes_go_to_the_end(void **state)
+{
+    (void)state;
+    run_in_tmpdir(append_main, NULL);
+}
+
+/* ---- concurrency ------------------------------------------------------------------- */
+
+#define PREAD_FILE (3u << 20)
+
+struct preads {
+    int fd;
+    unsigned seed;
+    int bad;
+};
+
+static int pread_worker(void *arg)
+{
+    struct preads *p = arg;
+    unsigned s = p->seed;
+    char buf[8192];
+    for (int i = 0; i < 60; i++) {
+        s = s * 1103515245u + 12345u;
+        uint64_t off = (s >> 4) % PREAD_FILE;
+        size_t n = 1 + (s >> 8) % sizeof buf;
+        ssize_t r = coio_file_pread(p->fd, buf, n, (int64_t)off);
+        size_t want = off + n > PREAD_FILE ? PREAD_FILE - off : n;
+        if (r != (ssize_t)want) {
+            p->bad = 1;
+            return -1;
+        }
+        for (size_t k = 0; k < want; k++)
+            if ((unsigned char)buf[k] != pat(off + k)) {
+                p->bad = 1;
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static int preads_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "big");
+    char *data = pattern(PREAD_FILE);
+    CHECK_RC(coio_file_write_all(path, data, PREAD_FILE, 0), 0);
+    free(data);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    enum { N = 64 };
+    struct preads p[N];
+    coio_task *t[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = (struct preads){.fd = fd, .seed = (unsigned)i * 7919u + 1};
+        t[i] = coio_spawn(pread_worker, &p[i]);
+    }
+    int rc = coio_gather_n(t, N, NULL);
+    for (int i = 0; i < N; i++)
+        CHECK(!p[i].bad);
+    CHECK_RC(rc, 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    return 0;
+}
+
+static void concurrent_preads_at_many_offsets_match_byte_for_byte(void **state)
+{
+    (void)state;
+    run_in_tmpdir(preads_main, NULL);
+}
+
+static int fsync_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "synced");
+    int fd = coio_file_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    CHECK(fd >= 0);
+    char *data = pattern(100000);
+    CHECK_RC(coio_file_pwrite(fd, data, 100000, 0), 100000);
+    CHECK_RC(coio_file_fsync(fd), 0);
+    CHECK_RC(coio_file_fdatasync(fd), 0);
+    char *back = malloc(100000);
+    struct iovec iov[2] = {{back, 1000}, {back + 1000, 99000}};
+    CHECK_RC(coio_file_preadv(fd, iov, 2, 0), 100000);
+    CHECK(memcmp(back, data, 100000) == 0);
+    /* And through an independent descriptor. */
+    int fd2 = coio_file_open(path, O_RDONLY, 0);
+    memset(back, 0, 100000);
+    CHECK_RC(coio_file_readv(fd2, iov, 2), 100000);
+    CHECK(memcmp(back, data, 100000) == 0);
+    struct iovec w[1] = {{(char *)"XY", 2}};
+    CHECK_RC(coio_file_pwritev(fd, w, 1, 10), 2);
+    CHECK_RC(coio_file_pread(fd2, back, 4, 9), 4);
+    CHECK(back[1] == 'X' && back[2] == 'Y' && back[0] == data[9] && back[3] == data[12]);
+    CHECK_RC(coio_file_ftruncate(fd, 50), 0);
+    CHECK_RC(coio_file_fallocate(fd, 0, 0, 8192), 0);
+    struct statx sx;
+    CHECK_RC(coio_file_statx(AT_FDCWD, path, 0, STATX_SIZE | STATX_BLOCKS, &sx), 0);
+    CHECK_RC(sx.stx_size, 8192);
+    CHECK_RC(coio_file_close(fd2), 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    free(back);
+    free(data);
+    return 0;
+}
+
+static void write_fsync_then_read_back(void **state)
+{
+    (void)state;
+    run_in_tmpdir(fsync_main, NULL);
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+static int errors_main(void *arg)
+{
+    (void)arg;
+    char path[128], sub[160], buf[8];
+    struct stat st;
+    void *data = NULL;
+    path_of(path, sizeof path, "missing");
+    CHECK_RC(coio_file_open(path, O_RDONLY, 0), -ENOENT);
+    CHECK_RC(coio_file_stat(path, &st), -ENOENT);
+    CHECK_RC(coio_file_read_all(path, 100, &data), -ENOENT);
+    CHECK(data == NULL);
+    CHECK_RC(coio_file_unlink(path), -ENOENT);
+    CHECK_RC(coio_file_copy(path, path, 0), -ENOENT);
+
+    CHECK_RC(coio_file_open(g_dir, O_WRONLY, 0), -EISDIR);
+    CHECK_RC(coio_file_read_all(g_dir, 100, &data), -EISDIR);
+    CHECK_RC(coio_file_unlink(g_dir), -EISDIR);
+
+    path_of(path, sizeof path, "plain");
+    CHECK_RC(coio_file_write_all(path, "x", 1, 0), 0);
+    snprintf(sub, sizeof sub, "%s/below", path);
+    CHECK_RC(coio_file_open(sub, O_RDONLY, 0), -ENOTDIR);
+    CHECK_RC(coio_file_mkdir(sub, 0700), -ENOTDIR);
+    coio_dir *d;
+    CHECK_RC(coio_dir_open(path, &d), -ENOTDIR);
+    CHECK(d == NULL);
+
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK_RC(coio_file_write(fd, "y", 1), -EBADF);
+    CHECK_RC(coio_file_pwrite(fd, "y", 1, 0), -EBADF);
+    CHECK_RC(coio_file_ftruncate(fd, 0), -EINVAL); /* the kernel's for a read-only fd */
+    CHECK_RC(coio_file_close(fd), 0);
+    CHECK_RC(coio_file_read(fd, buf, 1), -EBADF);
+    CHECK_RC(coio_file_read(-1, buf, 1), -EBADF);
+
+    CHECK_RC(coio_file_read_all(path, 0, &data), -EFBIG);
+    CHECK_RC(coio_file_write_all(path, "z", 1, COIO_FILE_EXCL), -EEXIST);
+    CHECK_RC(coio_file_write_all(path, "z", 1, COIO_FILE_EXCL | COIO_FILE_ATOMIC), -EEXIST);
+    CHECK_RC(coio_file_open(NULL, O_RDONLY, 0), -EINVAL);
+    CHECK_RC(coio_file_pread(0, buf, 1, -1), -EINVAL);
+    CHECK_RC(coio_file_write_all(path, "z", 1, 0x100), -EINVAL);
+    return 0;
+}
+
+static void errors_enoent_eisdir_enotdir_ebadf(void **state)
+{
+    (void)state;
+    run_in_tmpdir(errors_main, NULL);
+}
+
+static void calls_outside_a_task_return_eperm(void **state)
+{
+    (void)state;
+    char buf[4];
+    struct stat st;
+    assert_int_equal(coio_file_open("/", O_RDONLY, 0), -EPERM);
+    assert_int_equal(coio_file_stat("/", &st), -EPERM);
+    assert_int_equal(coio_file_pread(0, buf, 1, 0), -EPERM);
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(coio_file_close(fd), 0); /* close works anywhere */
+}
+
+/* ---- many files -------------------------------------------------------------------- */
+
+#define NFILES 10000
+#define INFLIGHT 64
+
+struct many {
+    atomic_int next;
+    int pass; /* 0 write, 1 read, 2 unlink */
+    long bytes;
+    int bad;
+    int inflight, max_inflight;
+};
+
+static int many_worker(void *arg)
+{
+    struct many *m = arg;
+    char path[128], buf[64];
+    for (;;) {
+        int i = m->next++;
+        if (i >= NFILES)
+            return 0;
+        snprintf(path, sizeof path, "%s/d/f%05d", g_dir, i);
+        int len = snprintf(buf, sizeof buf, "file %d\n", i);
+        if (++m->inflight > m->max_inflight)
+            m->max_inflight = m->inflight;
+        int r = 0;
+        if (m->pass == 0) {
+            r = coio_file_write_all(path, buf, (size_t)len, 0);
+        } else if (m->pass == 1 && i % 2) {
+            void *d = NULL;
+            ssize_t n = coio_file_read_all(path, 1 << 20, &d);
+            if (n != len || memcmp(d, buf, (size_t)len) != 0)
+                m->bad = 1;
+            free(d);
+        } else if (m->pass == 1) {
+            char got[64];
+            int fd = coio_file_open(path, O_RDONLY, 0);
+            ssize_t n = fd >= 0 ? coio_file_read(fd, got, sizeof got) : fd;
+            if (n != len || memcmp(got, buf, (size_t)len) != 0)
+                m->bad = 1;
+            if (fd >= 0)
+                r = coio_file_close(fd);
+        } else {
+            r = coio_file_unlink(path);
+        }
+        m->inflight--;
+        if (r < 0) {
+            m->bad = 1;
+            return r;
+        }
+    }
+}
+
+static int many_pass(struct many *m, int pass)
+{
+    m->next = 0;
+    m->pass = pass;
+    coio_task *t[INFLIGHT];
+    for (int i = 0; i < INFLIGHT; i++)
+        t[i] = coio_spawn(many_worker, m);
+    return coio_gather_n(t, INFLIGHT, NULL);
+}
+
+static int many_main(void *arg)
+{
+    int fds0 = *(int *)arg;
+    char dir[128];
+    path_of(dir, sizeof dir, "d");
+    CHECK_RC(coio_file_mkdir(dir, 0700), 0);
+    struct many m = {.bad = 0};
+    CHECK_RC(many_pass(&m, 0), 0);
+    CHECK(coio_test_count_fds() <= fds0 + 8); /* the loop's own (ring, eventfd) */
+    CHECK_RC(many_pass(&m, 1), 0);
+    CHECK(!m.bad);
+    CHECK(m.max_inflight == INFLIGHT);
+
+    coio_dir *d;
+    CHECK_RC(coio_dir_open(dir, &d), 0);
+    coio_dirent e;
+    int n = 0, r;
+    while ((r = coio_dir_next(d, &e)) == 1) {
+        CHECK(strncmp(e.name, "f", 1) == 0 && e.type == DT_REG);
+        n++;
+    }
+    CHECK_RC(r, 0);
+    CHECK_RC(coio_dir_close(d), 0);
+    CHECK_RC(n, NFILES);
+
+    CHECK_RC(many_pass(&m, 2), 0);
+    CHECK_RC(coio_file_rmdir(dir), 0);
+    return 0;
+}
+
+static void ten_thousand_files_under_a_limit_leak_no_fd(void **state)
+{
+    (void)state;
+    int fds0 = coio_test_count_fds();
+    run_in_tmpdir(many_main, &fds0);
+    assert_int_equal(coio_test_count_fds(), fds0);
+}
+
+/* ---- directories, copy, rename ----------------------------------------------------- */
+
+static int dirs_main(void *arg)
+{
+    (void)arg;
+    char a[128], b[128], sub[128];
+    path_of(a, sizeof a, "a");
+    path_of(b, sizeof b, "b");
+    path_of(sub, sizeof sub, "sub");
+    CHECK_RC(coio_file_mkdir(sub, 0700), 0);
+    CHECK_RC(coio_file_mkdir(sub, 0700), -EEXIST);
+    size_t n = (3u << 20) + 7;
+    char *data = pattern(n);
+    CHECK_RC(coio_file_write_all(a, data, n, COIO_FILE_SYNC), 0);
+    CHECK_RC(coio_file_copy(a, b, 0), (long)n);
+    CHECK_RC(coio_file_copy(a, b, COIO_FILE_EXCL), -EEXIST);
+    void *got;
+    CHECK_RC(coio_file_read_all(b, n, &got), (long)n);
+    CHECK(memcmp(got, data, n) == 0);
+    free(got);
+    CHECK_RC(coio_file_read_all(b, n - 1, &got), -EFBIG);
+
+    char moved[160];
+    snprintf(moved, sizeof moved, "%s/moved", sub);
+    CHECK_RC(coio_file_rename(b, moved), 0);
+    struct stat st;
+    CHECK_RC(coio_file_stat(b, &st), -ENOENT);
+    CHECK_RC(coio_file_lstat(moved, &st), 0);
+    CHECK_RC(st.st_size, (long)n);
+
+    coio_dir *d;
+    CHECK_RC(coio_dir_open(g_dir, &d), 0);
+    coio_dirent e;
+    int seen = 0;
+    while (coio_dir_next(d, &e) == 1) {
+        if (strcmp(e.name, "a") == 0 && e.type == DT_REG)
+            seen |= 1;
+        else if (strcmp(e.name, "sub") == 0 && e.type == DT_DIR)
+            seen |= 2;
+        else
+            seen |= 4;
+    }
+    CHECK_RC(coio_dir_close(d), 0);
+    CHECK_RC(seen, 3);
+    CHECK_RC(coio_file_rmdir(sub), -ENOTEMPTY);
+    CHECK_RC(coio_file_unlink(moved), 0);
+    CHECK_RC(coio_file_rmdir(sub), 0);
+
+    /* A file with no size in stat (procfs) is read to its end. */
+    CHECK(coio_file_read_all("/proc/self/status", 1 << 20, &got) > 0);
+    CHECK(strncmp(got, "Name:", 5) == 0);
+    free(got);
+    free(data);
+    return 0;
+}
+
+static void dirs_copy_rename_and_read_all(void **state)
+{
+    (void)state;
+    run_in_tmpdir(dirs_main, NULL);
+}
+
+/* ---- cancellation ------------------------------------------------------------------ */
+
+#define BIG (96u << 20)
+
+struct big_io {
+    int fd;
+    char *buf;
+    ssize_t r;
+    bool write;
+};
+
+static int big_io_fn(void *arg)
+{
+    struct big_io *b = arg;
+    b->r = b->write ? coio_file_pwrite(b->fd, b->buf, BIG, 0)
+                    : coio_file_pread(b->fd, b->buf, BIG, 0);
+    return 0;
+}
+
+static int cancel_read_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "big");
+    char *data = pattern(BIG);
+    CHECK_RC(coio_file_write_all(path, data, BIG, 0), 0);
+    struct big_io b = {.buf = malloc(BIG)};
+    memset(b.buf, 0xEE, BIG);
+    b.fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(b.fd >= 0);
+    coio_task *t = coio_spawn(big_io_fn, &b);
+    coio_sleep(0.003);
+    coio_cancel(t);
+    CHECK_RC(coio_await(t), 0);
+    CHECK(b.r == -ECANCELED || (b.r > 0 && b.r < (ssize_t)BIG));
+    size_t k = b.r > 0 ? (size_t)b.r : 0;
+    CHECK(memcmp(b.buf, data, k) == 0);
+    coio_sleep(0.05); /* a thread still writing would show now */
+    for (size_t i = k; i < BIG; i++)
+        CHECK((unsigned char)b.buf[i] == 0xEE);
+    CHECK_RC(coio_file_close(b.fd), 0);
+    free(b.buf);
+    free(data);
+    return 0;
+}
+
+static void cancel_mid_large_read_leaves_rest_of_buffer_untouched(void **state)
+{
+    (void)state;
+    run_in_tmpdir(cancel_read_main, NULL);
+}
+
+static int cancel_write_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "out");
+    struct big_io b = {.buf = pattern(BIG), .write = true};
+    b.fd = coio_file_open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    CHECK(b.fd >= 0);
+    coio_task *t = coio_spawn(big_io_fn, &b);
+    coio_sleep(0.003);
+    coio_cancel(t);
+    CHECK_RC(coio_await(t), 0);
+    CHECK(b.r == -ECANCELED || (b.r > 0 && b.r < (ssize_t)BIG));
+    size_t k = b.r > 0 ? (size_t)b.r : 0;
+    coio_sleep(0.05);
+    /* The file holds exactly the prefix the call reported, and nothing after it. */
+    struct stat st;
+    CHECK_RC(coio_file_fstat(b.fd, &st), 0);
+    CHECK_RC(st.st_size, (long)k);
+    CHECK_RC(coio_file_close(b.fd), 0);
+    void *got;
+    CHECK_RC(coio_file_read_all(path, BIG, &got), (long)k);
+    CHECK(memcmp(got, b.buf, k) == 0);
+    free(got);
+    free(b.buf);
+    return 0;
+}
+
+static void cancel_mid_large_write_writes_only_the_reported_prefix(void **state)
+{
+    (void)state;
+    run_in_tmpdir(cancel_write_main, NULL);
+}
+
+struct atomic_w {
+    const char *path;
+    const char *data;
+    size_t n;
+    int r;
+};
+
+static int atomic_writer(void *arg)
+{
+    struct atomic_w *w = arg;
+    w->r = coio_file_write_all(w->path, w->data, w->n, COIO_FILE_ATOMIC);
+    return 0;
+}
+
+static int atomic_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "config");
+    size_t oldn = 1u << 20, newn = 6u << 20;
+    char *olddata = malloc(oldn), *newdata = malloc(newn);
+    memset(olddata, 'A', oldn);
+    memset(newdata, 'B', newn);
+    CHECK_RC(coio_file_write_all(path, olddata, oldn, 0), 0);
+    CHECK_RC(chmod(path, 0640), 0);
+    int kept = 0, replaced = 0;
+    for (int i = 0; i < 24; i++) {
+        struct atomic_w w = {.path = path, .data = newdata, .n = newn};
+        coio_task *t = coio_spawn(atomic_writer, &w);
+        coio_sleep(i * 0.0007);
+        coio_cancel(t);
+        CHECK_RC(coio_await(t), 0);
+        CHECK(w.r == 0 || w.r == -ECANCELED);
+        void *got;
+        ssize_t n = coio_file_read_all(path, newn, &got);
+        if (n == (ssize_t)oldn && memcmp(got, olddata, oldn) == 0) {
+            kept++;
+            CHECK_RC(w.r, -ECANCELED);
+        } else {
+            CHECK_RC(n, (long)newn);
+            CHECK(memcmp(got, newdata, newn) == 0);
+            replaced++;
+            CHECK_RC(coio_file_write_all(path, olddata, oldn, COIO_FILE_ATOMIC), 0);
+        }
+        free(got);
+        struct stat st;
+        CHECK_RC(coio_file_stat(path, &st), 0);
+        CHECK_RC(st.st_mode & 0777, 0640);
+        /* No temporary file is left behind. */
+        coio_dir *d;
+        CHECK_RC(coio_dir_open(g_dir, &d), 0);
+        coio_dirent e;
+        int entries = 0;
+        while (coio_dir_next(d, &e) == 1)
+            entries++;
+        coio_dir_close(d);
+        CHECK_RC(entries, 1);
+    }
+    CHECK(kept > 0);
+    free(olddata);
+    free(newdata);
+    return 0;
+}
+
+static void cancelled_atomic_write_leaves_old_or_new_never_a_mix(void **state)
+{
+    (void)state;
+    run_in_tmpdir(atomic_main, NULL);
+}
+
+/* ---- off the loop thread ----------------------------------------------------------- */
+
+struct fifo_run {
+    char path[128];
+    int ticks, ticks_at_open;
+    int fd;
+    char byte;
+};
+
+static int fifo_reader(void *arg)
+{
+    struct fifo_run *f = arg;
+    /* Blocks in open(2) until a writer opens the FIFO: on a worker, not the loop. */
+    f->fd = coio_file_open(f->path, O_RDONLY, 0);
+    f->ticks_at_open = f->ticks;
+    if (f->fd >= 0 && coio_file_read(f->fd, &f->byte, 1) != 1)
+        f->byte = 0;
+    return 0;
+}
+
+static int fifo_main(void *arg)
+{
+    struct fifo_run *f = arg;
+    path_of(f->path, sizeof f->path, "fifo");
+    CHECK_RC(mkfifo(f->path, 0600), 0);
+    coio_task *t = coio_spawn(fifo_reader, f);
+    while (f->ticks < 20) { /* the loop runs on while the reader's open blocks */
+        coio_sleep(0.002);
+        f->ticks++;
+    }
+    /* The reader is waiting in open(2), so a non-blocking open for writing succeeds. */
+    int w = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    CHECK(w >= 0);
+    CHECK_RC(write(w, "!", 1), 1);
+    CHECK_RC(coio_await(t), 0);
+    close(w);
+    CHECK(f->fd >= 0);
+    CHECK_RC(f->byte, '!');
+    CHECK_RC(f->ticks_at_open, 20);
+    CHECK_RC(coio_file_close(f->fd), 0);
+    return 0;
+}
+
+static void blocking_open_of_a_fifo_runs_off_the_loop_thread(void **state)
+{
+    (void)state;
+    /* The pool path. io_uring's own OPENAT does not wait for a FIFO's writer (it opens
+     * non-blocking first, docs/files.md), so there is nothing to wait through there. */
+    setenv("COIO_URING_FILES", "0", 1);
+    struct fifo_run f = {.fd = -1};
+    run_in_tmpdir(fifo_main, &f);
+}
+
+/* /proc/thread-self names the thread that opens it: opened by a file call, it shows
+ * where the call ran. */
+static int thread_self_main(void *arg)
+{
+    (void)arg;
+    void *got;
+    CHECK_RC(coio_file_read_all("/proc/thread-self/comm", 64, &got), 12);
+    CHECK(strcmp(got, "coio-worker\n") == 0);
+    free(got);
+    char name[32] = "";
+    int fd = coio_file_open("/proc/thread-self/comm", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(coio_file_read(fd, name, sizeof name - 1) > 0);
+    CHECK(strcmp(name, "coio-worker\n") == 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    return 0;
+}
+
+static void file_calls_run_on_a_pool_thread(void **state)
+{
+    (void)state;
+    /* io_uring opens and reads in the kernel (inline, or on its own iou-wrk threads):
+     * this checks the pool path, which epoll always takes. */
+    setenv("COIO_URING_FILES", "0", 1);
+    pthread_setname_np(pthread_self(), "fs-test-main");
+    run_in_tmpdir(thread_self_main, NULL);
+}
+
+/* On io_uring the kernel opens the file itself (inline or on an iou-wrk thread): no pool
+ * thread is involved. On epoll the pool opens it. */
+static int native_main(void *arg)
+{
+    (void)arg;
+    char name[32] = "";
+    int fd = coio_file_open("/proc/thread-self/comm", O_RDONLY, 0);
+    CHECK(fd >= 0);
+    CHECK(coio_file_read(fd, name, sizeof name - 1) > 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    if (strcmp(coio_backend_name(), "io_uring") == 0)
+        CHECK(strcmp(name, "coio-worker\n") != 0);
+    else
+        CHECK(strcmp(name, "coio-worker\n") == 0);
+    return 0;
+}
+
+static void io_uring_opens_natively_epoll_on_the_pool(void **state)
+{
+    (void)state;
+    run_in_tmpdir(native_main, NULL);
+}
+
+/* ---- sendfile ---------------------------------------------------------------------- */
+
+struct sf_peer {
+    int fd;
+    size_t want;
+    char *got;
+    size_t n;
+};
+
+static int sf_reader(void *arg)
+{
+    struct sf_peer *p = arg;
+    while (p->n < p->want) {
+        ssize_t r = coio_read(p->fd, p->got + p->n, p->want - p->n);
+        if (r <= 0)
+            return r < 0 ? (int)r : -EPIPE;
+        p->n += (size_t)r;
+    }
+    return 0;
+}
+
+static int sendfile_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "payload");
+    size_t n = (4u << 20) + 11;
+    char *data = pattern(n);
+    CHECK_RC(coio_file_write_all(path, data, n, 0), 0);
+    int lfd = coio_tcp_listen("127.0.0.1", "0", 4);
+    CHECK(lfd >= 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", coio_sock_port(lfd));
+    int c = coio_tcp_connect("127.0.0.1", port);
+    CHECK(c >= 0);
+    int s = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    CHECK(s >= 0);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+
+    /* A range, from offset 5, bigger than the socket buffers: the sender waits. */
+    struct sf_peer p = {.fd = c, .want = n - 5, .got = malloc(n + 64)};
+    coio_task *t = coio_spawn(sf_reader, &p);
+    CHECK_RC(coio_sendfile(s, fd, 5, n - 5), (long)(n - 5));
+    CHECK_RC(coio_await(t), 0);
+    CHECK(memcmp(p.got, data + 5, n - 5) == 0);
+
+    /* From a stream: its buffered bytes first, then the file; past EOF is short. */
+    coio_stream *st = coio_stream_open(s, 0);
+    CHECK(st != NULL);
+    CHECK_RC(coio_stream_write(st, "HDR\n", 4), 4);
+    p = (struct sf_peer){.fd = c, .want = 4 + 100, .got = p.got};
+    t = coio_spawn(sf_reader, &p);
+    CHECK_RC(coio_stream_sendfile(st, fd, (int64_t)n - 100, 1000), 100);
+    CHECK_RC(coio_await(t), 0);
+    CHECK(memcmp(p.got, "HDR\n", 4) == 0 && memcmp(p.got + 4, data + n - 100, 100) == 0);
+    CHECK_RC(coio_stream_close(st), 0); /* does not own s */
+    CHECK_RC(coio_close(s), 0);
+    CHECK_RC(coio_close(c), 0);
+    CHECK_RC(coio_close(lfd), 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    free(p.got);
+    free(data);
+    return 0;
+}
+
+static void sendfile_sends_a_range_and_follows_a_stream_s_buffer(void **state)
+{
+    (void)state;
+    run_in_tmpdir(sendfile_main, NULL);
+}
+
+/* ---- streams over files ------------------------------------------------------------ */
+
+static int stream_main(void *arg)
+{
+    (void)arg;
+    char path[128], line[64];
+    path_of(path, sizeof path, "lines");
+    CHECK_RC(coio_file_write_all(path, "one\ntwo\nthree", 13, 0), 0);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    CHECK(s != NULL);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 4);
+    CHECK(memcmp(line, "one\n", 4) == 0);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 4);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 5);
+    CHECK(memcmp(line, "three", 5) == 0);
+    CHECK_RC(coio_stream_readline(s, line, sizeof line), 0);
+    CHECK_RC(coio_stream_close(s), 0);
+
+    path_of(path, sizeof path, "written");
+    fd = coio_file_open(path, O_WRONLY | O_CREAT, 0600);
+    s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    CHECK(s != NULL);
+    CHECK_RC(coio_stream_write(s, "abc\n", 4), 4);
+    CHECK_RC(coio_stream_write(s, "def\n", 4), 4);
+    CHECK_RC(coio_stream_close(s), 0);
+    void *got;
+    CHECK_RC(coio_file_read_all(path, 100, &got), 8);
+    CHECK(memcmp(got, "abc\ndef\n", 8) == 0);
+    free(got);
+    return 0;
+}
+
+static void stream_readline_and_write_over_a_regular_file(void **state)
+{
+    (void)state;
+    run_in_tmpdir(stream_main, NULL);
+}
+
+/* ---- bounded threads --------------------------------------------------------------- */
+
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int g_peak_threads;
+static bool g_sync_done;
+
+static int thread_sampler(void *arg)
+{
+    (void)arg;
+    while (!g_sync_done) {
+        int n = threads_now();
+        if (n > g_peak_threads)
+            g_peak_threads = n;
+        coio_sleep(0.001);
+    }
+    return 0;
+}
+
+static int syncer(void *arg)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/s%d", g_dir, (int)(intptr_t)arg);
+    static char data[256 * 1024];
+    for (int k = 0; k < 4; k++) {
+        int fd = coio_file_open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            return fd;
+        ssize_t w = coio_file_pwrite(fd, data, sizeof data, 0);
+        int r = coio_file_fsync(fd);
+        coio_file_close(fd);
+        if (w != (ssize_t)sizeof data || r < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+static int bounded_main(void *arg)
+{
+    (void)arg;
+    coio_task *smp = coio_spawn(thread_sampler, NULL);
+    enum { N = 48 };
+    coio_task *t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = coio_spawn(syncer, (void *)(intptr_t)i);
+    CHECK_RC(coio_gather_n(t, N, NULL), 0);
+    g_sync_done = true;
+    CHECK_RC(coio_await(smp), 0);
+    return 0;
+}
+
+static void fsync_storm_stays_within_the_thread_bounds(void **state)
+{
+    (void)state;
+    setenv("COIO_THREADPOOL_SIZE", "2", 1);
+    setenv("COIO_URING_MAX_WORKERS", "2", 1);
+    run_in_tmpdir(bounded_main, NULL);
+    /* main + 2 pool workers + 2 io_uring workers (per NUMA node: one node here). */
+    if (g_peak_threads > 5) {
+        print_error("peak %d threads, want at most 5\n", g_peak_threads);
+        fail();
+    }
+}
+
+/* ---- the pool's bound -------------------------------------------------------------- */
+
+static atomic_int g_running, g_max_running;
+
+static int busy_job(void *arg)
+{
+    (void)arg;
+    int now = ++g_running;
+    int m = g_max_running;
+    while (now > m && !atomic_compare_exchange_weak(&g_max_running, &m, now))
+        ;
+    usleep(20000);
+    g_running--;
+    return 0;
+}
+
+static int busy_task(void *arg)
+{
+    (void)arg;
+    return coio_to_thread(busy_job, NULL);
+}
+
+static int pool_main(void *arg)
+{
+    (void)arg;
+    coio_task *t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = coio_spawn(busy_task, NULL);
+    CHECK_RC(coio_gather_n(t, 8, NULL), 0);
+    return 0;
+}
+
+static void threadpool_size_bounds_concurrent_jobs(void **state)
+{
+    (void)state;
+    /* The environment variable sets the default of a process whose pool has not
+     * started (a child forked before any bound is set). */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("COIO_THREADPOOL_SIZE", "3", 1);
+        _exit(coio_threadpool_size());
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 3);
+
+    assert_int_equal(coio_threadpool_set_size(0), -EINVAL);
+    assert_int_equal(coio_threadpool_set_size(1025), -EINVAL);
+    assert_int_equal(coio_threadpool_set_size(2), 0);
+    assert_int_equal(coio_threadpool_size(), 2);
+    run_in_tmpdir(pool_main, NULL);
+    assert_int_equal(g_max_running, 2);
+    /* Raised, the bound lets more run. */
+    assert_int_equal(coio_threadpool_set_size(4), 0);
+    g_max_running = 0;
+    run_in_tmpdir(pool_main, NULL);
+    assert_int_equal(g_max_running, 4);
+
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(sizes_0_1_4096_1mib_round_trip),
+    cmocka_unit_test(short_reads_at_eof),
+    cmocka_unit_test(o_append_writes_go_to_the_end),
+    cmocka_unit_test(concurrent_preads_at_many_offsets_match_byte_for_byte),
+    cmocka_unit_test(write_fsync_then_read_back),
+    cmocka_unit_test(errors_enoent_eisdir_enotdir_ebadf),
+    cmocka_unit_test(calls_outside_a_task_return_eperm),
+    cmocka_unit_test(ten_thousand_files_under_a_limit_leak_no_fd),
+    cmocka_unit_test(dirs_copy_rename_and_read_all),
+    cmocka_unit_test(cancel_mid_large_read_leaves_rest_of_buffer_untouched),
+    cmocka_unit_test(cancel_mid_large_write_writes_only_the_reported_prefix),
+    cmocka_unit_test(cancelled_atomic_write_leaves_old_or_new_never_a_mix),
+    cmocka_unit_test(blocking_open_of_a_fifo_runs_off_the_loop_thread),
+    cmocka_unit_test(file_calls_run_on_a_pool_thread),
+    cmocka_unit_test(io_uring_opens_natively_epoll_on_the_pool),
+    cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
+    cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
+    cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
+    cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
+};
+
+COIO_TEST_MAIN(tests)
