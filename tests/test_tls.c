@@ -856,6 +856,66 @@ static void mib_both_ways(void **state)
     run(mib_main, NULL);
 }
 
+/* A server that reads nothing for a while: the client's writes fill the socket, so
+ * encrypted data waits in the connection while the stream still counts it as queued.
+ * Every byte must arrive once, in order. */
+static int slow_reader(srv *sv, int fd, coio_stream *s, coio_tls *t)
+{
+    (void)sv, (void)fd, (void)t;
+    coio_sleep(0.3);
+    char *buf = malloc(64 * 1024);
+    size_t total = 0;
+    uint32_t bad = 0;
+    ssize_t n;
+    while ((n = coio_stream_read(s, buf, 64 * 1024)) > 0) {
+        for (ssize_t i = 0; i < n; i++, total++)
+            bad += (unsigned char)buf[i] != (unsigned char)(total * 7 >> 3);
+        if (total % (1024 * 1024) < (size_t)n)
+            coio_sleep(0.01); /* keep the client's socket full now and then */
+    }
+    free(buf);
+    char line[64];
+    int len = snprintf(line, sizeof line, "%zu %u\n", total, bad);
+    coio_stream_write(s, line, (size_t)len);
+    return 0;
+}
+
+static int backpressure_main(void *arg)
+{
+    (void)arg;
+    srv sv = {.cfg = server_config("srv.crt", "srv.key"), .handler = slow_reader};
+    srv_start(&sv);
+    coio_tls_config *c = client_config();
+    coio_stream *s = client_stream(c, &sv, "localhost", NULL);
+    size_t total = 16 * MIB;
+    char *out = malloc(total);
+    for (size_t i = 0; i < total; i++)
+        out[i] = (char)(i * 7 >> 3);
+    for (size_t off = 0; off < total;) {
+        size_t k = 1 + (off * 2654435761u) % 200000; /* uneven sizes */
+        if (k > total - off)
+            k = total - off;
+        coio_assert_rc(coio_stream_write(s, out + off, k), k);
+        coio_assert_rc(coio_stream_drain(s), 0);
+        off += k;
+    }
+    coio_assert_rc(coio_stream_write_eof(s), 0);
+    char want[64];
+    snprintf(want, sizeof want, "%zu 0\n", total);
+    expect_line(s, want);
+    free(out);
+    coio_stream_close(s);
+    coio_tls_config_destroy(c);
+    srv_stop(&sv);
+    return 0;
+}
+
+static void backpressure(void **state)
+{
+    (void)state;
+    run(backpressure_main, NULL);
+}
+
 /* The calls without a stream: 1 MiB written with coio_tls_write, read with
  * coio_tls_read, close_notify by coio_tls_shutdown. */
 static int direct_main(void *arg)
@@ -1250,6 +1310,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(close_notify_is_clean_eof),
         cmocka_unit_test(cancel_mid_read),
         cmocka_unit_test(mib_both_ways),
+        cmocka_unit_test(backpressure),
         cmocka_unit_test(direct_calls),
         cmocka_unit_test(thousand_connections),
         cmocka_unit_test(openssl_s_server),
