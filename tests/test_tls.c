@@ -1247,6 +1247,211 @@ static void curl_client(void **state)
     run(client_prog_main, &cp);
 }
 
+/* ---- the examples: fetch https://, http_hello --tls-cert ---------------------------- */
+
+/* Runs argv to its end with `input` on stdin (NULL: none), its stdout in out. Returns
+ * its exit status. Inside a task: the loop runs on meanwhile. */
+static int run_prog(char *const argv[], const char *input, char *out, size_t cap)
+{
+    int in[2] = {-1, -1};
+    if (input) {
+        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+        assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+    }
+    peer p = {0, -1};
+    coio_assert_rc(peer_start(&p, argv, 1, in[0]), 0);
+    if (input)
+        close(in[0]);
+    peer_read_all(&p, out, cap);
+    if (input)
+        close(in[1]);
+    int st = peer_wait(&p, 20);
+    print_message("%s exited %d:\n%s", argv[0], st, out);
+    return st;
+}
+
+/* http_hello --tls-cert started on a free port; returns the port. */
+static int start_http_hello(peer *p)
+{
+    char *argv[] = {(char *)example_path("http_hello", "COIO_HTTP_HELLO"), "--tls-cert",
+                    (char *)cert("srv.crt"), "--tls-key", (char *)cert("srv.key"), "0", NULL};
+    coio_assert_rc(peer_start(p, argv, 1, -1), 0);
+    int port = read_port_line(p, "listening on https://");
+    assert_true(port > 0);
+    return port;
+}
+
+static int examples_main(void *arg)
+{
+    (void)arg;
+    peer hh = {0, -1};
+    int port = start_http_hello(&hh);
+    char url[64], url_ip[64], resolve[64], connect[32], out[16384];
+    snprintf(url, sizeof url, "https://localhost:%d/", port);
+    snprintf(url_ip, sizeof url_ip, "https://127.0.0.1:%d/ip", port);
+    snprintf(resolve, sizeof resolve, "localhost:%d:127.0.0.1", port);
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", port);
+    char *fetch = (char *)example_path("fetch", "COIO_FETCH");
+
+    /* fetch, verified against the test CA, by name and by address */
+    char *a1[] = {fetch, "--ca-file", (char *)cert("ca.crt"), url, url_ip, NULL};
+    assert_int_equal(run_prog(a1, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "2 ok, 0 failed, 26 bytes"));
+    /* the system store does not know the test CA */
+    char *a2[] = {fetch, url, NULL};
+    assert_int_equal(run_prog(a2, NULL, out, sizeof out), 1);
+    assert_non_null(strstr(out, "EKEYREJECTED"));
+    assert_non_null(strstr(out, "certificate verify failed"));
+    /* --insecure skips verification */
+    char *a3[] = {fetch, "-k", url, NULL};
+    assert_int_equal(run_prog(a3, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "1 ok"));
+
+    /* http_hello's TLS mode against curl, openssl s_client and Python */
+    char *c1[] = {"curl", "-sS", "--cacert", (char *)cert("ca.crt"), "--resolve", resolve,
+                  url, url, NULL}; /* two requests on one kept-alive connection */
+    assert_int_equal(run_prog(c1, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "Hello, World!Hello, World!");
+    char *c2[] = {"openssl", "s_client", "-connect", connect, "-servername", "localhost",
+                  "-verify_hostname", "localhost", "-CAfile", (char *)cert("ca.crt"),
+                  "-verify_return_error", "-quiet", NULL};
+    assert_int_equal(run_prog(c2, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              out, sizeof out), 0);
+    assert_non_null(strstr(out, "\r\n\r\nHello, World!"));
+    static const char py[] =
+        "import http.client, ssl, sys\n"
+        "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
+        "c = http.client.HTTPSConnection('localhost', int(sys.argv[2]), context=ctx)\n"
+        "for i in range(3):\n"
+        "    c.request('GET', '/'); r = c.getresponse(); print(r.status, r.read().decode())\n";
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    char *c3[] = {(char *)python3_path(), "-c", (char *)py, (char *)cert("ca.crt"), ps, NULL};
+    assert_int_equal(run_prog(c3, NULL, out, sizeof out), 0);
+    assert_string_equal(out, "200 Hello, World!\n200 Hello, World!\n200 Hello, World!\n");
+
+    kill(hh.pid, SIGTERM);
+    peer_wait(&hh, 5);
+    return 0;
+}
+
+static void examples_https(void **state)
+{
+    (void)state;
+    coio_test_require_program("curl", "curl");
+    run(examples_main, NULL);
+}
+
+/* fetch https:// against openssl s_server -www, Python's ssl and nginx. */
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int fetch_peers_main(void *arg)
+{
+    (void)arg;
+    char *fetch = (char *)example_path("fetch", "COIO_FETCH");
+    char url[64], out[16384], want[128];
+
+    /* openssl s_server -www: an HTML status page, to the end of the connection, which
+     * it ends with close_notify */
+    char *s[] = {"openssl", "s_server", "-accept", "127.0.0.1:0", "-cert",
+                 (char *)cert("srv.crt"), "-key", (char *)cert("srv.key"), "-www",
+                 "-naccept", "1", NULL};
+    peer p = {0, -1};
+    coio_assert_rc(peer_start(&p, s, 1, -1), 0);
+    int port = read_port_line(&p, "ACCEPT");
+    snprintf(url, sizeof url, "https://localhost:%d/", port);
+    char *a1[] = {fetch, "--ca-file", (char *)cert("ca.crt"), url, NULL};
+    assert_int_equal(run_prog(a1, NULL, out, sizeof out), 0);
+    assert_non_null(strstr(out, "1 ok"));
+    peer_wait(&p, 5);
+
+    /* Python: 1 MiB with Content-Length */
+    char *py[] = {(char *)python3_path(), "-c", (char *)py_server, (char *)cert("srv.crt"),
+                  (char *)cert("srv.key"), NULL};
+    coio_assert_rc(peer_start(&p, py, 1, -1), 0);
+    port = read_port_line(&p, NULL);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/", port);
+    char *a2[] = {fetch, "--ca-file", (char *)cert("ca.crt"), url, NULL};
+    assert_int_equal(run_prog(a2, NULL, out, sizeof out), 0);
+    unsigned char *body = malloc(MIB);
+    for (size_t i = 0; i < MIB; i++)
+        body[i] = (unsigned char)i;
+    snprintf(want, sizeof want, "1048576 bytes");
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "fnv=%016llx", (unsigned long long)fnv1a(body, MIB));
+    assert_non_null(strstr(out, want));
+    peer_wait(&p, 5);
+
+    /* nginx with TLS 1.3 and the same certificate, when installed */
+    const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : NULL;
+    if (nginx) {
+        char conf[2048], path[256];
+        port = closed_port();
+        snprintf(path, sizeof path, "%s/www", certdir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/www/big.bin", certdir);
+        FILE *f = fopen(path, "wb");
+        assert_int_equal(fwrite(body, 1, MIB, f), MIB);
+        fclose(f);
+        int n = snprintf(conf, sizeof conf,
+                         "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+                         "pid %1$s/nginx.pid;\nerror_log %1$s/error.log info;\n"
+                         "events { worker_connections 64; }\n"
+                         "http {\n  access_log off;\n"
+                         "  client_body_temp_path %1$s; proxy_temp_path %1$s;\n"
+                         "  fastcgi_temp_path %1$s; uwsgi_temp_path %1$s; scgi_temp_path %1$s;\n"
+                         "  server {\n    listen 127.0.0.1:%2$d ssl;\n    root %1$s/www;\n"
+                         "    ssl_certificate %1$s/srv.crt;\n"
+                         "    ssl_certificate_key %1$s/srv.key;\n"
+                         "    ssl_protocols TLSv1.3;\n  }\n}\n",
+                         certdir, port);
+        snprintf(path, sizeof path, "%s/nginx.conf", certdir);
+        f = fopen(path, "w");
+        fwrite(conf, 1, (size_t)n, f);
+        fclose(f);
+        char elog[256];
+        snprintf(elog, sizeof elog, "%s/error.log", certdir);
+        char *ng[] = {(char *)nginx, "-c", path, "-p", certdir, "-e", elog, NULL};
+        coio_assert_rc(peer_start(&p, ng, 0, -1), 0);
+        for (int i = 0; i < 200; i++) { /* until it listens */
+            int fd = coio_tcp_connect("127.0.0.1", (snprintf(want, sizeof want, "%d", port), want));
+            if (fd >= 0) {
+                coio_close(fd);
+                break;
+            }
+            coio_sleep(0.02);
+        }
+        snprintf(url, sizeof url, "https://localhost:%d/big.bin", port);
+        char url2[64];
+        snprintf(url2, sizeof url2, "https://localhost:%d/missing", port);
+        char *a3[] = {fetch, "--ca-file", (char *)cert("ca.crt"), url, url2, NULL};
+        int st = run_prog(a3, NULL, out, sizeof out);
+        kill(p.pid, SIGTERM);
+        peer_wait(&p, 5);
+        assert_int_equal(st, 0);
+        snprintf(want, sizeof want, "fnv=%016llx", (unsigned long long)fnv1a(body, MIB));
+        assert_non_null(strstr(out, want));
+        assert_non_null(strstr(out, "404"));
+    } else {
+        print_message("nginx is not installed: its part is left out\n");
+    }
+    free(body);
+    return 0;
+}
+
+static void fetch_https_peers(void **state)
+{
+    (void)state;
+    coio_test_require_program("openssl", "openssl");
+    run(fetch_peers_main, NULL);
+}
+
 /* ---- configuration ----------------------------------------------------------------- */
 
 static void config_errors(void **state)
@@ -1318,6 +1523,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(openssl_s_client),
         cmocka_unit_test(python_ssl_client),
         cmocka_unit_test(curl_client),
+        cmocka_unit_test(examples_https),
+        cmocka_unit_test(fetch_https_peers),
         cmocka_unit_test(config_errors),
     };
     if (argc > 1)
