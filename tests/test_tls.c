@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ---- certificates ------------------------------------------------------------------ */
 
@@ -1133,6 +1134,77 @@ static void python_ssl_server(void **state)
     run(py_server_main, NULL);
 }
 
+/* The stream reader over TLS records of random sizes from a real OpenSSL peer (Python):
+ * lines of random lengths, cut into records of 1 byte to 64 KiB, read with readline and
+ * read_until in turn. */
+static const char py_records[] =
+    "import socket, ssl, sys, random\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+    "ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen()\n"
+    "print(ls.getsockname()[1], flush=True)\n"
+    "c, _ = ls.accept(); s = ctx.wrap_socket(c, server_side=True)\n"
+    "rnd = random.Random(int(sys.argv[3]))\n"
+    "data = b''.join(b'%d:%s\\n' % (i, b'x' * rnd.randrange(0, 3000)) for i in range(2000))\n"
+    "i = 0\n"
+    "while i < len(data):\n"
+    "    k = rnd.choice([1, 2, 3, 7, 100, 1000, 16383, 16384, 16385, rnd.randrange(1, 65536)])\n"
+    "    s.sendall(data[i:i + k]); i += k\n"
+    "s.unwrap(); c.close()\n";
+
+static int records_main(void *arg)
+{
+    (void)arg;
+    char seed[16];
+    snprintf(seed, sizeof seed, "%u", (unsigned)time(NULL));
+    print_message("seed %s\n", seed);
+    char *argv[] = {(char *)python3_path(), "-c", (char *)py_records, (char *)cert("srv.crt"),
+                    (char *)cert("srv.key"), seed, NULL};
+    peer p = {0, -1};
+    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
+    int port = read_port_line(&p, NULL);
+    assert_true(port > 0);
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    coio_tls_config *c = client_config();
+    coio_tls *t;
+    coio_assert_rc(coio_tls_connect(c, "127.0.0.1", ps, &t), 0);
+    coio_stream_opts o = {.limit = 4096};
+    coio_stream *s = coio_tls_stream_open(t, &o);
+    char line[4096];
+    for (int i = 0; i < 2000; i++) {
+        ssize_t n;
+        char num[16];
+        if (i & 1) {
+            n = coio_stream_read_until(s, ":", 1, line, sizeof line);
+            assert_true(n > 1);
+            line[n - 1] = 0;
+            assert_int_equal(atoi(line), i);
+            n = coio_stream_readline(s, line, sizeof line);
+            assert_true(n >= 1);
+        } else {
+            n = coio_stream_readline(s, line, sizeof line);
+            assert_true(n >= 3);
+            snprintf(num, sizeof num, "%d:", i);
+            assert_memory_equal(line, num, strlen(num));
+        }
+        assert_int_equal(line[n - 1], '\n');
+        for (ssize_t k = (i & 1) ? 0 : (ssize_t)strlen(num); k < n - 1; k++)
+            assert_int_equal(line[k], 'x');
+    }
+    coio_assert_rc(coio_stream_readline(s, line, sizeof line), 0);
+    coio_stream_close(s);
+    coio_tls_config_destroy(c);
+    assert_int_equal(peer_wait(&p, 10), 0);
+    return 0;
+}
+
+static void random_records(void **state)
+{
+    (void)state;
+    run(records_main, NULL);
+}
+
 /* Clients against a coio TLS server: openssl s_client, Python's ssl, curl. */
 typedef struct client_prog {
     const char *name;
@@ -1520,6 +1592,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(thousand_connections),
         cmocka_unit_test(openssl_s_server),
         cmocka_unit_test(python_ssl_server),
+        cmocka_unit_test(random_records),
         cmocka_unit_test(openssl_s_client),
         cmocka_unit_test(python_ssl_client),
         cmocka_unit_test(curl_client),
