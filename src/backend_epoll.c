@@ -107,8 +107,8 @@ static bool drains(const fd_state *fs, const coio__op *op, ssize_t r)
     if (!fs->is_stream || fs->in_final || r <= 0)
         return false;
     if (op->code == COIO__OP_RECV)
-        return !(op->flags & MSG_PEEK) && (size_t)r < op->len;
-    return op->code == COIO__OP_READ && (size_t)r < op->len;
+        return !(op->flags & MSG_PEEK) && (size_t)r < op->a.buf.len;
+    return op->code == COIO__OP_READ && (size_t)r < op->a.buf.len;
 }
 
 static int ep_submit(coio__loop *L, coio__op *op)

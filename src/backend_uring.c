@@ -19,8 +19,7 @@
  * user_data is an op pointer (8-aligned), the op pointer | UD_RETRY for the readiness
  * poll of the EAGAIN fallback (see handle_op), or a small tag below UD_TAG_MAX.
  *
- * While an op is in flight, op->res belongs to this file (ST_* bits): io.c reads it only
- * after coio__op_complete. op->link puts the op on its fd's list, so coio_close can
+ * While an op is in flight, op->backend_state holds this file's ST_* bits. op->link puts the op on its fd's list, so coio_close can
  * cancel what is in flight on the fd (forget_fd).
  */
 #include "internal.h"
@@ -83,10 +82,12 @@ static int reap(coio__loop *L, uring_backend *b);
 static int probe_result;
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
+/* Every opcode of the operation table, and the cancel this file sends. */
 static const int needed_ops[] = {
-    IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_READV,   IORING_OP_WRITEV,
-    IORING_OP_RECV,     IORING_OP_SEND,    IORING_OP_RECVMSG, IORING_OP_SENDMSG,
-    IORING_OP_ACCEPT,   IORING_OP_CONNECT, IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL,
+#define OP_URING(code, what, uring, waits, layout, syscall, xflags) IORING_OP_##uring,
+    COIO__OPS(OP_URING)
+#undef OP_URING
+    IORING_OP_ASYNC_CANCEL,
 };
 
 static void probe_run(void)
@@ -151,7 +152,7 @@ static void probe_run(void)
     probe_result = r;
 }
 
-int coio__uring_probe(void)
+static int uring_probe(void)
 {
     pthread_once(&probe_once, probe_run);
     return probe_result;
@@ -291,46 +292,45 @@ static unsigned rw_len(size_t n)
     return n > MAX_RW ? MAX_RW : (unsigned)n;
 }
 
+/* How the request of each argument layout takes the op (the operation table's layout
+ * column): `opc` is the row's IORING_OP_*, `xf` its xflags. Offset -1 for RW and IOV:
+ * the file position, as read(2). POLL: COIO_READABLE/WRITABLE are POLLIN/POLLOUT, and
+ * the result is the revents. */
+#define PREP_RW(opc, sqe, op, xf) \
+    io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.buf.buf, rw_len((op)->a.buf.len), (__u64)-1)
+#define PREP_IOV(opc, sqe, op, xf) \
+    io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.iov.iov, (unsigned)(op)->a.iov.cnt, (__u64)-1)
+#define PREP_SOCKBUF(opc, sqe, op, xf)                                                    \
+    do {                                                                                  \
+        io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.buf.buf, rw_len((op)->a.buf.len), 0); \
+        (sqe)->msg_flags = (unsigned)((op)->flags | (xf));                                \
+    } while (0)
+#define PREP_MSG(opc, sqe, op, xf)                                 \
+    do {                                                           \
+        io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.msg, 1, 0);   \
+        (sqe)->msg_flags = (unsigned)((op)->flags | (xf));         \
+    } while (0)
+#define PREP_ACCEPT(opc, sqe, op, xf)                                                     \
+    do {                                                                                  \
+        io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.accept.addr, 0,                      \
+                         (__u64)(uintptr_t)(op)->a.accept.addrlen);                       \
+        (sqe)->accept_flags = (__u32)((op)->flags | (xf));                                \
+    } while (0)
+#define PREP_CONNECT(opc, sqe, op, xf) \
+    io_uring_prep_rw(opc, sqe, (op)->fd, (op)->a.connect.addr, 0, (__u64)(op)->a.connect.len)
+#define PREP_POLL(opc, sqe, op, xf) io_uring_prep_poll_add(sqe, (op)->fd, (unsigned)(op)->flags)
+
 static void prep(struct io_uring_sqe *sqe, coio__op *op)
 {
-    int fd = op->fd;
     switch (op->code) {
-    case COIO__OP_POLL: /* COIO_READABLE/WRITABLE are POLLIN/POLLOUT; res is revents */
-        io_uring_prep_poll_add(sqe, fd, (unsigned)op->flags);
+#define OP_PREP(code, what, uring, waits, layout, syscall, xflags) \
+    case COIO__OP_##code:                                          \
+        PREP_##layout(IORING_OP_##uring, sqe, op, xflags);         \
         break;
-    case COIO__OP_READ: /* offset -1: the file position, as read(2) */
-        io_uring_prep_read(sqe, fd, op->buf, rw_len(op->len), (__u64)-1);
-        break;
-    case COIO__OP_WRITE:
-        io_uring_prep_write(sqe, fd, op->buf, rw_len(op->len), (__u64)-1);
-        break;
-    case COIO__OP_READV:
-        io_uring_prep_readv(sqe, fd, op->u.iov, (unsigned)op->len, (__u64)-1);
-        break;
-    case COIO__OP_WRITEV:
-        io_uring_prep_writev(sqe, fd, op->u.iov, (unsigned)op->len, (__u64)-1);
-        break;
-    case COIO__OP_RECV:
-        io_uring_prep_recv(sqe, fd, op->buf, rw_len(op->len), op->flags);
-        break;
-    case COIO__OP_SEND: /* MSG_NOSIGNAL: a reset peer is -EPIPE, never SIGPIPE */
-        io_uring_prep_send(sqe, fd, op->buf, rw_len(op->len), op->flags | MSG_NOSIGNAL);
-        break;
-    case COIO__OP_RECVMSG:
-        io_uring_prep_recvmsg(sqe, fd, op->u.msg, (unsigned)op->flags);
-        break;
-    case COIO__OP_SENDMSG:
-        io_uring_prep_sendmsg(sqe, fd, op->u.msg, (unsigned)(op->flags | MSG_NOSIGNAL));
-        break;
-    case COIO__OP_ACCEPT:
-        io_uring_prep_accept(sqe, fd, op->u.sa.addr, op->u.sa.addrlen, op->flags);
-        break;
-    case COIO__OP_CONNECT:
-        io_uring_prep_connect(sqe, fd, op->u.sa.addr, op->u.sa.alen);
-        break;
+        COIO__OPS(OP_PREP)
+#undef OP_PREP
     }
 }
-
 
 static int ur_submit(coio__loop *L, coio__op *op)
 {
@@ -347,7 +347,7 @@ static int ur_submit(coio__loop *L, coio__op *op)
         !(op->flags & MSG_DONTWAIT))
         sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     io_uring_sqe_set_data(sqe, op);
-    op->res = 0;
+    op->backend_state = 0;
     coio__list_push_back(&fo->ops, &op->link);
     return 0;
 }
@@ -363,7 +363,7 @@ static int arm_retry(coio__loop *L, uring_backend *b, coio__op *op)
         return err;
     io_uring_prep_poll_add(sqe, op->fd, coio__op_is_reader(op) ? POLLIN : POLLOUT);
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | UD_RETRY);
-    op->res |= ST_RETRY;
+    op->backend_state |= ST_RETRY;
     return 0;
 }
 
@@ -375,7 +375,7 @@ static void send_cancel(coio__loop *L, uring_backend *b, coio__op *op)
     struct io_uring_sqe *sqe = get_sqe(L, b, &err);
     if (!sqe)
         return; /* the ring is unusable: the op completes when its fd is ready */
-    uint64_t ud = (uint64_t)(uintptr_t)op | ((op->res & ST_RETRY) ? UD_RETRY : 0);
+    uint64_t ud = (uint64_t)(uintptr_t)op | ((op->backend_state & ST_RETRY) ? UD_RETRY : 0);
     io_uring_prep_cancel64(sqe, ud, 0);
     io_uring_sqe_set_data64(sqe, UD_CANCEL);
 }
@@ -403,7 +403,7 @@ static void ur_forget_fd(coio__loop *L, int fd)
     coio__list *n;
     while ((n = coio__list_pop_front(&fo->ops)) != NULL) {
         coio__op *op = coio__container_of(n, coio__op, link);
-        op->res |= ST_CLOSED;
+        op->backend_state |= ST_CLOSED;
         if (!op->stopping) /* else its cancel is queued or sent already */
             send_cancel(L, b, op);
     }
@@ -418,7 +418,7 @@ static void ur_forget_fd(coio__loop *L, int fd)
 
 static int finish(coio__loop *L, coio__op *op, ssize_t res)
 {
-    if ((op->res & ST_CLOSED) && res == -ECANCELED)
+    if ((op->backend_state & ST_CLOSED) && res == -ECANCELED)
         res = -EBADF; /* cancelled by coio_close, like epoll's forget_fd */
     coio__list_unlink(&op->link);
     coio__op_complete(L, op, res);
@@ -428,14 +428,14 @@ static int finish(coio__loop *L, coio__op *op, ssize_t res)
 static int handle_op(coio__loop *L, uring_backend *b, uint64_t ud, int res)
 {
     coio__op *op = (coio__op *)(uintptr_t)(ud & ~(uint64_t)UD_RETRY);
-    if (op->code == COIO__OP_RECV && !(ud & UD_RETRY) && !(op->res & ST_CLOSED)) {
+    if (op->code == COIO__OP_RECV && !(ud & UD_RETRY) && !(op->backend_state & ST_CLOSED)) {
         fd_ops *fo = find_fd(b, op->fd);
         if (fo)
-            fo->drained = res > 0 && (size_t)res < op->len && !(op->flags & MSG_PEEK);
+            fo->drained = res > 0 && (size_t)res < op->a.buf.len && !(op->flags & MSG_PEEK);
     }
-    bool dropped = op->stopping || (op->res & ST_CLOSED);
+    bool dropped = op->stopping || (op->backend_state & ST_CLOSED);
     if (ud & UD_RETRY) {
-        op->res &= ~ST_RETRY;
+        op->backend_state &= ~ST_RETRY;
         if (res < 0)
             return finish(L, op, res);
         if (dropped) /* ready, but cancelled: as epoll, don't start the system call */
@@ -446,8 +446,8 @@ static int handle_op(coio__loop *L, uring_backend *b, uint64_t ud, int res)
     } else if (res == -EAGAIN || (op->code == COIO__OP_CONNECT && res == -EINPROGRESS)) {
         if (dropped)
             return finish(L, op, -ECANCELED);
-        if (op->code == COIO__OP_CONNECT) /* coio__op_syscall: len != 0 means started */
-            op->len = res == -EINPROGRESS;
+        if (op->code == COIO__OP_CONNECT) /* coio__op_syscall: started means in progress */
+            op->started = res == -EINPROGRESS;
     } else {
         return finish(L, op, res);
     }
@@ -545,6 +545,7 @@ static void ur_wake(coio__loop *L)
 const coio__backend coio__backend_uring = {
     .batches = true,
     .name = "io_uring",
+    .probe = uring_probe,
     .init = ur_init,
     .destroy = ur_destroy,
     .submit = ur_submit,

@@ -10,21 +10,21 @@
  *
  * Order: call_soon appends to L->soon. A call_later/call_at timer that fires appends its
  * record there too; the timer heap breaks ties by arming order, so equal times run FIFO.
- * The loop runs coio__callbacks_run after timers in every turn; it runs the callbacks
- * queued at that moment, so a callback that schedules another one runs it in the next
+ * The loop runs its callback phase (the records on L->soon, through cb_run) after timers
+ * in every turn; it runs the callbacks queued at that moment, so a callback that schedules another one runs it in the next
  * iteration, after one step of each ready task (loop.c). Queueing a callback, or arming
- * one that is already due, ends the running turn (L->budget = 0), so it runs before any
+ * one that is already due, ends the running turn (coio__turn_end), so it runs before any
  * task that is ready after it.
  *
  * Cross-thread: a coio_loop has a mutex, an inbox of coio__remote messages and a
  * reference count. Posting takes the mutex, appends, and writes the backend's eventfd if
  * the inbox was empty (a pending wake-up covers the rest). The loop's poll sees the
- * eventfd and calls coio__loop_drain_ext, which calls coio__loop_drain_remote. The
+ * eventfd and calls coio__loop_drain_ext, which calls this file's woken hook. The
  * wake-up is written under the mutex, and the loop clears `L` under it before it frees
  * its backend, so a poster never touches a dead loop (same pattern as threadpool.c).
  *
- * Per-loop state lives in thread-local storage: one loop runs per thread at a time, and
- * struct coio__loop has no field for it.
+ * Per-loop state (the record pool, the loop handle) is this file's subsystem state,
+ * created and freed by the loop through the hooks at the end of the file.
  */
 #include "internal.h"
 
@@ -55,12 +55,17 @@ struct coio_loop {
     bool counted;     /* loop thread only: this handle holds one L->keepalive */
 };
 
-static __thread struct {
+typedef struct cb_state {
     cb *free;
     cb **chunks;
     size_t nchunks, capchunks;
     coio_loop *handle;
-} S __attribute__((tls_model("initial-exec")));
+} cb_state;
+
+static inline cb_state *state(coio__loop *L)
+{
+    return coio__loop_sub(L, COIO__SUB_CALLBACKS);
+}
 
 /* The public handle is this shape; checked so it never outgrows the storage. */
 typedef struct handle_impl {
@@ -71,36 +76,36 @@ _Static_assert(sizeof(handle_impl) <= sizeof(coio_call_handle), "coio_call_handl
 
 /* ------------------------------------------------------------------ record pool */
 
-static cb *cb_alloc(void)
+static cb *cb_alloc(cb_state *S)
 {
-    cb *c = S.free;
+    cb *c = S->free;
     if (c) {
-        S.free = c->next_free;
+        S->free = c->next_free;
         return c;
     }
-    if (S.nchunks == S.capchunks) {
-        size_t nc = S.capchunks ? S.capchunks * 2 : 8;
-        cb **p = realloc(S.chunks, nc * sizeof *p);
+    if (S->nchunks == S->capchunks) {
+        size_t nc = S->capchunks ? S->capchunks * 2 : 8;
+        cb **p = realloc(S->chunks, nc * sizeof *p);
         if (!p)
             return NULL;
-        S.chunks = p;
-        S.capchunks = nc;
+        S->chunks = p;
+        S->capchunks = nc;
     }
     cb *chunk = calloc(CBS_PER_CHUNK, sizeof *chunk);
     if (!chunk)
         return NULL;
-    S.chunks[S.nchunks++] = chunk;
+    S->chunks[S->nchunks++] = chunk;
     for (size_t i = CBS_PER_CHUNK - 1; i > 0; i--) {
         coio__list_init(&chunk[i].node.link);
-        chunk[i].next_free = S.free;
-        S.free = &chunk[i];
+        chunk[i].next_free = S->free;
+        S->free = &chunk[i];
     }
     coio__list_init(&chunk[0].node.link);
     return &chunk[0];
 }
 
 /* Retires c: a pool record goes back (its handle goes stale), a threadsafe one is freed. */
-static void cb_retire(cb *c)
+static void cb_retire(cb_state *S, cb *c)
 {
     if (c->heap) {
         free(c);
@@ -110,19 +115,22 @@ static void cb_retire(cb *c)
     c->gen++;
     c->fn = NULL;
     c->arg = NULL;
-    c->next_free = S.free;
-    S.free = c;
+    c->next_free = S->free;
+    S->free = c;
 }
+
+static void cb_run(coio__loop *L, coio__remote *r);
 
 static void soon_push(coio__loop *L, cb *c)
 {
     c->state = CB_SOON;
+    c->node.run = cb_run;
     coio__list_push_back(&L->soon, &c->node.link);
     L->nsoon++;
     /* End the current turn: the loop runs callbacks between turns, and a turn may last
      * 64 or more task steps. As in asyncio, where callbacks share the ready queue with
      * task steps, a task that schedules a callback and then yields finds it has run. */
-    L->budget = 0;
+    coio__turn_end(L);
 }
 
 static void fill_handle(coio_call_handle *h, cb *c)
@@ -142,7 +150,7 @@ static cb *cb_new(coio__loop *L, void (*fn)(void *), void *arg, int *err)
     *err = !fn ? -EINVAL : !L ? -EPERM : 0;
     if (*err)
         return NULL;
-    cb *c = cb_alloc();
+    cb *c = cb_alloc(state(L));
     if (!c) {
         *err = -ENOMEM;
         return NULL;
@@ -181,7 +189,7 @@ static int call_at_ns(int64_t when, int64_t now, void (*fn)(void *), void *arg,
         return err;
     c->timer.fire = cb_timer_fire;
     if (coio__timer_arm(L, &c->timer, when) < 0) {
-        cb_retire(c);
+        cb_retire(state(L), c);
         return -ENOMEM;
     }
     c->state = CB_TIMER;
@@ -190,7 +198,7 @@ static int call_at_ns(int64_t when, int64_t now, void (*fn)(void *), void *arg,
      * that are ready after it. It stays a timer, so it runs in deadline order with the
      * other due timers. */
     if (when != COIO__NEVER && when <= (now ? now : coio__clock_ns()))
-        L->budget = 0;
+        coio__turn_end(L);
     return 0;
 }
 
@@ -198,20 +206,15 @@ int coio_call_later(double delay, void (*fn)(void *), void *arg, coio_call_handl
 {
     if (isnan(delay))
         return -EINVAL;
-    int64_t now = coio__clock_ns(), when = COIO__NEVER;
-    if (delay <= 0)
-        when = now;
-    else if (delay < 9e9)
-        when = now + (int64_t)(delay * 1e9);
-    return call_at_ns(when, now, fn, arg, handle);
+    int64_t now = coio__clock_ns();
+    return call_at_ns(coio__deadline_after(now, delay), now, fn, arg, handle);
 }
 
 int coio_call_at(double when, void (*fn)(void *), void *arg, coio_call_handle *handle)
 {
     if (isnan(when))
         return -EINVAL;
-    int64_t ns = when > 9e9 ? COIO__NEVER : when < 0 ? 0 : (int64_t)(when * 1e9);
-    return call_at_ns(ns, 0, fn, arg, handle);
+    return call_at_ns(coio__time_ns(when), 0, fn, arg, handle);
 }
 
 int coio_call_cancel(coio_call_handle *handle)
@@ -234,35 +237,27 @@ int coio_call_cancel(coio_call_handle *handle)
     } else {
         coio__timer_disarm(L, &c->timer);
     }
-    cb_retire(c);
+    cb_retire(state(L), c);
     return 0;
 }
 
-void coio__callbacks_run(coio__loop *L)
+/* A record's turn in the loop's callback phase. */
+static void cb_run(coio__loop *L, coio__remote *r)
 {
-    /* Only those queued now: one that schedules another (or itself) yields to the tasks
-     * and I/O first. */
-    size_t n = L->nsoon;
-    while (n--) {
-        coio__list *node = coio__list_pop_front(&L->soon);
-        if (!node) /* a callback cancelled others */
-            break;
-        L->nsoon--;
-        cb *c = coio__container_of(node, cb, node.link);
-        void (*fn)(void *) = c->fn;
-        void *arg = c->arg;
-        cb_retire(c); /* before the call: cancelling itself returns -EALREADY */
-        fn(arg);
-    }
+    cb *c = coio__container_of(r, cb, node);
+    void (*fn)(void *) = c->fn;
+    void *arg = c->arg;
+    cb_retire(state(L), c); /* before the call: cancelling itself returns -EALREADY */
+    fn(arg);
 }
 
 /* ------------------------------------------------------------------ loop handles */
 
 coio_loop *coio__loop_handle(coio__loop *L)
 {
-    (void)L;
-    if (S.handle)
-        return S.handle;
+    cb_state *S = state(L);
+    if (S->handle)
+        return S->handle;
     coio_loop *h = calloc(1, sizeof *h);
     if (!h)
         return NULL;
@@ -270,7 +265,7 @@ coio_loop *coio__loop_handle(coio__loop *L)
     coio__list_init(&h->inbox);
     h->refs = 1;
     h->L = L;
-    S.handle = h;
+    S->handle = h;
     return h;
 }
 
@@ -356,9 +351,10 @@ void coio__remote_withdraw(coio_loop *h, coio__remote *r)
     pthread_mutex_unlock(&h->mu);
 }
 
-void coio__loop_drain_remote(coio__loop *L)
+/* Runs the messages posted to L's handle: the loop was woken from another thread. */
+static void drain_remote(coio__loop *L)
 {
-    coio_loop *h = S.handle;
+    coio_loop *h = state(L)->handle;
     if (!h)
         return;
     coio__list got;
@@ -411,26 +407,36 @@ int coio_call_soon_threadsafe(coio_loop *loop, void (*fn)(void *), void *arg)
 
 size_t coio__callbacks_stop(coio__loop *L)
 {
+    cb_state *S = state(L);
     size_t dropped = L->nsoon;
     coio__list *n;
     while ((n = coio__list_pop_front(&L->soon)) != NULL)
-        cb_retire(coio__container_of(n, cb, node.link));
+        cb_retire(state(L), coio__container_of(n, cb, node.link));
     L->nsoon = 0;
-    for (size_t i = 0; i < S.nchunks; i++)
+    for (size_t i = 0; i < S->nchunks; i++)
         for (size_t j = 0; j < CBS_PER_CHUNK; j++) {
-            cb *c = &S.chunks[i][j];
+            cb *c = &S->chunks[i][j];
             if (c->state == CB_TIMER) {
                 coio__timer_disarm(L, &c->timer);
-                cb_retire(c);
+                cb_retire(state(L), c);
                 dropped++;
             }
         }
     return dropped;
 }
 
-
-void coio__callbacks_destroy(coio__loop *L)
+static int callbacks_init(coio__loop *L)
 {
+    cb_state *S = calloc(1, sizeof *S);
+    if (!S)
+        return -ENOMEM;
+    coio__loop_sub_set(L, COIO__SUB_CALLBACKS, S);
+    return 0;
+}
+
+static void callbacks_teardown(coio__loop *L)
+{
+    cb_state *S = state(L);
     coio__list *n;
     /* Callbacks never run: threadsafe records are freed, pool records go with the pool. */
     while ((n = coio__list_pop_front(&L->soon)) != NULL) {
@@ -439,7 +445,7 @@ void coio__callbacks_destroy(coio__loop *L)
             free(c);
     }
     L->nsoon = 0;
-    coio_loop *h = S.handle;
+    coio_loop *h = S->handle;
     if (h) {
         coio__list late;
         coio__list_init(&late);
@@ -461,12 +467,21 @@ void coio__callbacks_destroy(coio__loop *L)
             pthread_mutex_destroy(&h->mu);
             free(h);
         }
-        S.handle = NULL;
+        S->handle = NULL;
     }
-    for (size_t i = 0; i < S.nchunks; i++)
-        free(S.chunks[i]);
-    free(S.chunks);
-    S.chunks = NULL;
-    S.nchunks = S.capchunks = 0;
-    S.free = NULL;
+    for (size_t i = 0; i < S->nchunks; i++)
+        free(S->chunks[i]);
+    free(S->chunks);
+    S->chunks = NULL;
+    S->nchunks = S->capchunks = 0;
+    free(S);
+    coio__loop_sub_set(L, COIO__SUB_CALLBACKS, NULL);
 }
+
+const coio__subsystem coio__subsystem_callbacks = {
+    .name = "callbacks",
+    .init = callbacks_init,
+    .teardown = callbacks_teardown,
+    .all_done = coio__callbacks_stop,
+    .woken = drain_remote,
+};

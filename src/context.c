@@ -8,13 +8,16 @@
 
 #include <stdint.h>
 
-static void ctx_start(unsigned hi, unsigned lo)
+static void ctx_start(unsigned fhi, unsigned flo, unsigned hi, unsigned lo)
 {
-    uintptr_t p = ((uintptr_t)hi << 32) | (uintptr_t)lo;
-    coio__task_main((coio_task *)p);
+    coio__ctx_entry_fn *entry;
+    uintptr_t f = ((uintptr_t)fhi << 32) | (uintptr_t)flo;
+    memcpy(&entry, &f, sizeof entry);
+    entry((void *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
 }
 
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu,
+                    coio__ctx_entry_fn *entry)
 {
     /* The ucontext_t takes the top of the stack; the usable stack lies below it. */
     uintptr_t at = ((uintptr_t)stack_top - sizeof(ucontext_t)) & ~(uintptr_t)63;
@@ -33,7 +36,10 @@ void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fp
     }
 #endif
     uintptr_t p = (uintptr_t)ctx; /* ctx is the first member of the task */
-    makecontext(uc, (void (*)(void))ctx_start, 2, (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
+    uintptr_t f;
+    memcpy(&f, &entry, sizeof f);
+    makecontext(uc, (void (*)(void))ctx_start, 4, (unsigned)(f >> 32),
+                (unsigned)(f & 0xffffffffu), (unsigned)(p >> 32), (unsigned)(p & 0xffffffffu));
     ctx->uc = uc;
 }
 
@@ -56,31 +62,35 @@ void coio__ctx_switch(coio__ctx *from, coio__ctx *to)
 
 #elif defined(__x86_64__)
 
-/* Entered by the switch's jump with rsp = the 16-byte aligned stack top and rsi = the
- * new task (its first switch skips the red-zone adjustment, which only resume points
- * make). A zero frame pointer ends backtraces here; ud2 catches a return that can't
- * happen (coio__task_main never returns). */
+/* Entered by the switch's jump with rsp = the 16-byte aligned stack top, rsi = the new
+ * task (its first switch skips the red-zone adjustment, which only resume points make)
+ * and rbp = the entry function, which the first frame holds in the frame pointer's slot.
+ * A zero frame pointer ends backtraces here; ud2 catches a return that can't happen
+ * (the entry function never returns). */
 __asm__(".text\n"
         ".p2align 4\n"
         ".type coio__ctx_entry, @function\n"
         "coio__ctx_entry:\n"
         "    .cfi_startproc\n"
         "    .cfi_undefined rip\n"
+        "    movq %rbp, %rax\n"
         "    xorl %ebp, %ebp\n"
         "    movq %rsi, %rdi\n"
-        "    call coio__task_main\n"
+        "    call *%rax\n"
         "    ud2\n"
         "    .cfi_endproc\n"
         ".size coio__ctx_entry, .-coio__ctx_entry\n");
 void coio__ctx_entry(void);
 
 /* The first switch to a new task pops this frame: control state, then the trampoline's
- * address, then a zero frame pointer, leaving rsp at the 16-byte aligned stack top. */
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
+ * address, then the entry function as the frame pointer, leaving rsp at the 16-byte
+ * aligned stack top. */
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu,
+                    coio__ctx_entry_fn *entry)
 {
     (void)stack_lo;
     uint64_t *top = (uint64_t *)((uintptr_t)stack_top & ~(uintptr_t)15);
-    top[-1] = 0;                           /* rbp */
+    top[-1] = (uint64_t)(uintptr_t)entry; /* rbp */
     top[-2] = (uint64_t)(uintptr_t)coio__ctx_entry;
     top[-3] = fpu;
     ctx->sp = &top[-3];
@@ -102,22 +112,25 @@ __asm__(".text\n"
         "coio__ctx_entry:\n"
         "    .cfi_startproc\n"
         "    .cfi_undefined x30\n"
+        "    mov x9, x29\n"
         "    mov x29, #0\n"
         "    mov x30, #0\n"
         "    mov x0, x1\n"
-        "    bl coio__task_main\n"
+        "    blr x9\n"
         "    brk #0\n"
         "    .cfi_endproc\n"
         ".size coio__ctx_entry, .-coio__ctx_entry\n");
 void coio__ctx_entry(void);
 
-/* Popped by the first switch: FPCR, padding, x29 = 0, the trampoline's address. */
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu)
+/* Popped by the first switch: FPCR, padding, x29 = the entry function (the trampoline
+ * moves it out and zeroes x29), the trampoline's address. */
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu,
+                    coio__ctx_entry_fn *entry)
 {
     (void)stack_lo;
     uint64_t *top = (uint64_t *)((uintptr_t)stack_top & ~(uintptr_t)15);
     top[-1] = (uint64_t)(uintptr_t)coio__ctx_entry;
-    top[-2] = 0;
+    top[-2] = (uint64_t)(uintptr_t)entry;
     top[-3] = 0;
     top[-4] = fpu;
     ctx->sp = &top[-4];

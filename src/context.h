@@ -8,8 +8,8 @@
  * registers that are live at that point, which is never more than the ABI's callee-saved
  * set (x86-64 System V: rbx rbp r12-r15, MXCSR and x87 control word; AAPCS64: x19-x29,
  * d8-d15, FPCR). Resuming jumps to the saved address instead of executing `ret`, so
- * the return-address predictor is not trained on the wrong stack (measured here: ~11 ns
- * per switch with `ret`, ~4 ns with a jump).
+ * the return-address predictor is not trained on the wrong stack (W1: ~11 ns per switch
+ * with `ret`, ~4 ns with a jump).
  *
  * A new context starts in coio__ctx_entry (context.c) with the address of its coio__ctx
  * in the second argument register; coio__ctx is the first member of struct coio_task,
@@ -59,8 +59,8 @@ static inline __attribute__((always_inline)) void coio__ctx_switch(coio__ctx *fr
                      "movq %%rsp, (%%rdi)\n\t"
                      "movq (%%rsi), %%rcx\n\t"
                      /* MXCSR is restored unconditionally: reading back what stmxcsr
-                      * just stored is not forwarded and costs more (~2 ns measured
-                      * here) than an ldmxcsr (~0.4 ns). The x87 control word reads
+                      * just stored is not forwarded and costs more (~2 ns) than an
+                      * ldmxcsr (~0.4 ns). The x87 control word reads
                       * back cheaply and fldcw is slow: load it only when it differs. */
                      "ldmxcsr (%%rcx)\n\t"
                      "movzwl 4(%%rsp), %%eax\n\t"
@@ -139,10 +139,13 @@ static inline const void *coio__ctx_sp(const coio__ctx *c)
 #endif
 }
 
-/* Prepares ctx to start in coio__task_main(task) on the stack whose highest usable
+/* What a new context starts in: entry(ctx), which never returns. */
+typedef void coio__ctx_entry_fn(void *ctx);
+/* Prepares ctx to start in entry(ctx) on the stack whose highest usable
  * address is stack_top, with the floating-point control state `fpu` (from
  * coio__ctx_fpu()). In ucontext mode the ucontext_t is carved from the top of the stack. */
-void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu);
+void coio__ctx_init(coio__ctx *ctx, char *stack_lo, char *stack_top, uint64_t fpu,
+                    coio__ctx_entry_fn *entry);
 /* The calling thread's floating-point control state, as a context stores it. */
 uint64_t coio__ctx_fpu(void);
 

@@ -52,3 +52,15 @@ int coio_dump_tasks(FILE *out)
     pthread_mutex_unlock(&mu);
     return n;
 }
+
+/* The deadlock report (COIO_DEBUG): which task waits on what. */
+static void report_deadlock(coio__loop *L)
+{
+    (void)L;
+    coio_dump_tasks(stderr);
+}
+
+const coio__subsystem coio__subsystem_debug = {
+    .name = "debug",
+    .deadlock = report_deadlock,
+};

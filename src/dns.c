@@ -4,7 +4,7 @@
  * coio_to_thread waits for a job that a worker already runs (the job may use the
  * caller's memory), but getaddrinfo can block for seconds and a cancelled caller must
  * return at once. So a lookup here is a heap job that owns copies of its arguments, run
- * by a small pool of resolver threads private to this file:
+ * by a pool of resolver threads of its own (a coio__pool: threadpool.c):
  *
  *   caller (loop thread)                      resolver thread
  *   job = copy of host/service/hints
@@ -49,13 +49,11 @@ typedef struct dns_job {
     int efd;
 } dns_job;
 
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    coio__list queue;
-    int nthreads, nidle;
-    bool init;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static void job_take(coio__list *item);
+static void job_run(coio__list *item);
+
+static coio__pool pool = COIO__POOL_INIT("coio-dns", RESOLVER_THREADS_MAX, RESOLVER_IDLE_NS,
+                                         job_take, job_run);
 
 static void job_free(dns_job *j)
 {
@@ -64,76 +62,35 @@ static void job_free(dns_job *j)
     free(j);
 }
 
-static void *resolver(void *unused)
+static void job_take(coio__list *item)
 {
-    (void)unused;
-    pthread_setname_np(pthread_self(), "coio-dns");
-    pthread_mutex_lock(&pool.mu);
-    for (;;) {
-        while (coio__list_is_empty(&pool.queue)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += RESOLVER_IDLE_NS / 1000000000;
-            pool.nidle++;
-            int e = pthread_cond_timedwait(&pool.cv, &pool.mu, &ts);
-            pool.nidle--;
-            if (e == ETIMEDOUT && coio__list_is_empty(&pool.queue)) {
-                pool.nthreads--;
-                pthread_mutex_unlock(&pool.mu);
-                return NULL;
-            }
-        }
-        dns_job *j = coio__container_of(coio__list_pop_front(&pool.queue), dns_job, link);
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&pool.mu);
-
-        struct addrinfo *res = NULL;
-        int gai = getaddrinfo(j->host, j->service, &j->hints, &res);
-        int err = errno;
-
-        pthread_mutex_lock(&pool.mu);
-        if (j->abandoned) { /* the caller left: its result is ours to free */
-            pthread_mutex_unlock(&pool.mu);
-            if (gai == 0)
-                freeaddrinfo(res);
-            free(j);
-            pthread_mutex_lock(&pool.mu);
-            continue;
-        }
-        j->gai = gai;
-        j->sys_errno = err;
-        j->res = gai == 0 ? res : NULL;
-        j->state = JOB_DONE;
-        uint64_t one = 1;
-        ssize_t w = write(j->efd, &one, sizeof one);
-        (void)w; /* cannot fail: the counter is 0 and the caller keeps efd open */
-    }
+    coio__container_of(item, dns_job, link)->state = JOB_RUNNING;
 }
 
-/* Queues j and makes sure a thread will take it. Call with pool.mu held. */
-static int enqueue(dns_job *j)
+/* On a resolver thread. */
+static void job_run(coio__list *item)
 {
-    if (!pool.init) {
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&pool.cv, &ca);
-        pthread_condattr_destroy(&ca);
-        coio__list_init(&pool.queue);
-        pool.init = true;
+    dns_job *j = coio__container_of(item, dns_job, link);
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(j->host, j->service, &j->hints, &res);
+    int err = errno;
+
+    pthread_mutex_lock(&pool.mu);
+    if (j->abandoned) { /* the caller left: its result is ours to free */
+        pthread_mutex_unlock(&pool.mu);
+        if (gai == 0)
+            freeaddrinfo(res);
+        free(j);
+        return;
     }
-    coio__list_push_back(&pool.queue, &j->link);
-    if (pool.nidle == 0 && pool.nthreads < RESOLVER_THREADS_MAX) {
-        int e = coio__thread_start(resolver);
-        if (e == 0) {
-            pool.nthreads++;
-        } else if (pool.nthreads == 0) {
-            coio__list_unlink(&j->link);
-            return -EAGAIN;
-        }
-    }
-    pthread_cond_signal(&pool.cv);
-    return 0;
+    j->gai = gai;
+    j->sys_errno = err;
+    j->res = gai == 0 ? res : NULL;
+    j->state = JOB_DONE;
+    uint64_t one = 1;
+    ssize_t w = write(j->efd, &one, sizeof one);
+    (void)w; /* cannot fail: the counter is 0 and the caller keeps efd open */
+    pthread_mutex_unlock(&pool.mu);
 }
 
 /* getaddrinfo's EAI_* codes as negative errnos (the header lists the mapping). */
@@ -263,7 +220,7 @@ int coio_getaddrinfo(const char *host, const char *service, const struct addrinf
         return r;
     }
     pthread_mutex_lock(&pool.mu);
-    r = enqueue(j);
+    r = coio__pool_enqueue(&pool, &j->link);
     pthread_mutex_unlock(&pool.mu);
     if (r < 0) {
         coio_close(j->efd);

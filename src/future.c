@@ -190,9 +190,8 @@ int coio_future_await(coio_future *f, double timeout, void **value)
     coio__list_push_back(&f->waiters, &w.link);
     pthread_mutex_unlock(&f->mu);
 
-    int64_t deadline = COIO__NEVER;
-    if (timeout >= 0 && timeout < 9e9)
-        deadline = coio__clock_ns() + (int64_t)(timeout * 1e9);
+    /* a negative timeout: none */
+    int64_t deadline = timeout < 0 ? COIO__NEVER : coio__deadline_after(coio__clock_ns(), timeout);
     L->keepalive++; /* another thread may complete f: waiting here is no deadlock */
     r = coio__park(L, t, "future", &w, future_unwait, deadline, true);
     L->keepalive--;

@@ -226,11 +226,10 @@ static int claim_all(coio_task *cur, coio_task **tasks, size_t n)
     return 0;
 }
 
+/* A negative timeout is no timeout (docs/api.md). */
 static int64_t deadline_in(double seconds)
 {
-    if (seconds < 0 || seconds > 9e9)
-        return COIO__NEVER;
-    return coio__clock_ns() + (int64_t)(seconds * 1e9);
+    return seconds < 0 ? COIO__NEVER : coio__deadline_after(coio__clock_ns(), seconds);
 }
 
 static bool is_failure(int result)

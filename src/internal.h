@@ -38,6 +38,40 @@
 
 typedef struct coio__loop coio__loop;
 
+/* ---------------------------------------------------------------------------- subsystems */
+
+/* A room above the scheduler that keeps per-loop state or must act at the loop's start or
+ * end registers itself here instead of the loop naming it. Its state is one pointer in
+ * the loop (coio__loop_sub), set by its init hook. The list (registry.c) is in init
+ * order; teardown runs in reverse. Every hook may be NULL. See CONTRIBUTING.md. */
+typedef struct coio__subsystem {
+    const char *name;
+    /* Loop start, before main runs. 0 or a negative errno (coio_run then fails with it,
+     * after tearing down the subsystems already initialised). */
+    int (*init)(coio__loop *L);
+    /* Every task has finished: drop what would keep the loop running for nothing
+     * (pending callbacks). Returns how many things were dropped (a COIO_DEBUG warning). */
+    size_t (*all_done)(coio__loop *L);
+    /* The loop was woken from another thread (coio__loop_drain_ext): look at the
+     * subsystem's own cross-thread inbox. */
+    void (*woken)(coio__loop *L);
+    /* COIO_DEBUG: every task waits and nothing can wake one; report what helps. */
+    void (*deadlock)(coio__loop *L);
+    /* Loop end, after every task struct is freed. Frees the state. */
+    void (*teardown)(coio__loop *L);
+} coio__subsystem;
+
+/* The ids of the subsystems, in init order (registry.c lists them in the same order). */
+enum coio__subsystem_id {
+    COIO__SUB_CALLBACKS, /* callback.c: record pool, loop handle */
+    COIO__SUB_STREAM,    /* stream.c: recycled buffers */
+    COIO__SUB_DEBUG,     /* debug.c: no state; the deadlock report */
+    COIO__SUB_COUNT
+};
+extern const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT];
+extern const coio__subsystem coio__subsystem_callbacks, coio__subsystem_stream,
+    coio__subsystem_debug;
+
 /* ---------------------------------------------------------------------------- timers */
 
 /* A timer is armed with a deadline (ns on CLOCK_MONOTONIC) and fires once. The heap keeps
@@ -71,6 +105,13 @@ int coio__timers_run(coio__loop *L, int64_t now);
 void coio__timers_free(coio__timers *T);
 
 int64_t coio__clock_ns(void);
+/* The one conversion from the API's seconds to a deadline in ns (timer.c). `seconds`
+ * after `now`: now when seconds <= 0; COIO__NEVER when it is infinite or beyond what
+ * int64 ns hold. A NaN must be rejected by the caller, and "negative means no deadline"
+ * is the caller's rule where the API has it. */
+int64_t coio__deadline_after(int64_t now, double seconds);
+/* The same for an absolute time on coio_now()'s clock (0 for a negative one). */
+int64_t coio__time_ns(double when);
 
 /* ---------------------------------------------------------------------------- stacks */
 
@@ -104,17 +145,21 @@ typedef struct coio__stacks {
     size_t nclean, low;
     size_t watch;          /* stack_put looks at the trim timer once nfree reaches it */
     coio__timer trim;
+    coio__loop *timers_of; /* whose timers the trim timer is armed in (opaque here) */
 } coio__stacks;
 
-int coio__stacks_init(coio__stacks *S);
+int coio__stacks_init(coio__stacks *S, coio__loop *timers_of);
 void coio__stacks_destroy(coio__stacks *S);
 int coio__stack_get(coio__stacks *S, size_t size, coio__stack *out);
 /* Returns a stack to the pool. Safe to call while running on that stack: the pool only
  * records the address; nothing reuses it before the caller switches away. A stack of a
  * non-default size is unmapped, which is not safe from on it: see task.c. */
 void coio__stack_put(coio__stacks *S, coio__stack *st);
-/* Installs the SIGSEGV handler that names the task whose stack overflowed. */
-void coio__stack_overflow_handler_init(void);
+/* Tells the overflow handler what runs on which stack: the running task's lowest usable
+ * stack byte, name and id; false when no task with a stack runs. Async-signal-safe. */
+typedef bool coio__stack_owner_fn(const char **stack_lo, const char **name, unsigned *id);
+/* Installs the SIGSEGV handler that names the task (from owner) whose stack overflowed. */
+void coio__stack_overflow_handler_init(coio__stack_owner_fn *owner);
 /* Gives the calling thread an alternate signal stack (once per thread). */
 void coio__stack_altstack_init(void);
 
@@ -194,12 +239,22 @@ struct coio_task {
 #endif
 };
 
+/* True once t has finished, whether its function ran or not (cancelled, or no stack
+ * for it, before it started). */
+static inline bool coio__task_is_done(const coio_task *t)
+{
+    return t->state == COIO__DONE;
+}
+
 coio_task *coio__task_alloc(coio__loop *L);
 void coio__task_free(coio__loop *L, coio_task *t);
 /* Names t with a string that outlives it (a literal): no copy, so a task the library
  * spawns per operation (a stream's flusher) costs no malloc. */
 void coio__task_set_static_name(coio_task *t, const char *name);
-_Noreturn void coio__task_main(coio_task *t);
+/* Where a task's context starts (ctx is the task): runs it, finishes it, never returns. */
+_Noreturn void coio__task_main(void *ctx);
+/* The running task's stack, name and id, for the overflow handler (coio__stack_owner_fn). */
+bool coio__task_running_stack(const char **stack_lo, const char **name, unsigned *id);
 /* Unmaps the loop's task chunks (loop end). */
 void coio__task_chunks_free(coio__loop *L);
 /* Calls fn for every task struct in use, in slot order. fn may free the task. */
@@ -226,42 +281,77 @@ static inline int coio__handle_claim_error(const coio_task *cur, const coio_task
 
 /* ---------------------------------------------------------------------------- I/O ops */
 
+/* The operation table: every I/O operation a task can run, one row each. io.c, both
+ * backends and the names in coio_dump_tasks are generated from it, so adding an
+ * operation is a row here plus, for a new argument layout, its cases (CONTRIBUTING.md,
+ * "Adding an operation"). Columns:
+ *   code     COIO__OP_<code>
+ *   what     what a task parked on it waits on (coio_dump_tasks)
+ *   uring    the io_uring opcode, IORING_OP_<uring>
+ *   waits    what the fd must become for the syscall not to fail with EAGAIN:
+ *            IN, OUT, or POLL (op->flags says: COIO_READABLE / COIO_WRITABLE)
+ *   layout   which member of op->a holds the arguments, and how the syscall and the
+ *            io_uring request take them (COIO__OP_SYSCALL_<layout> in io.c,
+ *            PREP_<layout> in backend_uring.c)
+ *   syscall  the system call (libc's wrapper) that epoll's readiness path runs
+ *   xflags   flags always added to op->flags for the syscall and the request
+ *
+ *     code      what          uring      waits layout    syscall   xflags */
+#define COIO__OPS(X)                                                             \
+    X(POLL,     "poll fd",    POLL_ADD,  POLL, POLL,     poll,     0)            \
+    X(READ,     "read fd",    READ,      IN,   RW,       read,     0)            \
+    X(WRITE,    "write fd",   WRITE,     OUT,  RW,       write,    0)            \
+    X(READV,    "readv fd",   READV,     IN,   IOV,      readv,    0)            \
+    X(WRITEV,   "writev fd",  WRITEV,    OUT,  IOV,      writev,   0)            \
+    X(RECV,     "recv fd",    RECV,      IN,   SOCKBUF,  recv,     0)            \
+    X(SEND,     "send fd",    SEND,      OUT,  SOCKBUF,  send,     MSG_NOSIGNAL) \
+    X(RECVMSG,  "recvmsg fd", RECVMSG,   IN,   MSG,      recvmsg,  0)            \
+    X(SENDMSG,  "sendmsg fd", SENDMSG,   OUT,  MSG,      sendmsg,  MSG_NOSIGNAL) \
+    X(ACCEPT,   "accept fd",  ACCEPT,    IN,   ACCEPT,   accept4,  0)            \
+    X(CONNECT,  "connect fd", CONNECT,   OUT,  CONNECT,  connect,  0)
+/* MSG_NOSIGNAL on sends: a reset peer is -EPIPE, never SIGPIPE. */
+
 enum coio__opcode {
-    COIO__OP_POLL, /* wait for readiness: events in op->events, revents in op->res */
-    COIO__OP_READ,
-    COIO__OP_WRITE,
-    COIO__OP_READV,
-    COIO__OP_WRITEV,
-    COIO__OP_RECV,
-    COIO__OP_SEND,
-    COIO__OP_RECVMSG,
-    COIO__OP_SENDMSG,
-    COIO__OP_ACCEPT,
-    COIO__OP_CONNECT,
+#define COIO__OP_ENUM(code, what, uring, waits, layout, syscall, xflags) COIO__OP_##code,
+    COIO__OPS(COIO__OP_ENUM)
+#undef COIO__OP_ENUM
+    COIO__OP_COUNT
 };
 
-/* One operation performed for a task. Lives on the task's stack for its duration. */
+/* One operation performed for a task. Lives on the task's stack for its duration.
+ * The arguments are set by the caller and never change; res is written once, when the
+ * op completes; what a backend tracks while the op is in flight is in backend_state. */
 typedef struct coio__op {
-    uint8_t code;
+    uint8_t code;     /* enum coio__opcode */
     uint8_t done;     /* completed: res is final */
     uint8_t stopping; /* cancellation asked of the backend */
     uint8_t removed;  /* the backend dropped it without completing it */
+    uint8_t started;  /* CONNECT: connect() is in progress; the next try reads SO_ERROR */
     int fd;
-    int flags; /* send/recv/accept4 flags; poll events */
-    void *buf;
-    size_t len;
-    union {
-        const struct iovec *iov; /* READV/WRITEV: iovcnt in len */
-        struct msghdr *msg;
+    int flags;        /* send/recv/accept4 flags; POLL: the events */
+    union {           /* the arguments, by the row's layout */
+        struct {
+            void *buf;
+            size_t len;
+        } buf;        /* RW, SOCKBUF */
+        struct {
+            const struct iovec *iov;
+            int cnt;
+        } iov;        /* IOV */
+        struct msghdr *msg; /* MSG */
         struct {
             struct sockaddr *addr;
-            socklen_t *addrlen; /* ACCEPT */
-            socklen_t alen;     /* CONNECT */
-        } sa;
-    } u;
+            socklen_t *addrlen;
+        } accept;     /* ACCEPT */
+        struct {
+            const struct sockaddr *addr;
+            socklen_t len;
+        } connect;    /* CONNECT */
+    } a;
     ssize_t res;
+    uint32_t backend_state; /* the backend's own, from submit to completion */
     coio_task *task;
-    coio__list link; /* backend's list of ops waiting on the fd */
+    coio__list link;  /* the backend's list of ops on the fd */
 } coio__op;
 
 /* An I/O backend. Operation-based: submit asks it to perform an operation for the
@@ -270,6 +360,9 @@ typedef struct coio__op {
  * io_uring as a submission and its completion. */
 typedef struct coio__backend {
     const char *name;
+    /* 0 if the backend can run here, else the negative errno saying why not. NULL: it
+     * always can. Called before init, possibly many times (cache the answer). */
+    int (*probe)(void);
     /* Submitting an op costs no system call of its own (io_uring: ops go to the kernel
      * in batches): code that may either try a system call now or queue an op and move
      * on should queue it. */
@@ -303,28 +396,24 @@ void *coio__fdtable_get(coio__fdtable *T, int fd);        /* creates; NULL on EN
 void *coio__fdtable_find(const coio__fdtable *T, int fd); /* NULL if never created */
 void coio__fdtable_free(coio__fdtable *T);
 
+/* The backends built in, by preference, NULL-terminated (registry.c). */
+extern const coio__backend *const coio__backends[];
 extern const coio__backend coio__backend_epoll;
 #ifdef COIO_HAVE_LIBURING
 extern const coio__backend coio__backend_uring;
-/* 0 if io_uring can be used here, else the negative errno saying why not. */
-int coio__uring_probe(void);
 #endif
 
-/* True if op waits for the fd to become readable (reads, accept, POLL for input). */
+/* True if op waits for the fd to become readable (the table's IN rows; POLL for input). */
 static inline bool coio__op_is_reader(const coio__op *op)
 {
-    switch (op->code) {
-    case COIO__OP_READ:
-    case COIO__OP_READV:
-    case COIO__OP_RECV:
-    case COIO__OP_RECVMSG:
-    case COIO__OP_ACCEPT:
-        return true;
-    case COIO__OP_POLL:
-        return (op->flags & COIO_READABLE) != 0;
-    default:
-        return false;
-    }
+    enum { IN = 1, OUT = 0, POLL = 2 };
+    static const uint8_t waits[COIO__OP_COUNT] = {
+#define COIO__OP_WAITS(code, what, uring, w, layout, syscall, xflags) [COIO__OP_##code] = w,
+        COIO__OPS(COIO__OP_WAITS)
+#undef COIO__OP_WAITS
+    };
+    uint8_t w = waits[op->code];
+    return w == POLL ? (op->flags & COIO_READABLE) != 0 : w == IN;
 }
 
 /* Runs op for the current task, suspending it until done. Returns op->res, or
@@ -339,8 +428,6 @@ void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res);
 void coio__eventfd_signal(int fd);
 /* Performs op's system call once, non-blocking. Returns the result or -errno. */
 ssize_t coio__op_syscall(coio__op *op);
-/* Frees the loop's cache of stream buffers (stream.c). */
-void coio__stream_bufs_destroy(coio__loop *L);
 
 /* ---------------------------------------------------------------------------- streams */
 
@@ -378,33 +465,60 @@ typedef struct coio__stream_transport {
 coio_stream *coio__stream_open_transport(int fd, const coio__stream_transport *tp, void *ctx,
                                          const coio_stream_opts *opts);
 
+/* ---------------------------------------------------------------------------- ready queue */
+
+/* The tasks ready to run, FIFO: a ring of task pointers that is never full, because spawn
+ * reserves room for every live task (coio__readyq_reserve) and a task is in it at most
+ * once. All of the scheduler's queue handling is these few functions (loop.c). */
+typedef struct coio__readyq {
+    coio_task **ring;
+    size_t mask; /* capacity - 1 (a power of two) */
+    size_t head; /* next to pop (wraps through mask) */
+    size_t n;    /* tasks queued */
+} coio__readyq;
+
+static inline void coio__readyq_push(coio__readyq *q, coio_task *t)
+{
+    q->ring[(q->head + q->n++) & q->mask] = t;
+}
+/* Removes and returns the front task; the queue must not be empty. */
+static inline coio_task *coio__readyq_pop(coio__readyq *q)
+{
+    q->n--;
+    return q->ring[q->head++ & q->mask];
+}
+/* Puts t at the back and takes the front, in one step: the queue must not be empty.
+ * Its length is unchanged, so only the head moves (a yield while others are ready). */
+static inline coio_task *coio__readyq_rotate(coio__readyq *q, coio_task *t)
+{
+    q->ring[(q->head + q->n) & q->mask] = t;
+    return q->ring[q->head++ & q->mask];
+}
+/* Room for `live` tasks in all. 0 or -ENOMEM. */
+int coio__readyq_reserve(coio__readyq *q, size_t live);
+void coio__readyq_free(coio__readyq *q);
+
 /* ---------------------------------------------------------------------------- loop */
 
 struct coio__loop {
     coio__ctx ctx;       /* the loop's own context, on the thread's stack */
     coio__ctx dead_ctx;  /* scratch: where a finishing task "saves" its last context */
     coio_task *current;
-    /* Ready queue: a ring of task pointers, never full: spawn keeps its capacity above
-     * the number of live tasks, and a task is in it at most once. */
-    coio_task **ready;
-    size_t ready_mask;   /* capacity - 1 (a power of two) */
-    size_t ready_head;   /* next to pop */
-    size_t nready;
-    unsigned budget;     /* dispatches before the loop must look at timers and I/O */
+    coio__readyq ready;
+    unsigned budget;     /* dispatches before the loop must look at timers and I/O:
+                          * set at a turn's start, zeroed by coio__turn_end */
     coio__timers timers;
     const coio__backend *backend;
     void *backend_data;
     size_t io_pending;   /* ops submitted and not completed */
     size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
     coio__stacks stacks;
-    void *stream_bufs;   /* free stream buffers of the first size (stream.c) */
-    size_t nstream_bufs;
     coio_task *task_free; /* recycled task structs, linked through ->arg */
     coio_task *task_chunk_next; /* uncarved part of the newest chunk */
     size_t task_chunk_left;
     void **task_chunks;
     size_t ntask_chunks, captask_chunks;
-    coio__list soon;     /* callbacks queued by call_soon (callback.c) */
+    coio__list soon;     /* the callback phase's work (coio__remote): call_soon records */
     size_t nsoon;
     size_t keepalive;    /* handles that other threads may use to wake the loop (futures,
                           * threadsafe callbacks): while > 0, no task waiting is a deadlock */
@@ -419,9 +533,11 @@ struct coio__loop {
     bool debug;          /* COIO_DEBUG=1 */
     bool stopping;       /* main has returned: cleanup phase */
     int wake_fd;         /* eventfd for cross-thread wake-ups (-1 until needed) */
-    /* Cross-thread completions (thread pool), guarded by ext_lock. */
+    /* Messages from other threads (coio__remote: finished thread-pool jobs), guarded by
+     * ext_lock and run by coio__loop_drain_ext. */
     pthread_mutex_t ext_lock;
     coio__list ext_done;
+    void *sub[COIO__SUB_COUNT]; /* each subsystem's own state (coio__loop_sub) */
 #if defined(COIO_CONTEXT_UCONTEXT)
     ucontext_t uc_loop, uc_dead;
 #endif
@@ -439,6 +555,16 @@ extern __thread coio__loop *coio__tls_loop __attribute__((tls_model("initial-exe
 static inline coio__loop *coio__loop_get(void)
 {
     return coio__tls_loop;
+}
+
+/* Subsystem id's per-loop state (NULL before its init hook set it). */
+static inline void *coio__loop_sub(const coio__loop *L, enum coio__subsystem_id id)
+{
+    return L->sub[id];
+}
+static inline void coio__loop_sub_set(coio__loop *L, enum coio__subsystem_id id, void *state)
+{
+    L->sub[id] = state;
 }
 
 /* Parks the current task t until coio__wake(t, r); returns r. `what` and `obj` say what
@@ -464,13 +590,26 @@ static inline int coio__budget_spend(coio__loop *L, coio_task *t)
 }
 /* Makes a parked task ready with park's return value r. Ignored unless t is WAITING. */
 void coio__wake(coio__loop *L, coio_task *t, int r);
-/* Puts t at the back of the ready queue. */
-static inline void coio__ready_push(coio__loop *L, coio_task *t)
+/* The wake rule: wakes t with r only if it is still parked on obj. A completion that
+ * arrives after the wait it was for has ended (interrupted, timed out, or the task now
+ * waits on something else) is ignored. Every object that completes a task's wait from
+ * outside that task (an I/O op, a joinset, a thread-pool job) wakes it this way. */
+static inline void coio__wake_if_waiting(coio__loop *L, coio_task *t, const void *obj, int r)
 {
-    L->ready[(L->ready_head + L->nready++) & L->ready_mask] = t;
+    if (t->wait_obj == obj)
+        coio__wake(L, t, r);
 }
-/* Makes room in the ready queue for one more live task. 0 or -ENOMEM. */
-int coio__ready_reserve(coio__loop *L);
+/* Ends t's wait early with r (-ECANCELED, -EBADF...): unlinks t from what it waits on
+ * (its unwait hook) and wakes it. Only an interruptible wait ends so; returns false when
+ * t is not parked interruptibly (running, ready, or in a cleanup wait): it then finds out
+ * by itself when it next checks. */
+bool coio__interrupt(coio__loop *L, coio_task *t, int r);
+/* Ends the loop's current turn: the loop looks at I/O, timers and callbacks before the
+ * next task step that was not yet dispatched. */
+static inline void coio__turn_end(coio__loop *L)
+{
+    L->budget = 0;
+}
 /* Switches away from the current task (state already set); returns when resumed. */
 void coio__schedule(coio__loop *L, coio_task *self);
 /* Final switch of a finished task; never returns. */
@@ -486,20 +625,17 @@ int coio__scope_fire(coio_task *t, int64_t now);
 /* COIO_DEBUG: reports (and drops) t's scopes if the innermost one's frame has returned;
  * `sp` is an address in the caller's frame. */
 void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp);
-/* Runs the callbacks queued on L->soon when the turn began (callback.c); they run on
- * the loop's own stack and must not suspend. */
-void coio__callbacks_run(coio__loop *L);
-/* Frees what callback.c holds at loop end. */
-void coio__callbacks_destroy(coio__loop *L);
-/* Drains L->ext_done (called by backends when wake_fd becomes readable). */
+/* Runs the messages other threads put on L->ext_done, then every subsystem's woken hook
+ * (called by backends when wake_fd becomes readable). */
 void coio__loop_drain_ext(coio__loop *L);
 
 /* ---------------------------------------------------------------------------- debug */
 
+/* Prints "coio: <message>" to stderr (log.c). L may be NULL. */
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
 
-/* ==== BEGIN sync internals (callback.c, future.c; owner: the sync work, issue 3) ==== */
+/* ==== BEGIN sync internals (callback.c, future.c) ==== */
 
 /* A message to a loop from any thread: posted to the loop's handle (coio_loop) and run on
  * the loop's thread, from the backend's poll (coio__loop_drain_ext), or at once when the
@@ -517,11 +653,34 @@ coio_loop *coio__loop_handle(coio__loop *L);
 int coio__remote_post(coio_loop *h, coio__remote *r);
 /* Withdraws r if it was posted and has not run yet. h's loop thread only. */
 void coio__remote_withdraw(coio_loop *h, coio__remote *r);
-/* Starts fn on a detached thread with a 256 KiB stack (the worker pool's and the
- * resolvers') that blocks every asynchronous signal. Returns 0 or pthread_create's error. */
-int coio__thread_start(void *(*fn)(void *));
-/* Runs the messages posted to L. Called by coio__loop_drain_ext (threadpool.c). */
-void coio__loop_drain_remote(coio__loop *L);
+/* Starts fn(arg) on a detached thread with a 256 KiB stack (the pools' workers) that
+ * blocks every asynchronous signal. Returns 0 or pthread_create's error. */
+int coio__thread_start(void *(*fn)(void *), void *arg);
+
+/* A pool of worker threads (threadpool.c): a queue of items, threads started on demand
+ * up to `max`, idle ones waiting for work or exiting after idle_ns. coio_to_thread's
+ * pool and the resolver's (dns.c) are instances. The item's owner keeps its state under
+ * mu: take() is called with mu held as a worker dequeues it, run() without. */
+typedef struct coio__pool {
+    const char *name; /* the workers' thread name (top -H, gdb, tests) */
+    int max;          /* threads at most; 0: min(32, CPUs + 4) */
+    int64_t idle_ns;  /* an idle worker exits after this long; 0: never */
+    void (*take)(coio__list *item);
+    void (*run)(coio__list *item);
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* set up on first use (CLOCK_MONOTONIC) */
+    coio__list queue;
+    int nthreads, nidle;
+    bool ready;
+} coio__pool;
+#define COIO__POOL_INIT(name_, max_, idle_ns_, take_, run_)                            \
+    {                                                                                  \
+        .name = (name_), .max = (max_), .idle_ns = (idle_ns_), .take = (take_),        \
+        .run = (run_), .mu = PTHREAD_MUTEX_INITIALIZER                                 \
+    }
+/* Queues item (call with P->mu held) and starts a worker if none is idle and the bound
+ * allows. 0, or -EAGAIN when no worker runs and none could be started (item unqueued). */
+int coio__pool_enqueue(coio__pool *P, coio__list *item);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */
 size_t coio__callbacks_stop(coio__loop *L);

@@ -7,63 +7,62 @@
 #include <poll.h>
 #include <unistd.h>
 
+/* CONNECT: the first try starts the connection; while it is in progress (started),
+ * only SO_ERROR tells how it ended. */
+static ssize_t sys_connect(coio__op *op)
+{
+    if (!op->started) {
+        if (connect(op->fd, op->a.connect.addr, op->a.connect.len) == 0)
+            return 0;
+        if (errno == EINPROGRESS) {
+            op->started = 1;
+            return -EAGAIN;
+        }
+        /* EAGAIN (an AF_UNIX listener's full backlog) means nothing started: the next
+         * attempt calls connect() again. */
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+    int err = 0;
+    socklen_t l = sizeof err;
+    if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+        return -errno;
+    return !err ? 0 : err == EINPROGRESS ? -EAGAIN : -err;
+}
+
+/* POLL: the revents, -EAGAIN if none yet, -EBADF for a closed fd. */
+static ssize_t sys_poll(coio__op *op)
+{
+    struct pollfd p = {.fd = op->fd, .events = (short)op->flags};
+    int r = poll(&p, 1, 0);
+    if (r < 0)
+        return -errno;
+    if (r == 0)
+        return -EAGAIN;
+    return (p.revents & POLLNVAL) ? -EBADF : p.revents;
+}
+
+/* How the system call of each argument layout takes the op (the table's layout
+ * column); `fn` is the row's syscall, `xf` its xflags. */
+#define SYSCALL_RW(fn, op, xf) r = fn((op)->fd, (op)->a.buf.buf, (op)->a.buf.len)
+#define SYSCALL_SOCKBUF(fn, op, xf) \
+    r = fn((op)->fd, (op)->a.buf.buf, (op)->a.buf.len, (op)->flags | (xf))
+#define SYSCALL_IOV(fn, op, xf) r = fn((op)->fd, (op)->a.iov.iov, (op)->a.iov.cnt)
+#define SYSCALL_MSG(fn, op, xf) r = fn((op)->fd, (op)->a.msg, (op)->flags | (xf))
+#define SYSCALL_ACCEPT(fn, op, xf) \
+    r = fn((op)->fd, (op)->a.accept.addr, (op)->a.accept.addrlen, (op)->flags | (xf))
+#define SYSCALL_CONNECT(fn, op, xf) return sys_connect(op)
+#define SYSCALL_POLL(fn, op, xf) return sys_poll(op)
+
 ssize_t coio__op_syscall(coio__op *op)
 {
     ssize_t r;
     switch (op->code) {
-    case COIO__OP_READ:
-        r = read(op->fd, op->buf, op->len);
+#define OP_CASE(code, what, uring, waits, layout, syscall, xflags) \
+    case COIO__OP_##code:                                          \
+        SYSCALL_##layout(syscall, op, xflags);                     \
         break;
-    case COIO__OP_WRITE:
-        r = write(op->fd, op->buf, op->len);
-        break;
-    case COIO__OP_READV:
-        r = readv(op->fd, op->u.iov, (int)op->len);
-        break;
-    case COIO__OP_WRITEV:
-        r = writev(op->fd, op->u.iov, (int)op->len);
-        break;
-    case COIO__OP_RECV:
-        r = recv(op->fd, op->buf, op->len, op->flags);
-        break;
-    case COIO__OP_SEND: /* MSG_NOSIGNAL: a reset peer is -EPIPE, never SIGPIPE */
-        r = send(op->fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);
-        break;
-    case COIO__OP_RECVMSG:
-        r = recvmsg(op->fd, op->u.msg, op->flags);
-        break;
-    case COIO__OP_SENDMSG:
-        r = sendmsg(op->fd, op->u.msg, op->flags | MSG_NOSIGNAL);
-        break;
-    case COIO__OP_ACCEPT:
-        r = accept4(op->fd, op->u.sa.addr, op->u.sa.addrlen, op->flags);
-        break;
-    case COIO__OP_CONNECT:
-        if (!op->len) { /* len marks "connect in progress": then only SO_ERROR tells */
-            r = connect(op->fd, op->u.sa.addr, op->u.sa.alen);
-            if (r < 0 && errno == EINPROGRESS) {
-                op->len = 1;
-                return -EAGAIN;
-            }
-            /* EAGAIN (an AF_UNIX listener's full backlog) means nothing started: the
-             * next attempt calls connect() again. */
-        } else {
-            int err = 0;
-            socklen_t l = sizeof err;
-            r = getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-            if (r == 0 && err)
-                return err == EINPROGRESS ? -EAGAIN : -err;
-        }
-        break;
-    case COIO__OP_POLL: {
-        struct pollfd p = {.fd = op->fd, .events = (short)op->flags};
-        r = poll(&p, 1, 0);
-        if (r == 0)
-            return -EAGAIN;
-        if (r > 0)
-            return (p.revents & POLLNVAL) ? -EBADF : p.revents;
-        break;
-    }
+        COIO__OPS(OP_CASE)
+#undef OP_CASE
     default:
         return -EINVAL;
     }
@@ -77,8 +76,7 @@ void coio__op_complete(coio__loop *L, coio__op *op, ssize_t res)
     op->res = res;
     op->done = 1;
     L->io_pending--;
-    if (op->task->wait_obj == op)
-        coio__wake(L, op->task, 0);
+    coio__wake_if_waiting(L, op->task, op, 0);
 }
 
 /* Asks the backend to drop op (once). */
@@ -100,13 +98,10 @@ static void op_unwait(coio_task *t)
 
 static const char *op_what(const coio__op *op)
 {
-    static const char *const names[] = {
-        [COIO__OP_POLL] = "poll fd",       [COIO__OP_READ] = "read fd",
-        [COIO__OP_WRITE] = "write fd",     [COIO__OP_READV] = "readv fd",
-        [COIO__OP_WRITEV] = "writev fd",   [COIO__OP_RECV] = "recv fd",
-        [COIO__OP_SEND] = "send fd",       [COIO__OP_RECVMSG] = "recvmsg fd",
-        [COIO__OP_SENDMSG] = "sendmsg fd", [COIO__OP_ACCEPT] = "accept fd",
-        [COIO__OP_CONNECT] = "connect fd",
+    static const char *const names[COIO__OP_COUNT] = {
+#define OP_NAME(code, what, uring, waits, layout, syscall, xflags) [COIO__OP_##code] = what,
+        COIO__OPS(OP_NAME)
+#undef OP_NAME
     };
     return names[op->code];
 }
@@ -116,7 +111,7 @@ int coio__budget_yield(coio__loop *L)
     /* Tokio's coop budget does the same (it cut tail latency about 3x there). Ending the
      * turn matters: a yield alone would only put the task behind the other ready ones,
      * and the loop polls I/O once per turn of at least 64 dispatches. */
-    L->budget = 0;
+    coio__turn_end(L);
     return coio_yield(); /* refills the budget */
 }
 
@@ -125,6 +120,7 @@ static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op)
 {
     op->task = t;
     op->done = op->removed = op->stopping = 0;
+    op->backend_state = 0;
     int r = L->backend->submit(L, op);
     if (r != 0)
         return r < 0 ? r : op->res;
@@ -183,7 +179,7 @@ ssize_t coio_read(int fd, void *buf, size_t n)
         return -EBADF;
     if (!buf && n)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_READ, .fd = fd, .buf = buf, .len = n};
+    coio__op op = {.code = COIO__OP_READ, .fd = fd, .a.buf = {buf, n}};
     return coio__op_run(&op);
 }
 
@@ -193,7 +189,7 @@ ssize_t coio_write(int fd, const void *buf, size_t n)
         return -EBADF;
     if (!buf && n)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = n};
+    coio__op op = {.code = COIO__OP_WRITE, .fd = fd, .a.buf = {(void *)buf, n}};
     return coio__op_run(&op);
 }
 

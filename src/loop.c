@@ -9,8 +9,14 @@
  *      turn's budget is spent or nothing is ready;
  *   2. I/O: the backend is polled — without blocking when tasks are ready, and not at all
  *      when no operation is pending, so pure task switching makes no system call;
- *   3. timers: every due timer fires, in (deadline, arming) order; then the callbacks
- *      queued so far run. Those they queue run after one step of each ready task.
+ *   3. timers: every due timer fires, in (deadline, arming) order;
+ *   4. callbacks: the work queued on L->soon so far runs (call_soon and due call_later
+ *      records). What it queues runs after one step of each ready task.
+ *
+ * Messages from other threads (finished thread-pool jobs, call_soon_threadsafe) run
+ * inside phase 2, when the backend sees the loop's wake-up (coio__loop_drain_ext).
+ * The loop names none of the rooms above it: they register in src/registry.c, and it
+ * runs their hooks at its start, when every task has finished, and at its end.
  *
  * When every task waits and nothing can wake one, the waiting tasks are cancelled, so
  * that their cleanup runs, and coio_run returns -EDEADLK once they are done.
@@ -73,50 +79,88 @@ static inline void switch_ctx(coio__loop *L, coio__ctx *from, coio_task *ft, coi
 #endif
 }
 
-int coio__ready_reserve(coio__loop *L)
+/* ------------------------------------------------------------------ the ready queue */
+
+int coio__readyq_reserve(coio__readyq *q, size_t live)
 {
-    size_t cap = L->ready ? L->ready_mask + 1 : 0;
-    if (L->nalive < cap)
+    size_t cap = q->ring ? q->mask + 1 : 0;
+    if (live <= cap)
         return 0;
     size_t nc = cap ? cap * 2 : 256;
-    size_t head = L->ready_head & L->ready_mask;
-    if (head + L->nready <= cap) {
+    size_t head = q->head & q->mask;
+    if (head + q->n <= cap) {
         /* Not wrapped: realloc keeps every slot where it is (and, for large rings, moves
          * pages with mremap instead of copying and faulting in new ones). */
-        coio_task **r = realloc(L->ready, nc * sizeof *r);
+        coio_task **r = realloc(q->ring, nc * sizeof *r);
         if (!r)
             return -ENOMEM;
-        L->ready = r;
-        L->ready_head = head;
-        L->ready_mask = nc - 1;
+        q->ring = r;
+        q->head = head;
+        q->mask = nc - 1;
         return 0;
     }
     coio_task **r = malloc(nc * sizeof *r);
     if (!r)
         return -ENOMEM;
-    for (size_t i = 0; i < L->nready; i++)
-        r[i] = L->ready[(L->ready_head + i) & L->ready_mask];
-    free(L->ready);
-    L->ready = r;
-    L->ready_mask = nc - 1;
-    L->ready_head = 0;
+    for (size_t i = 0; i < q->n; i++)
+        r[i] = q->ring[(q->head + i) & q->mask];
+    free(q->ring);
+    q->ring = r;
+    q->mask = nc - 1;
+    q->head = 0;
     return 0;
 }
 
-/* Next task to run, or NULL when the budget is spent or nothing is ready. Tasks that
- * never ran get their stack here (or finish at once if cancelled or out of memory). */
+void coio__readyq_free(coio__readyq *q)
+{
+    free(q->ring);
+    *q = (coio__readyq){0};
+}
+
+/* Budget of a turn that starts with n tasks ready: one step of each, but at least
+ * COIO__MIN_TURN. */
+static inline unsigned turn_budget(size_t n)
+{
+    return n > COIO__MIN_TURN ? (unsigned)n : COIO__MIN_TURN;
+}
+
+/* Spends one dispatch of the turn on t, just taken from the queue. A task that never
+ * ran gets its stack here, or finishes at once if cancelled or out of memory: false. */
+static inline __attribute__((always_inline)) bool dispatch(coio__loop *L, coio_task *t)
+{
+    L->budget--;
+    if (__builtin_expect(t->state == COIO__NEW, 0) && coio__task_prepare(L, t) < 0)
+        return false;
+    t->state = COIO__RUNNING;
+    return true;
+}
+
+/* Next task to run, or NULL when the budget is spent or nothing is ready. */
 static inline __attribute__((always_inline)) coio_task *pick_next(coio__loop *L)
 {
-    while (__builtin_expect(L->budget && L->nready, 1)) {
-        coio_task *t = L->ready[L->ready_head++ & L->ready_mask];
-        L->nready--;
-        L->budget--;
-        if (__builtin_expect(t->state == COIO__NEW, 0) && coio__task_prepare(L, t) < 0)
-            continue;
-        t->state = COIO__RUNNING;
-        return t;
+    while (__builtin_expect(L->budget && L->ready.n, 1)) {
+        coio_task *t = coio__readyq_pop(&L->ready);
+        if (dispatch(L, t))
+            return t;
     }
     return NULL;
+}
+
+/* pick_next for a running task that goes to the back of the queue first (a yield). While
+ * the turn lasts and another task is ready, the ring turns by one slot instead: the
+ * same order as a push and a pop, without touching the count. */
+static inline __attribute__((always_inline)) coio_task *requeue_pick_next(coio__loop *L,
+                                                                         coio_task *self)
+{
+    self->state = COIO__READY;
+    if (__builtin_expect(L->budget && L->ready.n, 1)) {
+        coio_task *t = coio__readyq_rotate(&L->ready, self);
+        if (__builtin_expect(dispatch(L, t), 1))
+            return t;
+    } else {
+        coio__readyq_push(&L->ready, self);
+    }
+    return pick_next(L);
 }
 
 static void debug_step_end(coio__loop *L, coio_task *t)
@@ -137,13 +181,15 @@ static bool turn_needs_loop(const coio__loop *L)
 }
 
 /* The heart of every suspension: hand the CPU to the next ready task, or to the loop.
- * Inlined into coio_yield, so the hot path saves the callee-saved registers once. */
-static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_task *self)
+ * requeue: self yields (goes to the back of the queue) rather than parks. Inlined into
+ * coio_yield, so the hot path saves the callee-saved registers once. */
+static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_task *self,
+                                                           bool requeue)
 {
     self->io_streak = 0;
     if (__builtin_expect(L->debug, 0))
         debug_step_end(L, self);
-    coio_task *next = pick_next(L);
+    coio_task *next = requeue ? requeue_pick_next(L, self) : pick_next(L);
     if (__builtin_expect(next != self, 1)) {
         L->current = next; /* NULL: the loop */
         switch_ctx(L, &self->ctx, self, next ? &next->ctx : &L->ctx, next, false);
@@ -156,7 +202,7 @@ static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_t
 
 void coio__schedule(coio__loop *L, coio_task *self)
 {
-    schedule(L, self);
+    schedule(L, self, false);
 }
 
 _Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self)
@@ -205,13 +251,10 @@ static void task_timer_fire(coio__loop *L, coio__timer *tm)
     coio_task *t = coio__container_of(tm, coio_task, timer);
     if (t->state != COIO__WAITING)
         return;
-    int r = 0;
-    if (t->timer_is_scope) {
-        r = coio__scope_fire(t, coio__clock_ns());
-        if (t->unwait)
-            t->unwait(t);
-    }
-    coio__wake(L, t, r);
+    if (t->timer_is_scope) /* a scope's deadline interrupts whatever t waits on */
+        (void)coio__interrupt(L, t, coio__scope_fire(t, coio__clock_ns()));
+    else /* the wait's own deadline (sleep) */
+        coio__wake(L, t, 0);
 }
 
 int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
@@ -255,43 +298,118 @@ void coio__wake(coio__loop *L, coio_task *t, int r)
         return;
     t->wake_result = r;
     t->state = COIO__READY;
-    coio__ready_push(L, t);
+    coio__readyq_push(&L->ready, t);
+}
+
+bool coio__interrupt(coio__loop *L, coio_task *t, int r)
+{
+    if (t->state != COIO__WAITING || !t->wait_interruptible)
+        return false;
+    if (t->unwait)
+        t->unwait(t);
+    coio__wake(L, t, r);
+    return true;
+}
+
+/* ------------------------------------------------------------------ subsystems */
+
+/* Runs the init hooks in order; on a failure, tears down those already initialised. */
+static int subsystems_init(coio__loop *L)
+{
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++) {
+        const coio__subsystem *sub = coio__subsystems[i];
+        int r = sub->init ? sub->init(L) : 0;
+        if (r < 0) {
+            while (i-- > 0)
+                if (coio__subsystems[i]->teardown)
+                    coio__subsystems[i]->teardown(L);
+            return r;
+        }
+    }
+    return 0;
+}
+
+static size_t subsystems_all_done(coio__loop *L)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+        if (coio__subsystems[i]->all_done)
+            dropped += coio__subsystems[i]->all_done(L);
+    return dropped;
+}
+
+static void subsystems_teardown(coio__loop *L)
+{
+    for (size_t i = COIO__SUB_COUNT; i-- > 0;)
+        if (coio__subsystems[i]->teardown)
+            coio__subsystems[i]->teardown(L);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+/* The callback phase: runs the work queued on L->soon when the phase began; what that
+ * queues runs in the next turn, after one step of each ready task. Work runs on the
+ * loop's stack and must not suspend. */
+static void run_soon(coio__loop *L)
+{
+    size_t n = L->nsoon;
+    while (n--) {
+        coio__list *node = coio__list_pop_front(&L->soon);
+        if (!node) /* the work that ran cancelled the rest */
+            break;
+        L->nsoon--;
+        coio__remote *r = coio__container_of(node, coio__remote, link);
+        r->run(L, r);
+    }
+}
+
+void coio__loop_drain_ext(coio__loop *L)
+{
+    coio__list done;
+    coio__list_init(&done);
+    pthread_mutex_lock(&L->ext_lock);
+    if (!coio__list_is_empty(&L->ext_done)) {
+        done.next = L->ext_done.next;
+        done.prev = L->ext_done.prev;
+        done.next->prev = &done;
+        done.prev->next = &done;
+        coio__list_init(&L->ext_done);
+    }
+    pthread_mutex_unlock(&L->ext_lock);
+    coio__list *n;
+    while ((n = coio__list_pop_front(&done)) != NULL) {
+        coio__remote *r = coio__container_of(n, coio__remote, link);
+        r->run(L, r);
+    }
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+        if (coio__subsystems[i]->woken)
+            coio__subsystems[i]->woken(L);
 }
 
 /* ------------------------------------------------------------------ the loop */
 
+/* COIO_BACKEND names the backend; unset, the first of coio__backends that probes usable
+ * (io_uring where the kernel allows it: one system call per batch of operations; else
+ * epoll; docs/backends.md has the measurements). */
 static const coio__backend *choose_backend(int *err)
 {
     const char *want = getenv("COIO_BACKEND");
+    bool named = want && *want;
     *err = 0;
-    if (want && strcmp(want, "epoll") == 0)
-        return &coio__backend_epoll;
-    if (want && *want) {
-#ifdef COIO_HAVE_LIBURING
-        if (strcmp(want, "io_uring") == 0) {
-            int r = coio__uring_probe();
-            if (r < 0) {
-                *err = r;
-                return NULL;
-            }
-            return &coio__backend_uring;
-        }
-#else
-        if (strcmp(want, "io_uring") == 0) {
-            *err = -ENOSYS; /* built without liburing */
+    for (const coio__backend *const *b = coio__backends; *b; b++) {
+        if (named && strcmp(want, (*b)->name) != 0)
+            continue;
+        int r = (*b)->probe ? (*b)->probe() : 0;
+        if (r == 0)
+            return *b;
+        if (named) {
+            *err = r;
             return NULL;
         }
-#endif
-        *err = -EINVAL;
-        return NULL;
     }
-    /* Default: io_uring where the kernel allows it (one system call per batch of
-     * operations), else epoll; docs/backends.md has the measurements. */
-#ifdef COIO_HAVE_LIBURING
-    if (coio__uring_probe() == 0)
-        return &coio__backend_uring;
-#endif
-    return &coio__backend_epoll;
+    /* A known backend this build lacks (built without liburing), or an unknown name. */
+    *err = named && strcmp(want, "io_uring") == 0 ? -ENOSYS : -EINVAL;
+    return NULL;
 }
 
 /* Releases what a task that just finished could not release from its own stack. */
@@ -340,13 +458,15 @@ static bool break_deadlock(coio__loop *L)
     if (L->debug) {
         coio__debug_warn(L, "deadlock: every task is waiting and nothing can wake one; "
                             "cancelling them");
-        coio_dump_tasks(stderr);
+        for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+            if (coio__subsystems[i]->deadlock)
+                coio__subsystems[i]->deadlock(L);
     }
     coio__tasks_each(L, cancel_waiting);
-    if (!L->nready && L->debug)
+    if (!L->ready.n && L->debug)
         coio__debug_warn(L, "deadlock: %zu tasks ignore cancellation; their cleanup never runs",
                          L->nalive);
-    return L->nready != 0;
+    return L->ready.n != 0;
 }
 
 /* Budget of the turn that starts now: one step of every ready task, but at least
@@ -355,10 +475,10 @@ static bool break_deadlock(coio__loop *L)
  * iteration, not for a whole turn. */
 static unsigned next_budget(coio__loop *L, bool ran_callbacks)
 {
-    size_t n = L->nready;
+    size_t n = L->ready.n;
     bool more = L->nsoon || (ran_callbacks && L->timers.live &&
                              coio__timers_next(L) <= coio__clock_ns());
-    return more || n > COIO__MIN_TURN ? (unsigned)n : COIO__MIN_TURN;
+    return more ? (unsigned)n : turn_budget(n);
 }
 
 /* Runs the loop until every task is done. Returns 0, the backend's error, or -EDEADLK;
@@ -383,10 +503,10 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
         if (L->main->state == COIO__DONE) {
             if (!L->stopping)
                 begin_stopping(L);
-            if (L->nalive == 0 && !L->nready && !L->io_pending && !L->ext_pending) {
+            if (L->nalive == 0 && !L->ready.n && !L->io_pending && !L->ext_pending) {
                 /* Every task is done: callbacks still pending (call_later) are dropped,
                  * as asyncio's loop.close() does, rather than keeping run alive. */
-                size_t dropped = coio__callbacks_stop(L);
+                size_t dropped = subsystems_all_done(L);
                 if (dropped && L->debug)
                     coio__debug_warn(L, "%zu callbacks still pending when every task had "
                                         "finished: dropped", dropped);
@@ -396,7 +516,7 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
         }
         /* Maintenance: I/O, then timers. */
         int64_t timeout = 0, now = 0;
-        if (!L->nready && !L->nsoon) {
+        if (!L->ready.n && !L->nsoon) {
             int64_t due = coio__timers_next(L);
             if (due == COIO__NEVER) {
                 timeout = COIO__NEVER;
@@ -427,10 +547,12 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
         }
         bool ran_callbacks = L->nsoon != 0;
         if (ran_callbacks)
-            coio__callbacks_run(L);
+            run_soon(L);
         L->budget = next_budget(L, ran_callbacks);
     }
 }
+
+/* ------------------------------------------------------------------ loop start and end */
 
 static void free_leftover(coio__loop *L, coio_task *t)
 {
@@ -459,6 +581,7 @@ int coio_run(int (*main)(void *), void *arg)
         return -ENOMEM;
     coio__list_init(&L->soon);
     coio__list_init(&L->ext_done);
+    pthread_mutex_init(&L->ext_lock, NULL);
     L->wake_fd = -1;
     L->next_id = 1;
     L->budget = COIO__MIN_TURN;
@@ -474,12 +597,19 @@ int coio_run(int (*main)(void *), void *arg)
     int err;
     L->backend = choose_backend(&err);
     if (!L->backend || (err = L->backend->init(L)) < 0) {
+        pthread_mutex_destroy(&L->ext_lock);
         free(L);
         return err;
     }
-    coio__stacks_init(&L->stacks);
+    if ((err = subsystems_init(L)) < 0) {
+        L->backend->destroy(L);
+        pthread_mutex_destroy(&L->ext_lock);
+        free(L);
+        return err;
+    }
+    coio__stacks_init(&L->stacks, L);
     coio__stack_altstack_init();
-    coio__stack_overflow_handler_init();
+    coio__stack_overflow_handler_init(coio__task_running_stack);
 #ifdef COIO__ASAN
     {
         /* The thread's own stack, for switching back to the loop. */
@@ -511,12 +641,12 @@ int coio_run(int (*main)(void *), void *arg)
         result = m->state == COIO__DONE && !main_deadlocked ? m->result : r;
     }
     free_all_tasks(L);
-    coio__callbacks_destroy(L);
+    subsystems_teardown(L);
     coio__stacks_destroy(&L->stacks);
-    coio__stream_bufs_destroy(L);
     coio__timers_free(&L->timers);
-    free(L->ready);
+    coio__readyq_free(&L->ready);
     L->backend->destroy(L);
+    pthread_mutex_destroy(&L->ext_lock);
     coio__tls_loop = NULL;
     free(L);
     return result;
@@ -545,38 +675,12 @@ int coio_yield(void)
         if (r < 0)
             return r;
     }
-    /* Fast path (W1): hand the CPU straight to the task at the front of the ready ring
-     * within this turn's budget. t takes the back slot and the front one is consumed,
-     * so nready is unchanged and only the head moves. Everything else (turn ends, first
-     * runs, COIO_DEBUG) goes through schedule(). */
-    size_t n = L->nready;
-    if (__builtin_expect(n != 0 && !L->debug, 1)) {
-        if (__builtin_expect(L->budget == 0, 0)) {
-            /* The turn is over. When the loop would only start the next one (no I/O,
-             * timers, callbacks or other threads to look at), start it here instead of
-             * two switches through the loop. */
-            if (turn_needs_loop(L))
-                goto slow;
-            L->budget = n + 1 > COIO__MIN_TURN ? (unsigned)(n + 1) : COIO__MIN_TURN;
-        }
-        size_t h = L->ready_head;
-        coio_task *next = L->ready[h & L->ready_mask];
-        if (__builtin_expect(next->state == COIO__READY, 1)) {
-            L->ready[(h + n) & L->ready_mask] = t;
-            L->ready_head = h + 1;
-            L->budget--;
-            t->state = COIO__READY;
-            t->io_streak = 0;
-            next->state = COIO__RUNNING;
-            L->current = next;
-            switch_ctx(L, &t->ctx, t, &next->ctx, next, false);
-            return 0;
-        }
-    }
-slow:
-    t->state = COIO__READY;
-    coio__ready_push(L, t);
-    coio__schedule(L, t);
+    /* A turn is over and the loop would only start the next one (no I/O, timers,
+     * callbacks or other threads to look at): start it here instead of two switches
+     * through the loop. */
+    if (__builtin_expect(L->budget == 0, 0) && !turn_needs_loop(L))
+        L->budget = turn_budget(L->ready.n + 1);
+    schedule(L, t, true); /* inlined: the hot path of W1 */
     return 0;
 }
 
@@ -590,17 +694,6 @@ int coio_sleep(double seconds)
     coio_task *t = L ? L->current : NULL;
     if (!t)
         return -EPERM;
-    int64_t when = seconds > 9e9 ? COIO__NEVER : coio__clock_ns() + (int64_t)(seconds * 1e9);
+    int64_t when = coio__deadline_after(coio__clock_ns(), seconds);
     return coio__park(L, t, "sleep", NULL, NULL, when, true);
-}
-
-void coio__debug_warn(coio__loop *L, const char *fmt, ...)
-{
-    (void)L;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "coio: %s\n", buf);
 }

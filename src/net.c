@@ -56,7 +56,7 @@ ssize_t coio_recv(int fd, void *buf, size_t n, int flags)
         return -EBADF;
     if (!buf && n)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_RECV, .fd = fd, .buf = buf, .len = n, .flags = flags};
+    coio__op op = {.code = COIO__OP_RECV, .fd = fd, .a.buf = {buf, n}, .flags = flags};
     return coio__op_run(&op);
 }
 
@@ -66,8 +66,7 @@ ssize_t coio_send(int fd, const void *buf, size_t n, int flags)
         return -EBADF;
     if (!buf && n)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_SEND, .fd = fd, .buf = (void *)buf, .len = n,
-                   .flags = flags | MSG_NOSIGNAL};
+    coio__op op = {.code = COIO__OP_SEND, .fd = fd, .a.buf = {(void *)buf, n}, .flags = flags};
     return coio__op_run(&op);
 }
 
@@ -92,7 +91,7 @@ ssize_t coio_recvmsg(int fd, struct msghdr *msg, int flags)
         return -EBADF;
     if (!msg)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_RECVMSG, .fd = fd, .flags = flags, .u.msg = msg};
+    coio__op op = {.code = COIO__OP_RECVMSG, .fd = fd, .flags = flags, .a.msg = msg};
     return coio__op_run(&op);
 }
 
@@ -102,8 +101,8 @@ ssize_t coio_sendmsg(int fd, const struct msghdr *msg, int flags)
         return -EBADF;
     if (!msg)
         return -EINVAL;
-    coio__op op = {.code = COIO__OP_SENDMSG, .fd = fd, .flags = flags | MSG_NOSIGNAL,
-                   .u.msg = (struct msghdr *)msg};
+    coio__op op = {.code = COIO__OP_SENDMSG, .fd = fd, .flags = flags,
+                   .a.msg = (struct msghdr *)msg};
     return coio__op_run(&op);
 }
 
@@ -142,7 +141,7 @@ static ssize_t iov_op(uint8_t code, int fd, const struct iovec *iov, int iovcnt)
         return -EBADF;
     if ((!iov && iovcnt) || iovcnt < 0)
         return -EINVAL;
-    coio__op op = {.code = code, .fd = fd, .len = (size_t)iovcnt, .u.iov = iov};
+    coio__op op = {.code = code, .fd = fd, .a.iov = {iov, iovcnt}};
     return coio__op_run(&op);
 }
 
@@ -193,7 +192,7 @@ int coio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
         return -EINVAL;
     coio__net_init();
     coio__op op = {.code = COIO__OP_ACCEPT, .fd = fd, .flags = SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   .u.sa = {.addr = addr, .addrlen = addr ? addrlen : NULL}};
+                   .a.accept = {.addr = addr, .addrlen = addr ? addrlen : NULL}};
     return (int)coio__op_run(&op);
 }
 
@@ -231,7 +230,7 @@ int coio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     if (addr->sa_family == AF_UNIX)
         return unix_connect(fd, addr, addrlen);
     coio__op op = {.code = COIO__OP_CONNECT, .fd = fd,
-                   .u.sa = {.addr = (struct sockaddr *)addr, .alen = addrlen}};
+                   .a.connect = {.addr = addr, .len = addrlen}};
     return (int)coio__op_run(&op);
 }
 
@@ -332,8 +331,8 @@ static int he_attempt_main(void *arg)
     a->race->finished++;
     coio__loop *L = coio__loop_get();
     coio_task *w = a->race->waiter;
-    if (w && w->wait_obj == a->race)
-        coio__wake(L, w, 0);
+    if (w)
+        coio__wake_if_waiting(L, w, a->race, 0);
     return 0;
 }
 

@@ -47,8 +47,8 @@ struct coio_server {
 
 static void wake_if(coio__loop *L, coio_task *t, void *obj)
 {
-    if (t && t->wait_obj == obj)
-        coio__wake(L, t, 0);
+    if (t)
+        coio__wake_if_waiting(L, t, obj, 0);
 }
 
 /* Ends coio_server_wait: the waker, not the waiter, clears stop_wait and passes the
@@ -58,8 +58,8 @@ static void wake_stop_waiter(coio__loop *L, coio_server *s)
 {
     coio_task *t = s->stop_wait;
     s->stop_wait = NULL;
-    if (t && t->wait_obj == &s->stop_obj)
-        coio__wake(L, t, s->stop_err > 0 ? 0 : s->stop_err);
+    if (t)
+        coio__wake_if_waiting(L, t, &s->stop_obj, s->stop_err > 0 ? 0 : s->stop_err);
 }
 
 static void stop_unwait(coio_task *t)

@@ -126,17 +126,13 @@ static long self_madvise(struct iovec *iov, size_t k, int advice)
 
 /* Brings in the top page of n stacks, before their guards go in.
  *
- * On this VM (a paravirtualised guest with shadow page tables) a page table that the
- * kernel created on its own -- in MADV_GUARD_INSTALL's walk or MADV_POPULATE_WRITE --
- * makes its pages trap again (~15-30 us) whenever they are touched after a while, as
- * resuming a sleeper does; a page table created by an ordinary store fault does not,
- * and pages populated into it later re-touch for ~0.3 us. Scratch measurement, 30,000
- * stacks laid out as here, tops re-touched in random order: 27-36 us with the kernel
- * first (guards or populate before any store), 0.1-0.3 us with a store first.
- * So: one store per 2 MiB of address space (one page table), then one
- * MADV_POPULATE_WRITE call for every top (cheaper than a fault per page: first touch
- * ~17% cheaper in the same measurement). A kernel without it (< 5.14) faults the
- * tops in on first use. */
+ * On a paravirtualised guest with shadow page tables, a page table that the kernel
+ * created on its own -- in MADV_GUARD_INSTALL's walk or MADV_POPULATE_WRITE -- makes its
+ * pages trap again (tens of microseconds) whenever they are touched after a while, as
+ * resuming a sleeper does; a page table created by an ordinary store fault does not
+ * (bench/analysis.md, W3, has the measurements). So: one store per 2 MiB of address
+ * space (one page table), then one MADV_POPULATE_WRITE call for every top (cheaper than
+ * a fault per page). A kernel without it (< 5.14) faults the tops in on first use. */
 static void bring_in_tops(char *base, size_t stride, size_t n)
 {
     struct iovec iov[COIO__SLAB_STACKS];
@@ -191,9 +187,7 @@ static void install_guards(char *base, size_t stride, size_t n)
         if (mode == GUARD_MADV && madvise(guard, g, MADV_GUARD_INSTALL) == 0)
             continue;
         if (guard_mprotect(guard) != 0 && !atomic_exchange(&warned_no_guard, true)) {
-            coio__loop *L = coio__loop_get();
-            if (L)
-                coio__debug_warn(L, "guard page budget used up: further stacks have no guard");
+            coio__debug_warn(NULL, "guard page budget used up: further stacks have no guard");
         }
     }
 }
@@ -201,9 +195,10 @@ static void install_guards(char *base, size_t stride, size_t n)
 static void trim_fire(coio__loop *L, coio__timer *tm);
 static void set_watch(coio__stacks *S);
 
-int coio__stacks_init(coio__stacks *S)
+int coio__stacks_init(coio__stacks *S, coio__loop *timers_of)
 {
     memset(S, 0, sizeof *S);
+    S->timers_of = timers_of;
     S->page = page_size();
     S->default_size = COIO_STACK_SIZE_DEFAULT;
     S->trim.fire = trim_fire;
@@ -303,11 +298,6 @@ static void release(coio__stacks *S, size_t from, size_t to)
     }
 }
 
-static coio__loop *stacks_loop(coio__stacks *S)
-{
-    return coio__container_of(S, coio__loop, stacks);
-}
-
 /* stack_put calls trim_watch once nfree reaches S->watch: while the timer is armed,
  * at every put (the last task's end must disarm it: a pending trim must not keep
  * coio_run going); otherwise when stacks beyond the warm ones become resident. One
@@ -317,24 +307,23 @@ static void set_watch(coio__stacks *S)
     S->watch = S->trim.seq ? 0 : S->nclean + COIO__STACKS_WARM + 1;
 }
 
-/* Starts a trim period if stacks beyond the warm ones are resident and tasks still run. */
+/* Starts a trim period if stacks beyond the warm ones are resident and tasks still run
+ * (hold stacks): a pending trim must not keep coio_run going after the last one. */
 static void trim_arm(coio__stacks *S)
 {
-    coio__loop *L = stacks_loop(S);
     S->low = S->nfree;
-    if (L->nalive && S->nfree - S->nclean > COIO__STACKS_WARM)
-        (void)coio__timer_arm(L, &S->trim, coio__clock_ns() + COIO__STACK_TRIM_NS);
+    if (S->live && S->nfree - S->nclean > COIO__STACKS_WARM)
+        (void)coio__timer_arm(S->timers_of, &S->trim, coio__clock_ns() + COIO__STACK_TRIM_NS);
     /* -ENOMEM: the next stack_put tries again */
     set_watch(S);
 }
 
 static __attribute__((noinline)) void trim_watch(coio__stacks *S)
 {
-    coio__loop *L = stacks_loop(S);
     if (!S->trim.seq)
         trim_arm(S);
-    else if (!L->nalive)
-        coio__timer_disarm(L, &S->trim);
+    else if (!S->live)
+        coio__timer_disarm(S->timers_of, &S->trim);
     set_watch(S);
 }
 
@@ -427,6 +416,7 @@ void coio__stacks_destroy(coio__stacks *S)
 /* ---------------------------------------------------------------- overflow reporting */
 
 static struct sigaction old_segv, old_bus;
+static _Atomic(coio__stack_owner_fn *) owner_of; /* the loop's: who runs on which stack */
 
 static void write_str(const char *s)
 {
@@ -442,16 +432,17 @@ static void write_str(const char *s)
 
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
 {
-    coio__loop *L = coio__tls_loop;
-    coio_task *t = L ? L->current : NULL;
-    if (t && t->stack_lo) {
-        char *a = (char *)si->si_addr;
+    coio__stack_owner_fn *owner = atomic_load_explicit(&owner_of, memory_order_relaxed);
+    const char *lo, *name;
+    unsigned tid;
+    if (owner && owner(&lo, &name, &tid)) {
+        const char *a = (const char *)si->si_addr;
         /* In the guard, or just below it (a frame that skipped part of it). */
-        if (a < t->stack_lo && a >= t->stack_lo - guard_bytes() - 64 * 1024) {
+        if (a < lo && a >= lo - guard_bytes() - 64 * 1024) {
             char id[16];
-            snprintf(id, sizeof id, "%u", t->id);
+            snprintf(id, sizeof id, "%u", tid);
             write_str("coio: stack overflow in task \"");
-            write_str(t->name ? t->name : "");
+            write_str(name);
             write_str("\" (id ");
             write_str(id);
             write_str(")\n");
@@ -482,9 +473,11 @@ static void install_handler(void)
     sigaction(SIGBUS, &sa, &old_bus);
 }
 
-void coio__stack_overflow_handler_init(void)
+void coio__stack_overflow_handler_init(coio__stack_owner_fn *owner)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
+    /* relaxed: every loop passes the same function; the handler only needs to see one */
+    atomic_store_explicit(&owner_of, owner, memory_order_relaxed);
 #ifdef COIO__ASAN
     return; /* AddressSanitizer reports stack overflows itself */
 #endif

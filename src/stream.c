@@ -11,9 +11,13 @@
  * write(2) at once (asyncio's transport does the same), queues the rest, and starts a
  * flusher task that writes the ring out with writev (two iovecs at most) and wakes the
  * tasks waiting in drain/flush as the queue shrinks. The flusher exists only while
- * there is something queued, so an idle stream costs no task. With FLUSH_ON_READ,
+ * there is something queued, so an idle stream costs no task. Who may write when is
+ * the writer's state machine (enum wstate). With FLUSH_ON_READ,
  * write() only queues; the queue goes out (kick) just before the reader reads the fd,
  * so a request/response peer pays one write per batch of requests it had buffered.
+ *
+ * Transport: the bytes move through a coio__stream_transport (internal.h): the plain
+ * fd below, or a layer such as TLS that opens the stream with its own.
  *
  * Lifetime: every suspending call counts itself in s->users; close/abort mark the
  * stream closed, interrupt the tasks blocked on it (-EBADF) and the last user out frees
@@ -46,6 +50,26 @@
 _Static_assert(RBUF_INITIAL == BUF_CACHED && WBUF_INITIAL == BUF_CACHED,
                "both buffers start at the recycled size");
 
+/* The writer. Who sends the queued bytes, and whether writing can go on:
+ *
+ *   W_IDLE      no flusher. Bytes may be queued that nobody sends yet: FLUSH_ON_READ
+ *               holds them until the reader needs the fd, or the flusher could not be
+ *               spawned (drain/flush/close retry the kick).
+ *   W_SPAWNED   a flusher task is spawned and has not started: it holds a use of s but
+ *               has not run a line. Cancelling it now means it never runs.
+ *   W_FLUSHING  the flusher runs: it alone writes, until the queue is empty. Its writev
+ *               may be in flight, so nobody else writes, and a ring it uses is kept (wold).
+ *   W_FAILED    a write failed: werr holds the error, every later write returns it.
+ *   W_SHUT      write_eof is done: writes fail with -EPIPE.
+ *
+ *   IDLE --kick(queued)--> SPAWNED --flusher starts--> FLUSHING --queue empty--> IDLE
+ *   SPAWNED --flusher ended unstarted (no stack)--> IDLE
+ *   IDLE, FLUSHING --write error--> FAILED            IDLE --write_eof--> SHUT
+ *
+ * Closing the stream (s->closed, for both directions) cancels a SPAWNED flusher and
+ * interrupts a FLUSHING one, which then ends. */
+enum wstate { W_IDLE, W_SPAWNED, W_FLUSHING, W_FAILED, W_SHUT };
+
 /* A task parked in drain/flush until at most `target` bytes are queued. */
 typedef struct waiter {
     coio__list link;
@@ -60,7 +84,6 @@ struct coio_stream {
     bool own_fd;   /* plain transport: close the fd with the stream */
     bool is_sock;  /* plain transport: write with send/sendmsg(MSG_NOSIGNAL) */
     bool eof;      /* the transport's read returned 0 */
-    bool wr_shut;  /* write_eof done: no more writes */
     bool closed;   /* close/abort called: freed when users reaches 0 */
     bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
     unsigned users; /* calls in progress (suspending ones) plus the flusher */
@@ -74,8 +97,9 @@ struct coio_stream {
     size_t whead, wlen, wcap;
     char *wold;           /* previous ring, kept while the flusher's writev uses it */
     size_t high, low;
-    int werr;             /* first write error: every later write returns it */
-    coio_task *flusher;
+    uint8_t wstate;       /* enum wstate */
+    int werr;             /* W_FAILED: the first write error */
+    coio_task *flusher;   /* W_SPAWNED, W_FLUSHING */
     coio__list waiters;   /* of waiter: drain/flush */
 };
 
@@ -83,16 +107,27 @@ struct coio_stream {
 
 /* First-size buffers are recycled through the loop, as stacks are. A server opens and
  * closes a stream per connection; with malloc/free the memory went back to the kernel
- * (heap trim) and came back as fresh pages, and on a VM each first touch of a page is a
- * trap (~25 us): measured, 1000 new connections cost the W5 server ~100 us of CPU each,
- * half of it page faults and malloc's bin sorting. */
-static char *buf_alloc(size_t n)
+ * (heap trim) and came back as fresh pages, each first touch a page fault: new
+ * connections cost the W5 server several times more CPU that way, half of it page faults
+ * and malloc's bin sorting. */
+typedef struct buf_cache {
+    void *free; /* free buffers of BUF_CACHED bytes, linked through their first word */
+    size_t n;
+} buf_cache;
+
+static buf_cache *cache_get(void)
 {
     coio__loop *L = coio__loop_get();
-    if (n == BUF_CACHED && L && L->stream_bufs) {
-        char *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
-        L->nstream_bufs--;
+    return L ? coio__loop_sub(L, COIO__SUB_STREAM) : NULL;
+}
+
+static char *buf_alloc(size_t n)
+{
+    buf_cache *C = cache_get();
+    if (n == BUF_CACHED && C && C->free) {
+        char *b = C->free;
+        C->free = *(void **)b;
+        C->n--;
         BUF_UNPOISON(b);
         return b;
     }
@@ -102,27 +137,44 @@ static char *buf_alloc(size_t n)
 /* Releases a buffer of n bytes (from buf_alloc or malloc). */
 static void buf_free(char *b, size_t n)
 {
-    coio__loop *L = coio__loop_get();
-    if (b && n == BUF_CACHED && L && L->nstream_bufs < BUF_CACHE_MAX) {
-        *(void **)b = L->stream_bufs;
-        L->stream_bufs = b;
-        L->nstream_bufs++;
+    buf_cache *C = cache_get();
+    if (b && n == BUF_CACHED && C && C->n < BUF_CACHE_MAX) {
+        *(void **)b = C->free;
+        C->free = b;
+        C->n++;
         BUF_POISON(b); /* a use after close is caught as if it had been freed */
         return;
     }
     free(b);
 }
 
-void coio__stream_bufs_destroy(coio__loop *L)
+static int cache_init(coio__loop *L)
 {
-    while (L->stream_bufs) {
-        void *b = L->stream_bufs;
-        L->stream_bufs = *(void **)b;
+    buf_cache *C = calloc(1, sizeof *C);
+    if (!C)
+        return -ENOMEM;
+    coio__loop_sub_set(L, COIO__SUB_STREAM, C);
+    return 0;
+}
+
+static void cache_teardown(coio__loop *L)
+{
+    buf_cache *C = coio__loop_sub(L, COIO__SUB_STREAM);
+    while (C->free) {
+        void *b = C->free;
+        C->free = *(void **)b;
         BUF_UNPOISON(b);
         free(b);
     }
-    L->nstream_bufs = 0;
+    free(C);
+    coio__loop_sub_set(L, COIO__SUB_STREAM, NULL);
 }
+
+const coio__subsystem coio__subsystem_stream = {
+    .name = "stream buffers",
+    .init = cache_init,
+    .teardown = cache_teardown,
+};
 
 /* ---------------------------------------------------------------- open and free */
 
@@ -258,13 +310,9 @@ static ssize_t leave(coio_stream *s, bool reading, ssize_t r)
 /* Ends the wait of a task blocked in a call on s with -EBADF (the stream closed under
  * it), the way coio_cancel ends a wait with -ECANCELED. A task not parked interruptibly
  * (io_uring finishing a cancelled op; ready to run) sees s->closed when it resumes. */
-static void interrupt(coio__loop *L, coio_task *t)
+static inline void interrupt(coio__loop *L, coio_task *t)
 {
-    if (t->state == COIO__WAITING && t->wait_interruptible) {
-        if (t->unwait)
-            t->unwait(t);
-        coio__wake(L, t, -EBADF);
-    }
+    (void)coio__interrupt(L, t, -EBADF);
 }
 
 /* ---------------------------------------------------------------- plain transport */
@@ -278,7 +326,7 @@ static ssize_t plain_read(void *ctx, void *buf, size_t n)
     coio_stream *s = ctx;
     /* recv skips read(2)'s file layer (fdget_pos, vfs_read): ~3 % of a small request */
     coio__op op = {.code = s->is_sock ? COIO__OP_RECV : COIO__OP_READ, .fd = s->fd,
-                   .buf = buf, .len = n};
+                   .a.buf = {buf, n}};
     return coio__op_run_spent(&op);
 }
 
@@ -292,18 +340,18 @@ static void op_writev_init(const coio_stream *s, coio__op *op, struct msghdr *m,
     op->fd = s->fd;
     if (s->is_sock && n == 1) {
         op->code = COIO__OP_SEND;
-        op->buf = iov[0].iov_base;
-        op->len = iov[0].iov_len;
+        op->a.buf.buf = iov[0].iov_base;
+        op->a.buf.len = iov[0].iov_len;
     } else if (s->is_sock) {
         memset(m, 0, sizeof *m);
         m->msg_iov = (struct iovec *)iov;
         m->msg_iovlen = (size_t)n;
         op->code = COIO__OP_SENDMSG;
-        op->u.msg = m;
+        op->a.msg = m;
     } else {
         op->code = COIO__OP_WRITEV;
-        op->u.iov = iov;
-        op->len = (size_t)n;
+        op->a.iov.iov = iov;
+        op->a.iov.cnt = n;
     }
 }
 
@@ -642,7 +690,7 @@ static void wconsume(coio_stream *s, size_t n)
     s->wlen -= n;
     if (!s->wlen) {
         s->whead = 0;
-        if (s->wcap > WBUF_KEEP && !s->flusher) {
+        if (s->wcap > WBUF_KEEP && s->wstate != W_FLUSHING) {
             buf_free(s->wbuf, s->wcap);
             s->wbuf = NULL;
             s->wcap = 0;
@@ -673,7 +721,7 @@ static int wreserve(coio_stream *s, size_t n)
         memcpy(nb + off, iov[i].iov_base, iov[i].iov_len);
         off += iov[i].iov_len;
     }
-    if (s->flusher && !s->wold)
+    if (s->wstate == W_FLUSHING && !s->wold)
         s->wold = s->wbuf; /* freed with free(): a ring it replaced may be any size */
     else
         buf_free(s->wbuf, s->wcap);
@@ -713,6 +761,23 @@ static void waiter_unwait(coio_task *t)
     coio__list_unlink(&((waiter *)t->wait_obj)->link);
 }
 
+/* Transition to W_FAILED: the first error sticks, and waiters wake to see it. */
+static int wfail(coio_stream *s, int err)
+{
+    s->wstate = W_FAILED;
+    s->werr = err;
+    wake_waiters(s, true, 0);
+    return err;
+}
+
+/* The error a new write gets in the writer's present state, or 0. */
+static int wstate_error(const coio_stream *s)
+{
+    if (s->closed)
+        return -EBADF;
+    return s->wstate == W_FAILED ? s->werr : s->wstate == W_SHUT ? -EPIPE : 0;
+}
+
 /* The flusher: writes the ring out while there is something queued, then ends. It runs
  * in its own task, so the deadlines of the task that wrote do not cut it short (drain's
  * caller waits under its own deadline instead). */
@@ -720,11 +785,12 @@ static int flusher_main(void *arg)
 {
     coio_stream *s = arg;
     coio__loop *L = coio__loop_get();
-    while (s->wlen && !s->werr && !s->closed) {
+    s->wstate = W_FLUSHING;
+    while (s->wstate == W_FLUSHING && s->wlen && !s->closed) {
         struct iovec iov[2];
         int e = coio__budget_spend(L, L->current);
         if (e < 0) {
-            s->werr = e; /* as if the op had been interrupted */
+            wfail(s, e); /* as if the op had been interrupted */
             break;
         }
         if (s->closed)
@@ -735,12 +801,14 @@ static int flusher_main(void *arg)
         if (s->closed)
             break;
         if (r < 0) {
-            s->werr = (int)r;
+            wfail(s, (int)r);
             break;
         }
         wconsume(s, (size_t)r);
         wake_waiters(s, false, 0);
     }
+    if (s->wstate == W_FLUSHING)
+        s->wstate = W_IDLE;
     s->flusher = NULL;
     if (!s->wlen && s->wcap > WBUF_KEEP) {
         buf_free(s->wbuf, s->wcap);
@@ -753,41 +821,45 @@ static int flusher_main(void *arg)
     return 0;
 }
 
-/* Starts the flusher if data is queued and none runs. Also reaps a flusher that died
- * before it ran (its stack could not be allocated). */
+/* W_SPAWNED -> W_IDLE: the flusher will never run (cancelled, or it ended unstarted);
+ * drops the use of s it held. */
+static void flusher_drop(coio_stream *s)
+{
+    coio_detach(s->flusher);
+    s->flusher = NULL;
+    s->wstate = W_IDLE;
+    s->users--;
+}
+
+/* W_IDLE -> W_SPAWNED when data is queued. A flusher that ended before it started (its
+ * stack could not be allocated) is dropped first, and spawning is tried again. */
 static int ensure_flusher(coio_stream *s)
 {
-    if (s->flusher && s->flusher->state == COIO__DONE) {
-        coio_detach(s->flusher);
-        s->flusher = NULL;
-        s->users--;
-    }
-    if (s->flusher || !s->wlen || s->werr || s->closed || !coio__loop_get())
+    if (s->wstate == W_SPAWNED && coio__task_is_done(s->flusher))
+        flusher_drop(s);
+    if (s->wstate != W_IDLE || !s->wlen || s->closed || !coio__loop_get())
         return 0;
     coio_task *t = coio_spawn(flusher_main, s); /* per write on io_uring: no malloc */
     if (!t)
         return -errno;
     coio__task_set_static_name(t, "stream flush");
     s->flusher = t;
+    s->wstate = W_SPAWNED;
     s->users++;
     return 0;
 }
 
-/* Sends what is queued without waiting: one writev now, the flusher for what the
- * kernel did not take. Never while a flusher runs: its writev may be in flight. On a
- * batching backend the flusher does it all: its op goes to the kernel with the reader's
- * next one, in the same system call. */
+/* Sends what is queued without waiting, in W_IDLE: one try now, the flusher for what the
+ * transport did not take. On a batching backend the flusher does it all: its op goes to
+ * the kernel with the reader's next one, in the same system call. */
 static int wkick(coio_stream *s)
 {
     coio__loop *L = coio__loop_get();
-    if (s->wlen && !s->flusher && !s->werr && !s->closed && !(L && L->backend->batches)) {
+    if (s->wstate == W_IDLE && s->wlen && !s->closed && !(L && L->backend->batches)) {
         struct iovec iov[2];
         ssize_t r = tp_try_writev(s, iov, wiov(s, iov));
-        if (r < 0 && r != -EAGAIN) {
-            s->werr = (int)r;
-            wake_waiters(s, true, 0); /* they see werr */
-            return s->werr;
-        }
+        if (r < 0 && r != -EAGAIN)
+            return wfail(s, (int)r);
         if (r > 0)
             wconsume(s, (size_t)r);
     }
@@ -800,12 +872,9 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
 {
     if (!s || iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
         return -EINVAL;
-    if (s->closed)
-        return -EBADF;
-    if (s->werr)
-        return s->werr;
-    if (s->wr_shut)
-        return -EPIPE;
+    int err = wstate_error(s);
+    if (err < 0)
+        return err;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > SSIZE_MAX - total)
@@ -826,10 +895,8 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
         tried = true;
         /* Nothing queued: try the kernel first, queue only what it refuses. */
         ssize_t r = tp_try_writev(s, iov, iovcnt);
-        if (r < 0 && r != -EAGAIN) {
-            s->werr = (int)r;
-            return r;
-        }
+        if (r < 0 && r != -EAGAIN)
+            return wfail(s, (int)r);
         if (r > 0)
             done = (size_t)r;
         if (done == total)
@@ -838,7 +905,7 @@ ssize_t coio_stream_writev(coio_stream *s, const struct iovec *iov, int iovcnt)
     int e = wreserve(s, total - done);
     if (e < 0) {
         if (done) /* part of it is out already: the stream cannot go on consistently */
-            s->werr = e;
+            wfail(s, e);
         return e;
     }
     for (int i = 0; i < iovcnt; i++) {
@@ -915,13 +982,13 @@ int coio_stream_write_eof(coio_stream *s)
     int r = enter(s, false);
     if (r < 0)
         return r;
-    if (s->wr_shut)
+    if (s->wstate == W_SHUT)
         return (int)leave(s, false, 0);
     if (!can_write_eof(s))
         return (int)leave(s, false, -ENOTSOCK);
     r = wait_written(s, 0);
     if (r == 0) {
-        s->wr_shut = true;
+        s->wstate = W_SHUT;
         r = s->tp->shutdown_write(s->tp_ctx);
     }
     return (int)leave(s, false, r);
@@ -940,20 +1007,19 @@ static void stream_abort(coio_stream *s)
         if (s->reader && s->reader != self)
             interrupt(L, s->reader);
         wake_waiters(s, true, -EBADF);
-        coio_task *f = s->flusher;
-        if (f && (f->state == COIO__NEW || f->state == COIO__DONE)) {
-            /* Never ran (and now never will): it holds a use of s it cannot drop. */
-            coio_cancel(f);
-            coio_detach(f);
-            s->flusher = NULL;
-            s->users--;
-        } else if (f) {
-            interrupt(L, f);
+        if (s->wstate == W_SPAWNED) {
+            /* Not started: cancelled now, it never runs, so it can't drop its use of s. */
+            coio_cancel(s->flusher);
+            flusher_drop(s);
+        } else if (s->wstate == W_FLUSHING) {
+            interrupt(L, s->flusher);
         }
     } else {
         /* Outside any loop no task can be inside a call on s: a flusher left over from
          * a loop that ended is gone with it. */
         s->flusher = NULL;
+        if (s->wstate == W_SPAWNED || s->wstate == W_FLUSHING)
+            s->wstate = W_IDLE;
         s->users = 0;
     }
     (void)s->tp->close(s->tp_ctx);

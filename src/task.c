@@ -2,10 +2,11 @@
  * Tasks: spawning, finishing, awaiting (await, wait_for, gather), cancellation and the
  * deadline/shield scopes.
  *
- * A task struct is ~200 bytes carved from chunks the loop keeps until it ends (so timer
- * entries that still point at a recycled task stay readable; see timer.c). A task gets
- * a stack only when it first runs, and gives it back the moment it finishes, before
- * anyone awaits it: a million finished-but-unawaited tasks hold no stacks.
+ * A task struct (136 bytes on x86-64: internal.h) is carved from chunks the loop keeps
+ * until it ends (so timer entries that still point at a recycled task stay readable; see
+ * timer.c). A task gets a stack only when it first runs, and gives it back the moment it
+ * finishes, before anyone awaits it: a million finished-but-unawaited tasks hold no
+ * stacks.
  */
 #include "internal.h"
 
@@ -22,8 +23,8 @@
 #endif
 
 /* Task structs come in 64 KiB chunks. Every chunk after the first is prefaulted with one
- * MADV_POPULATE_WRITE call: ~3 us a page instead of a ~25 us trap per first touch on a
- * VM, and a program that spawns many tasks will use the whole chunk. */
+ * MADV_POPULATE_WRITE call, several times cheaper than a trap per first touch (more so
+ * on virtual machines), and a program that spawns many tasks will use the whole chunk. */
 #define CHUNK_BYTES (64 * 1024)
 #define TASKS_PER_CHUNK (CHUNK_BYTES / sizeof(coio_task))
 #ifndef MADV_POPULATE_WRITE
@@ -44,7 +45,7 @@ coio_task *coio__task_alloc(coio__loop *L)
     }
     if (!L->task_chunk_left) {
         /* Carved on demand, not threaded onto the free list up front: every page touched
-         * for the first time costs a fault (~15 us on a VM). */
+         * for the first time costs a fault. */
         if (L->ntask_chunks == L->captask_chunks) {
             size_t nc = L->captask_chunks ? L->captask_chunks * 2 : 16;
             void **p = realloc(L->task_chunks, nc * sizeof *p);
@@ -134,7 +135,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
             return NULL;
         }
     }
-    coio_task *t = coio__ready_reserve(L) == 0 ? coio__task_alloc(L) : NULL;
+    coio_task *t = coio__readyq_reserve(&L->ready, L->nalive + 1) == 0 ? coio__task_alloc(L) : NULL;
     if (!t) {
         free(name);
         errno = ENOMEM;
@@ -154,7 +155,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
         t->flags |= COIO__F_CANCELLED;
     L->ntasks++;
     L->nalive++;
-    coio__ready_push(L, t);
+    coio__readyq_push(&L->ready, t);
     return t;
 }
 
@@ -171,8 +172,8 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
         if (js->on_finish)
             js->on_finish(L, js, t);
         coio_task *w = js->waiter;
-        if (w && w->wait_obj == js && (js->pending == 0 || js->wake_on_any))
-            coio__wake(L, w, 0);
+        if (w && (js->pending == 0 || js->wake_on_any))
+            coio__wake_if_waiting(L, w, js, 0);
     }
 }
 
@@ -193,15 +194,16 @@ int coio__task_prepare(coio__loop *L, coio_task *t)
     }
     t->stack_lo = st.lo;
     t->stack_size = (uint32_t)st.size;
-    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu);
+    coio__ctx_init(&t->ctx, st.lo, st.lo + st.size, L->fpu, coio__task_main);
 #ifdef COIO__TSAN
     t->tsan_fiber = __tsan_create_fiber(0);
 #endif
     return 0;
 }
 
-_Noreturn void coio__task_main(coio_task *t)
+_Noreturn void coio__task_main(void *ctx)
 {
+    coio_task *t = ctx; /* the context is the task's first member */
 #ifdef COIO__ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
@@ -277,10 +279,7 @@ int coio_wait_for(coio_task *t, double seconds)
     if (r < 0)
         return r;
     t->flags |= COIO__F_CLAIMED;
-    int64_t deadline = COIO__NEVER;
-    if (seconds < 9e9)
-        deadline = coio__clock_ns() + (seconds > 0 ? (int64_t)(seconds * 1e9) : 0);
-    return join_one(L, cur, t, deadline);
+    return join_one(L, cur, t, coio__deadline_after(coio__clock_ns(), seconds));
 }
 
 int coio_detach(coio_task *t)
@@ -306,11 +305,8 @@ int coio_cancel(coio_task *t)
     if (t->state == COIO__DONE || t->state == COIO__FREE)
         return -EALREADY;
     t->flags |= COIO__F_CANCELLED;
-    if (L && t->state == COIO__WAITING && t->wait_interruptible && coio__cancel_visible(t)) {
-        if (t->unwait)
-            t->unwait(t);
-        coio__wake(L, t, -ECANCELED);
-    }
+    if (L && coio__cancel_visible(t))
+        (void)coio__interrupt(L, t, -ECANCELED);
     return 0;
 }
 
@@ -416,11 +412,10 @@ static int scope_begin(coio_scope *s, int64_t deadline, bool shield)
     return 0;
 }
 
+/* A scope's deadline: a negative timeout is none (coio.h). */
 static int64_t deadline_after(double seconds)
 {
-    if (seconds < 0 || seconds > 9e9) /* includes INFINITY */
-        return COIO__NEVER;
-    return coio__clock_ns() + (int64_t)(seconds * 1e9);
+    return seconds < 0 ? COIO__NEVER : coio__deadline_after(coio__clock_ns(), seconds);
 }
 
 int coio_timeout_begin(coio_scope *s, double seconds)
@@ -434,8 +429,7 @@ int coio_deadline_begin(coio_scope *s, double when)
 {
     if (isnan(when))
         return -EINVAL;
-    int64_t d = when > 9e9 ? COIO__NEVER : (int64_t)(when * 1e9);
-    return scope_begin(s, d, false);
+    return scope_begin(s, coio__time_ns(when), false);
 }
 
 int coio_shield_begin(coio_scope *s, double seconds)
@@ -500,6 +494,18 @@ void coio__scope_debug_check(coio__loop *L, coio_task *t, const void *sp)
 }
 
 /* ------------------------------------------------------------------ names */
+
+bool coio__task_running_stack(const char **stack_lo, const char **name, unsigned *id)
+{
+    coio__loop *L = coio__tls_loop;
+    coio_task *t = L ? L->current : NULL;
+    if (!t || !t->stack_lo)
+        return false;
+    *stack_lo = t->stack_lo;
+    *name = t->name ? t->name : "";
+    *id = t->id;
+    return true;
+}
 
 coio_task *coio_current(void)
 {

@@ -1,7 +1,11 @@
 /*
- * The worker pool behind coio_to_thread(): one per process, created lazily, bounded to
- * min(32, CPUs + 4) threads like asyncio's default executor. Workers hand finished jobs
- * back to the job's loop through that loop's ext_done list and a backend wake-up.
+ * Worker threads. coio__pool is the one implementation of a pool (a queue, threads
+ * started on demand up to a bound, idle ones waiting or exiting); coio_to_thread's pool
+ * and the resolver's (dns.c) are two instances.
+ *
+ * coio_to_thread's pool: one per process, bounded to min(32, CPUs + 4) threads like
+ * asyncio's default executor. Workers hand finished jobs back to the job's loop as a
+ * message on that loop's ext_done list, with a backend wake-up.
  */
 #include "internal.h"
 
@@ -12,7 +16,8 @@
 enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
 
 typedef struct coio__job {
-    coio__list link; /* pool queue, then the loop's ext_done list */
+    coio__list link;       /* pool queue */
+    coio__remote done_msg; /* to the loop's ext_done list when finished */
     int (*fn)(void *);
     void *arg;
     int result;
@@ -22,45 +27,102 @@ typedef struct coio__job {
     coio_task *task;
 } coio__job;
 
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    coio__list queue;
-    int nthreads, nidle, max;
-    bool init;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static void job_take(coio__list *item);
+static void job_run(coio__list *item);
 
-static void *worker(void *unused)
+static coio__pool pool = COIO__POOL_INIT("coio-worker", 0, 0, job_take, job_run);
+
+/* ------------------------------------------------------------------ the pool */
+
+/* A worker: takes queued items until an idle period of P->idle_ns passes (if set). */
+static void *pool_worker(void *arg)
 {
-    (void)unused;
-    pthread_setname_np(pthread_self(), "coio-worker"); /* for top -H, gdb and tests */
-    pthread_mutex_lock(&pool.mu);
+    coio__pool *P = arg;
+    pthread_setname_np(pthread_self(), P->name); /* for top -H, gdb and tests */
+    pthread_mutex_lock(&P->mu);
     for (;;) {
-        while (coio__list_is_empty(&pool.queue)) {
-            pool.nidle++;
-            pthread_cond_wait(&pool.cv, &pool.mu);
-            pool.nidle--;
+        while (coio__list_is_empty(&P->queue)) {
+            int e = 0;
+            P->nidle++;
+            if (P->idle_ns) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                ts.tv_sec += (time_t)(P->idle_ns / 1000000000);
+                e = pthread_cond_timedwait(&P->cv, &P->mu, &ts);
+            } else {
+                pthread_cond_wait(&P->cv, &P->mu);
+            }
+            P->nidle--;
+            if (e == ETIMEDOUT && coio__list_is_empty(&P->queue)) {
+                P->nthreads--;
+                pthread_mutex_unlock(&P->mu);
+                return NULL;
+            }
         }
-        coio__job *j = coio__container_of(coio__list_pop_front(&pool.queue), coio__job, link);
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&pool.mu);
-
-        int r = j->fn(j->arg);
-
-        pthread_mutex_lock(&pool.mu);
-        j->state = JOB_FINISHED;
-        pthread_mutex_unlock(&pool.mu);
-        /* The wake-up happens under ext_lock: the loop can't see the job, let its task
-         * return and the loop end, before this thread is done touching the loop. */
-        coio__loop *L = j->loop;
-        pthread_mutex_lock(&L->ext_lock);
-        j->result = r;
-        coio__list_push_back(&L->ext_done, &j->link);
-        L->backend->wake(L);
-        pthread_mutex_unlock(&L->ext_lock);
-        pthread_mutex_lock(&pool.mu);
+        coio__list *item = coio__list_pop_front(&P->queue);
+        P->take(item);
+        pthread_mutex_unlock(&P->mu);
+        P->run(item);
+        pthread_mutex_lock(&P->mu);
     }
-    return NULL;
+}
+
+static void pool_setup(coio__pool *P)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* idle timeouts ignore clock jumps */
+    pthread_cond_init(&P->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    coio__list_init(&P->queue);
+    if (!P->max) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        P->max = (int)(n > 0 ? n : 1) + 4;
+        if (P->max > 32)
+            P->max = 32;
+    }
+    P->ready = true;
+}
+
+int coio__pool_enqueue(coio__pool *P, coio__list *item)
+{
+    if (!P->ready)
+        pool_setup(P);
+    coio__list_push_back(&P->queue, item);
+    if (P->nidle == 0 && P->nthreads < P->max) {
+        if (coio__thread_start(pool_worker, P) == 0) {
+            P->nthreads++;
+        } else if (P->nthreads == 0) {
+            coio__list_unlink(item);
+            return -EAGAIN;
+        }
+    }
+    pthread_cond_signal(&P->cv);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ coio_to_thread */
+
+static void job_take(coio__list *item)
+{
+    coio__container_of(item, coio__job, link)->state = JOB_RUNNING;
+}
+
+static void job_run(coio__list *item)
+{
+    coio__job *j = coio__container_of(item, coio__job, link);
+    int r = j->fn(j->arg);
+    pthread_mutex_lock(&pool.mu);
+    j->state = JOB_FINISHED;
+    pthread_mutex_unlock(&pool.mu);
+    /* The wake-up happens under ext_lock: the loop can't see the job, let its task
+     * return and the loop end, before this thread is done touching the loop. */
+    coio__loop *L = j->loop;
+    pthread_mutex_lock(&L->ext_lock);
+    j->result = r;
+    coio__list_push_back(&L->ext_done, &j->done_msg.link);
+    L->backend->wake(L);
+    pthread_mutex_unlock(&L->ext_lock);
 }
 
 /* coio's threads run library code only, so a signal the process expects (SIGTERM read
@@ -71,7 +133,7 @@ static void *worker(void *unused)
  * which the new thread runs unmasked. The signals of faults the thread itself causes stay
  * unblocked: the kernel would force a blocked one to its default action, bypassing the
  * program's handler (a crash report, a sanitizer's). */
-int coio__thread_start(void *(*fn)(void *))
+int coio__thread_start(void *(*fn)(void *), void *arg)
 {
     sigset_t all, old;
     sigfillset(&all);
@@ -84,58 +146,19 @@ int coio__thread_start(void *(*fn)(void *))
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&a, 256 * 1024); /* getaddrinfo wants more than 64 KiB */
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int e = pthread_create(&th, &a, fn, NULL);
+    int e = pthread_create(&th, &a, fn, arg);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&a);
     return e;
 }
 
-/* Queues j; starts a worker if none is idle and the bound allows. Call with pool.mu. */
-static int enqueue(coio__job *j)
+/* Runs on the loop's thread when the worker's message arrives (coio__loop_drain_ext). */
+static void job_arrived(coio__loop *L, coio__remote *r)
 {
-    if (!pool.init) {
-        coio__list_init(&pool.queue);
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        pool.max = (int)(n > 0 ? n : 1) + 4;
-        if (pool.max > 32)
-            pool.max = 32;
-        pool.init = true;
-    }
-    coio__list_push_back(&pool.queue, &j->link);
-    if (pool.nidle == 0 && pool.nthreads < pool.max) {
-        if (coio__thread_start(worker) == 0) {
-            pool.nthreads++;
-        } else if (pool.nthreads == 0) {
-            coio__list_unlink(&j->link);
-            return -EAGAIN;
-        }
-    }
-    pthread_cond_signal(&pool.cv);
-    return 0;
-}
-
-void coio__loop_drain_ext(coio__loop *L)
-{
-    coio__list done;
-    coio__list_init(&done);
-    pthread_mutex_lock(&L->ext_lock);
-    if (!coio__list_is_empty(&L->ext_done)) {
-        done.next = L->ext_done.next;
-        done.prev = L->ext_done.prev;
-        done.next->prev = &done;
-        done.prev->next = &done;
-        coio__list_init(&L->ext_done);
-    }
-    pthread_mutex_unlock(&L->ext_lock);
-    coio__list *n;
-    while ((n = coio__list_pop_front(&done)) != NULL) {
-        coio__job *j = coio__container_of(n, coio__job, link);
-        j->done = true;
-        L->ext_pending--;
-        if (j->task->wait_obj == j)
-            coio__wake(L, j->task, 0);
-    }
-    coio__loop_drain_remote(L); /* call_soon_threadsafe, futures (callback.c) */
+    coio__job *j = coio__container_of(r, coio__job, done_msg);
+    j->done = true;
+    L->ext_pending--;
+    coio__wake_if_waiting(L, j->task, j, 0);
 }
 
 /* Cancellation: a job no worker has taken is dropped; a running one is waited for. */
@@ -160,9 +183,10 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     int r = coio__check(L, t);
     if (r < 0)
         return r;
-    coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t};
+    coio__job j = {.fn = fn, .arg = arg, .state = JOB_QUEUED, .loop = L, .task = t,
+                   .done_msg = {.run = job_arrived}};
     pthread_mutex_lock(&pool.mu);
-    r = enqueue(&j);
+    r = coio__pool_enqueue(&pool, &j.link);
     pthread_mutex_unlock(&pool.mu);
     if (r < 0)
         return r;

@@ -18,6 +18,24 @@ int64_t coio__clock_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t coio__deadline_after(int64_t now, double seconds)
+{
+    if (!(seconds > 0)) /* also NaN, which callers reject first */
+        return now;
+    /* Past what int64 nanoseconds hold (about 292 years from the clock's start, so
+     * INFINITY too): never. */
+    if (seconds >= (double)(COIO__NEVER - now) / 1e9)
+        return COIO__NEVER;
+    return now + (int64_t)(seconds * 1e9);
+}
+
+int64_t coio__time_ns(double when)
+{
+    if (!(when > 0))
+        return 0;
+    return when >= (double)COIO__NEVER / 1e9 ? COIO__NEVER : (int64_t)(when * 1e9);
+}
+
 static inline bool entry_less(const coio__heap_entry *a, const coio__heap_entry *b)
 {
     return a->when < b->when || (a->when == b->when && a->seq < b->seq);

@@ -89,6 +89,17 @@ static inline int coio_test_group_teardown(void **state)
         }                                                                                \
     } while (0)
 
+/* Asserts that a duration (seconds) lies in [lo, hi), printing it and the bounds. */
+#define assert_elapsed(value, lo, hi)                                                    \
+    do {                                                                                 \
+        double v_ = (value);                                                             \
+        if (!(v_ >= (lo) && v_ < (hi))) {                                                \
+            print_error("%s = %.3f s, want [%.3f, %.3f)\n", #value, v_, (double)(lo),     \
+                        (double)(hi));                                                   \
+            fail();                                                                      \
+        }                                                                                \
+    } while (0)
+
 /* The trial main of require_backend: proves the loop started. */
 static inline int coio_test_ran_(void *arg)
 {

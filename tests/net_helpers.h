@@ -20,16 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define assert_elapsed(value, lo, hi)                                                    \
-    do {                                                                                 \
-        double v_ = (value);                                                             \
-        if (!(v_ >= (lo) && v_ < (hi))) {                                                \
-            print_error("%s = %.3f s, want [%.3f, %.3f)\n", #value, v_, (double)(lo),     \
-                        (double)(hi));                                                   \
-            fail();                                                                      \
-        }                                                                                \
-    } while (0)
-
 /* CLOCK_MONOTONIC in seconds, read directly (not through the loop). */
 static inline double mono_now(void)
 {

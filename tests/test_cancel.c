@@ -15,16 +15,6 @@ static double mono_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-#define assert_elapsed(value, lo, hi)                                                    \
-    do {                                                                                 \
-        double v_ = (value);                                                             \
-        if (!(v_ >= (lo) && v_ < (hi))) {                                                \
-            print_error("%s = %.3f s, want [%.3f, %.3f)\n", #value, v_, (double)(lo),     \
-                        (double)(hi));                                                   \
-            fail();                                                                      \
-        }                                                                                \
-    } while (0)
-
 /* A task that sleeps `sleep` seconds and records what happened. */
 struct sleeper {
     double sleep;
