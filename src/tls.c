@@ -433,7 +433,7 @@ static void net_bio_init_method(void)
  * (and the stream, for its transport calls) spent the fairness budget once per call. */
 static ssize_t net_op(coio_tls *t, int code, void *buf, size_t n)
 {
-    coio__op op = {.code = (uint8_t)code, .fd = t->fd, .buf = buf, .len = n};
+    coio__op op = {.code = (uint8_t)code, .fd = t->fd, .a.buf = {buf, n}};
     ssize_t r = coio__op_run_spent(&op);
     return t->closed ? -EBADF : r;
 }
