@@ -16,10 +16,13 @@
 #                                    IMPL's peer is not installed
 #   bench/w10_https.sh               every IMPL x MODE
 #
-# IMPL: coio (COIO_BACKEND=epoll), coio_uring (io_uring), nginx. Uses $BUILD/examples/
-# http_hello (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release; `make build`).
+# IMPL: coio (COIO_BACKEND=epoll), coio_uring (io_uring), nginx, go (bench/peers/go/
+# w10_https.go: net/http and crypto/tls, GOMAXPROCS=1, built with `GO111MODULE=off go
+# build`), node (bench/peers/node/w10_https.js: the https module). Uses
+# $BUILD/examples/http_hello (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release;
+# `make build`). Tokio is not a peer here: Debian has no tokio-rustls crate.
 # Environment: W10_WARMUP (1), W10_SECONDS (5), W10_SERVER_CPU (0), W10_CLIENT_CPU (1),
-# W10_C (100). Debian packages: wrk, nginx, openssl.
+# W10_C (100). Debian packages: wrk, nginx, openssl, golang-go, nodejs.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +34,10 @@ CCPU=${W10_CLIENT_CPU:-1}
 C=${W10_C:-100}
 HZ=$(getconf CLK_TCK)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+GO=$(command -v go || echo /usr/lib/go/bin/go)
+NODE=$(command -v node || echo /usr/bin/node)
 HELLO=$BUILD/examples/http_hello
+BIN=$BUILD/bench-w10
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -40,8 +46,22 @@ have() {
     coio | coio_uring)
         [ -x "$HELLO" ] || { say "w10: no $HELLO (make build)"; return 1; } ;;
     nginx) [ -x "$NGINX" ] || { say "w10: skip nginx: not installed (apt-get install nginx)"; return 1; } ;;
-    *) say "w10: unknown impl $1 (coio coio_uring nginx)"; return 2 ;;
+    go)
+        [ -x "$GO" ] || { say "w10: skip go: no go (apt-get install golang-go)"; return 1; }
+        build_go || { say "w10: skip go"; return 1; }
+        ;;
+    node) [ -x "$NODE" ] || { say "w10: skip node: no node (apt-get install nodejs)"; return 1; } ;;
+    *) say "w10: unknown impl $1 (coio coio_uring nginx go node)"; return 2 ;;
     esac
+}
+
+build_go() {
+    local src=$ROOT/bench/peers/go/w10_https.go
+    mkdir -p "$BIN"
+    [ -x "$BIN/w10_https_go" ] && ! [ "$src" -nt "$BIN/w10_https_go" ] && return 0
+    (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
+        GO111MODULE=off "$GO" build -o "$BIN/w10_https_go" w10_https.go) >"$BIN/go-build.log" 2>&1 ||
+        { say "w10: go build w10_https.go failed: $(tail -c 300 "$BIN/go-build.log")"; return 1; }
 }
 
 # cpu_ticks PID: utime+stime of PID and its descendants, all threads.
@@ -124,19 +144,21 @@ EOF
     return 1
 }
 
-start_coio() { # tmp backend
-    : >"$1/out"
-    taskset -c "$SCPU" env COIO_BACKEND="$2" "$HELLO" --tls-cert "$1/cert.pem" \
-        --tls-key "$1/key.pem" 0 >"$1/out" 2>&1 &
+# start_server TMP COMMAND...: a server that prints "listening on https://127.0.0.1:PORT".
+start_server() {
+    local tmp=$1
+    shift
+    : >"$tmp/out"
+    taskset -c "$SCPU" "$@" >"$tmp/out" 2>&1 &
     pid=$!
     for _ in $(seq 200); do
-        grep -q '^listening on' "$1/out" && break
+        grep -q '^listening on' "$tmp/out" && break
         kill -0 $pid 2>/dev/null || break
         sleep 0.05
     done
-    port=$(sed -n 's/^listening on https:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1/out")
+    port=$(sed -n 's/^listening on https:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
     [ -n "$port" ] && return 0
-    say "w10: http_hello did not start: $(head -c 300 "$1/out")"
+    say "w10: server did not start: $(head -c 300 "$tmp/out")"
     return 1
 }
 
@@ -154,9 +176,12 @@ point() { # impl mode
     tmp=$(mktemp -d)
     make_cert "$tmp" || { say "w10: openssl could not make the certificate"; rm -rf "$tmp"; return 1; }
     case $impl in
-    coio) start_coio "$tmp" epoll ;;
-    coio_uring) start_coio "$tmp" io_uring ;;
+    coio | coio_uring)
+        start_server "$tmp" env COIO_BACKEND="$([ "$impl" = coio ] && echo epoll || echo io_uring)" \
+            "$HELLO" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 0 ;;
     nginx) start_nginx "$tmp" ;;
+    go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w10_https_go" "$tmp/cert.pem" "$tmp/key.pem" ;;
+    node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w10_https.js" "$tmp/cert.pem" "$tmp/key.pem" ;;
     esac || { rm -rf "$tmp"; return 1; }
     out=$tmp/wrk
     if [ "$WARM" != 0 ]; then
@@ -212,7 +237,7 @@ fi
 [ $# = 0 ] || { say "usage: bench/w10_https.sh [IMPL keepalive|close]"; exit 2; }
 failed=0
 for mode in keepalive close; do
-    for impl in coio coio_uring nginx; do
+    for impl in coio coio_uring nginx go node; do
         point "$impl" "$mode"
         rc=$?
         [ $rc = 0 ] || [ $rc = 77 ] || { say "w10: $impl $mode failed"; failed=1; }
