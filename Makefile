@@ -70,10 +70,12 @@ run: deps-build build
 # the aarch64 context switch (tests/cross/run.sh); libclang-rt-dev holds libFuzzer's
 # runtime, only a Recommends of clang (which --no-install-recommends skips).
 # netbase: /etc/services, which service names in the DNS tests need.
+# libssl-dev: TLS (coio_tls_*; without it TLS is left out); openssl: the TLS tests make
+# their certificates and run s_server/s_client with it.
 BUILD_DEPS_PACKAGES = cmake pkg-config liburing-dev
 DEPS_PACKAGES = $(BUILD_DEPS_PACKAGES) libcmocka-dev netbase valgrind gdb python3 netcat-openbsd curl \
 	clang libclang-rt-dev \
-	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+	nginx gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user libssl-dev openssl
 
 # What `make run` and `make install` need: only installs (as root), never fails for a
 # missing optional package (without liburing the build is epoll-only).

@@ -1,14 +1,24 @@
 /*
- * fetch — the seed's "network requests" made real: downloads http:// URLs concurrently
- * on one thread, at most C at a time, each under its own deadline.
+ * fetch — the seed's "network requests" made real: downloads http:// and https:// URLs
+ * concurrently on one thread, at most C at a time, each under its own deadline.
  *
- *   fetch [-c concurrency] [-t timeout_s] [-L] [--max-redirs N] [-f] URL...
+ *   fetch [-c concurrency] [-t timeout_s] [-L] [--max-redirs N] [-f] [--ca-file FILE]
+ *         [-k] URL...
  *     -c N            at most N requests at a time (default 4)
  *     -t S            each request (each redirect hop) must finish within S seconds
  *                     (default 10)
  *     -L, --location  follow redirects (301, 302, 303, 307, 308), like curl -L
  *     --max-redirs N  follow at most N redirects per URL (default 10), then fail
  *     -f, --fail      exit 22 when a URL's final answer is an HTTP error (>= 400)
+ *     --ca-file FILE  https: trust the CA certificates in FILE (PEM) instead of the
+ *                     system's
+ *     -k, --insecure  https: do not verify the server's certificate at all (anyone in
+ *                     the middle can read and change the traffic; for tests only)
+ *
+ * https:// verifies the server's certificate chain and name (or IP address) by default;
+ * a failure shows its reason, e.g. "EKEYEXPIRED ... (certificate verify failed:
+ * certificate has expired)". A body that runs to the end of the connection must end
+ * with TLS's close_notify: a server that just closes is ECONNABORTED (truncated).
  *
  * One HTTP/1.1 GET per URL (Host header, Connection: close). Bodies delimited by
  * Content-Length, by chunked transfer coding, or by the end of the connection. Prints a
@@ -30,7 +40,7 @@
  * Exits 0 if every URL got an HTTP response, 1 otherwise, 22 with --fail if they all
  * did but one was an HTTP error, 2 on bad usage.
  *
- * Left out, as a real client would add them: https, proxies, keeping connections
+ * Left out, as a real client would add them: proxies, keeping connections
  * alive across URLs, compressed bodies, cookies and authentication, and retries after
  * network errors.
  */
@@ -53,6 +63,7 @@
 #define URL_MAX 2400
 
 struct url {
+    bool tls; /* https */
     char host[256];
     char port[8];
     char path[2048];
@@ -62,6 +73,7 @@ struct job {
     const char *url;
     int status;      /* HTTP status, or a negative errno */
     const char *why; /* what was wrong with a response (status -EPROTO), or NULL */
+    char tls_why[256]; /* a TLS failure's reason (why points here) */
     size_t bytes;    /* body bytes */
     uint64_t fnv;    /* FNV-1a of the body */
     double seconds;
@@ -75,6 +87,9 @@ static double timeout_s = 10;
 static int concurrency = 4;
 static bool follow, fail_on_http_error;
 static int max_redirs = 10;
+static const char *ca_file;
+static bool insecure;
+static coio_tls_config *tls_cfg; /* for https, made on first use */
 
 /* Requests between connecting and closing (they hold or are getting a socket), and a
  * condition on which requests that found no free fd wait for one of them to end. */
@@ -83,12 +98,13 @@ static coio_cond *fd_freed;
 
 /* ---------------------------------------------------------------- URL */
 
-/* http://host[:port][/path]; IPv6 literals in brackets. 0 or -EINVAL. */
+/* http[s]://host[:port][/path]; IPv6 literals in brackets. 0 or -EINVAL. */
 static int parse_url(const char *s, struct url *u)
 {
-    if (strncasecmp(s, "http://", 7) != 0)
+    u->tls = strncasecmp(s, "https://", 8) == 0;
+    if (!u->tls && strncasecmp(s, "http://", 7) != 0)
         return -EINVAL;
-    s += 7;
+    s += u->tls ? 8 : 7;
     size_t hl = strcspn(s, "/?#");
     const char *hp = s, *rest = s + hl;
     const char *colon = NULL;
@@ -116,7 +132,7 @@ static int parse_url(const char *s, struct url *u)
         memcpy(u->port, colon + 1, n);
         u->port[n] = 0;
     } else {
-        strcpy(u->port, "80");
+        strcpy(u->port, u->tls ? "443" : "80");
     }
     if (*rest == '#' || !*rest)
         rest = "/";
@@ -134,15 +150,18 @@ static int parse_url(const char *s, struct url *u)
 /* "host[:port]" of u as it goes in a URL or a Host header. */
 static void authority(const struct url *u, char *out, size_t cap)
 {
-    bool v6 = strchr(u->host, ':') != NULL, port = strcmp(u->port, "80") != 0;
+    bool v6 = strchr(u->host, ':') != NULL,
+         port = strcmp(u->port, u->tls ? "443" : "80") != 0;
     snprintf(out, cap, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "", port ? ":" : "",
              port ? u->port : "");
 }
 
 /* The absolute URL a Location value names, relative to base (RFC 3986 5.2, without
- * dot-segment removal). 0, -EPROTONOSUPPORT (not http://) or -EINVAL (too long). */
+ * dot-segment removal). 0, -EPROTONOSUPPORT (not http:// or https://) or -EINVAL (too
+ * long). */
 static int resolve(const struct url *base, const char *loc, char *out, size_t cap)
 {
+    const char *scheme_name = base->tls ? "https" : "http";
     char auth[300];
     authority(base, auth, sizeof auth);
     static const char scheme_chars[] =
@@ -150,18 +169,18 @@ static int resolve(const struct url *base, const char *loc, char *out, size_t ca
     size_t scheme = strspn(loc, scheme_chars);
     int n;
     if (scheme > 0 && loc[scheme] == ':') {
-        if (strncasecmp(loc, "http://", 7) != 0)
-            return -EPROTONOSUPPORT; /* https and the rest */
+        if (strncasecmp(loc, "http://", 7) != 0 && strncasecmp(loc, "https://", 8) != 0)
+            return -EPROTONOSUPPORT;
         n = snprintf(out, cap, "%s", loc);
     } else if (loc[0] == '/' && loc[1] == '/') {
-        n = snprintf(out, cap, "http:%s", loc);
+        n = snprintf(out, cap, "%s:%s", scheme_name, loc);
     } else if (loc[0] == '/') {
-        n = snprintf(out, cap, "http://%s%s", auth, loc);
+        n = snprintf(out, cap, "%s://%s%s", scheme_name, auth, loc);
     } else { /* relative to base's directory */
         size_t dir = strcspn(base->path, "?");
         while (dir > 0 && base->path[dir - 1] != '/')
             dir--;
-        n = snprintf(out, cap, "http://%s%.*s%s", auth, (int)dir, base->path, loc);
+        n = snprintf(out, cap, "%s://%s%.*s%s", scheme_name, auth, (int)dir, base->path, loc);
     }
     return n < 0 || (size_t)n >= cap ? -EINVAL : 0;
 }
@@ -398,6 +417,63 @@ static int wait_for_fd(void)
     return r < 0 ? -1 : 0;
 }
 
+/* The https configuration: verification on unless --insecure, the system's CAs unless
+ * --ca-file. Made on first use; NULL with j->why set if it cannot be. */
+static coio_tls_config *tls_config(struct job *j)
+{
+    if (tls_cfg)
+        return tls_cfg;
+    coio_tls_config *c = coio_tls_config_create(COIO_TLS_CLIENT);
+    int r = c ? 0 : -errno;
+    if (r == 0 && ca_file)
+        r = coio_tls_config_set_ca(c, ca_file, NULL);
+    if (r == 0 && insecure)
+        r = coio_tls_config_set_verify(c, COIO_TLS_VERIFY_NONE);
+    if (r < 0) {
+        snprintf(j->tls_why, sizeof j->tls_why, "%s", coio_tls_last_error());
+        j->why = j->tls_why[0] ? j->tls_why : NULL;
+        coio_tls_config_destroy(c);
+        return NULL;
+    }
+    return tls_cfg = c;
+}
+
+/* Connects to u and opens a stream on it: TLS (handshake and verification) for
+ * https. Returns the stream, or NULL with *err set. */
+static coio_stream *open_stream(struct job *j, const struct url *u, int *err)
+{
+    if (u->tls) {
+        coio_tls_config *c = tls_config(j);
+        coio_tls *t;
+        int r = c ? coio_tls_connect(c, u->host, u->port, &t) : -errno;
+        if (r < 0) {
+            if (r != -EMFILE && r != -ENFILE && coio_tls_last_error()[0]) {
+                snprintf(j->tls_why, sizeof j->tls_why, "%s", coio_tls_last_error());
+                j->why = j->tls_why;
+            }
+            *err = r;
+            return NULL;
+        }
+        coio_stream *s = coio_tls_stream_open(t, NULL); /* t owns its fd */
+        if (!s) {
+            *err = -errno;
+            coio_tls_abort(t);
+        }
+        return s;
+    }
+    int fd = coio_tcp_connect(u->host, u->port); /* TCP_NODELAY on */
+    if (fd < 0) {
+        *err = fd;
+        return NULL;
+    }
+    coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    if (!s) {
+        *err = -errno;
+        coio_close(fd);
+    }
+    return s;
+}
+
 /* One GET of u under its own deadline. Returns the status or a negative errno. */
 static int fetch_hop(struct job *j, const struct url *u, char *buf)
 {
@@ -408,17 +484,11 @@ static int fetch_hop(struct job *j, const struct url *u, char *buf)
         coio_scope sc;
         coio_timeout_begin(&sc, timeout_s);
         in_flight++;
-        int r = coio_tcp_connect(u->host, u->port); /* TCP_NODELAY on */
-        if (r >= 0) {
-            int fd = r;
-            coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
-            if (!s) {
-                r = -errno;
-                coio_close(fd);
-            } else {
-                r = http_get(s, u, j, buf);
-                coio_stream_abort(s); /* nothing left to send: no need to flush */
-            }
+        int r;
+        coio_stream *s = open_stream(j, u, &r);
+        if (s) {
+            r = http_get(s, u, j, buf);
+            coio_stream_abort(s); /* nothing left to send: no need to flush */
         }
         in_flight--;
         bool no_fd = r == -EMFILE || r == -ENFILE;
@@ -507,13 +577,15 @@ static int main_task(void *arg)
     int r = coio_gather_n(w, nw, NULL);
     free(w);
     coio_cond_destroy(fd_freed);
+    if (tls_cfg)
+        coio_tls_config_destroy(tls_cfg);
     return r;
 }
 
 static void usage(void)
 {
     fprintf(stderr, "usage: fetch [-c concurrency] [-t timeout_s] [-L] [--max-redirs N] "
-                    "[-f] URL...\n");
+                    "[-f] [--ca-file FILE] [-k] URL...\n");
     exit(2);
 }
 
@@ -523,11 +595,13 @@ int main(int argc, char **argv)
         {"location", no_argument, NULL, 'L'},
         {"max-redirs", required_argument, NULL, 'R'},
         {"fail", no_argument, NULL, 'f'},
+        {"ca-file", required_argument, NULL, 'C'},
+        {"insecure", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:t:Lfh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:t:Lfkh", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'c':
@@ -547,6 +621,8 @@ int main(int argc, char **argv)
                 usage();
             break;
         case 'f': fail_on_http_error = true; break;
+        case 'C': ca_file = optarg; break;
+        case 'k': insecure = true; break;
         default: usage();
         }
     }

@@ -15,8 +15,12 @@
  *                            (default 60, nginx's send_timeout)
  *     --max-body BYTES       largest request body; 0: no limit (default 1048576,
  *                            nginx's client_max_body_size)
+ *     --tls-cert FILE        serve HTTPS: the certificate chain (PEM, leaf first)
+ *     --tls-key FILE         and its private key (PEM; default: in the --tls-cert file)
  *
- * Listens on 127.0.0.1:PORT and prints "listening on 127.0.0.1:PORT". A connection stays
+ * Listens on 127.0.0.1:PORT and prints "listening on 127.0.0.1:PORT" ("listening on
+ * https://127.0.0.1:PORT" with TLS). With TLS, the handshake must end within the header
+ * timeout; a failed one closes the connection without a word. A connection stays
  * open (HTTP/1.1, or HTTP/1.0 with "Connection: keep-alive") until the client closes it,
  * sends "Connection: close" or stays idle past the keep-alive timeout. Pipelined requests
  * are answered in order, all the answers to what one read brought in going out in one
@@ -34,13 +38,14 @@
  * accepting (clients wait in the listen backlog) and accepts again as soon as timed-out
  * connections give fds back (coio_server retries EMFILE, here at least every 0.5 s).
  *
- * Left out, as a real deployment would add them: TLS, HTTP/2, limits per client
+ * Left out, as a real deployment would add them: HTTP/2, limits per client
  * address (connections, request rate), a minimum transfer rate (a client sending one
  * body byte per body timeout is served, bounded by --max-body), a limit on the whole
  * header block (up to MAX_HEADERS lines of LINE_LIMIT), logging, and a graceful
  * shutdown on SIGTERM.
  *
- * It is the server of the W5 benchmark (bench/w5_http.sh). Runs until killed.
+ * It is the server of the W5 benchmark (bench/w5_http.sh) and, with TLS, of W10
+ * (bench/w10_https.sh). Runs until killed.
  */
 #define _GNU_SOURCE
 #include <coio.h>
@@ -71,6 +76,7 @@ _Static_assert(IN_SIZE >= 2 * LINE_LIMIT, "a partial line must leave room to rea
 static double header_timeout = 60, body_timeout = 60, keepalive_timeout = 75,
               send_timeout = 60;
 static long long max_body = 1024 * 1024;
+static coio_tls_config *tls_cfg; /* --tls-cert: serve HTTPS */
 
 static const char hello[] = "Hello, World!";
 
@@ -496,9 +502,25 @@ static int connection(int fd, void *arg)
     c.pos = c.len = 0;
     c.started = false;
     coio_stream_opts o = {.flags = COIO_STREAM_FLUSH_ON_READ};
-    c.s = coio_stream_open_ex(fd, &o); /* the server closes fd after us */
-    if (!c.s)
-        return 0;
+    if (tls_cfg) {
+        coio_tls *t;
+        int r;
+        coio_scope sc;
+        coio_timeout_begin(&sc, header_timeout);
+        r = coio_tls_accept(tls_cfg, fd, 0, &t);
+        coio_scope_end(&sc);
+        if (r < 0)
+            return 0; /* not TLS, refused, or too slow: nothing to answer */
+        c.s = coio_tls_stream_open(t, &o);
+        if (!c.s) {
+            coio_tls_abort(t);
+            return 0;
+        }
+    } else {
+        c.s = coio_stream_open_ex(fd, &o); /* the server closes fd after us */
+        if (!c.s)
+            return 0;
+    }
     request rq;
     int st;
     for (bool first = true; (st = read_request(&c, &rq, first)) == 0; first = false) {
@@ -547,7 +569,7 @@ static int serve(void *arg)
         coio_close(fd);
         return 1;
     }
-    printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+    printf("listening on %s127.0.0.1:%u\n", tls_cfg ? "https://" : "", ntohs(sa.sin_port));
     fflush(stdout);
     int r = coio_server_wait(srv); /* until accepting fails for good */
     if (r < 0)
@@ -559,7 +581,8 @@ static int serve(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: http_hello [--header-timeout S] [--body-timeout S] "
-                    "[--keepalive-timeout S] [--send-timeout S] [--max-body BYTES] [PORT]\n");
+                    "[--keepalive-timeout S] [--send-timeout S] [--max-body BYTES]\n"
+                    "                  [--tls-cert FILE [--tls-key FILE]] [PORT]\n");
     exit(2);
 }
 
@@ -581,10 +604,13 @@ int main(int argc, char **argv)
         {"keepalive-timeout", required_argument, NULL, 'K'},
         {"send-timeout", required_argument, NULL, 'S'},
         {"max-body", required_argument, NULL, 'M'},
+        {"tls-cert", required_argument, NULL, 'T'},
+        {"tls-key", required_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int opt;
+    const char *tls_cert = NULL, *tls_key = NULL;
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
@@ -598,11 +624,22 @@ int main(int argc, char **argv)
             if (end == optarg || *end || errno || max_body < 0)
                 usage();
             break;
+        case 'T': tls_cert = optarg; break;
+        case 'Y': tls_key = optarg; break;
         default: usage();
         }
     }
-    if (argc - optind > 1)
+    if (argc - optind > 1 || (tls_key && !tls_cert))
         usage();
+    if (tls_cert) {
+        tls_cfg = coio_tls_config_create(COIO_TLS_SERVER);
+        int r = tls_cfg ? coio_tls_config_set_cert_file(tls_cfg, tls_cert, tls_key) : -errno;
+        if (r < 0) {
+            fprintf(stderr, "http_hello: %s: %s\n", tls_cert,
+                    coio_tls_last_error()[0] ? coio_tls_last_error() : coio_strerror(r));
+            return 1;
+        }
+    }
     /* one fd per connection: allow as many as the hard limit does */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -612,5 +649,7 @@ int main(int argc, char **argv)
     int r = coio_run(serve, optind < argc ? argv[optind] : "8080");
     if (r < 0)
         fprintf(stderr, "http_hello: %s\n", coio_strerror(r));
+    if (tls_cfg)
+        coio_tls_config_destroy(tls_cfg);
     return r != 0;
 }

@@ -1410,6 +1410,176 @@ COIO_API int coio_signals_close(coio_signals *r);
 
 /* ==== END signal ==== */
 
+/* ==== BEGIN tls (TLS over TCP, on OpenSSL) ==== */
+
+/* TLS for clients and servers (docs/tls.md has the long form). A coio_tls is one TLS
+ * connection over a connected socket fd: made by a handshake (coio_tls_connect,
+ * coio_tls_client, coio_tls_accept), read and written by one task at a time each, and
+ * released by coio_tls_close or coio_tls_abort. Settings live in a coio_tls_config,
+ * shared by any number of connections (and threads).
+ *
+ * coio is built on OpenSSL when its headers are found at build time; without them every
+ * function here is still declared and returns -ENOSYS (NULL with errno ENOSYS), and
+ * coio_tls_available() returns 0.
+ *
+ * Errors particular to TLS (besides the socket's and those of every suspending call):
+ *   -EKEYREJECTED     the peer's certificate is not trusted (unknown CA, self-signed,
+ *                     bad signature, wrong purpose, no certificate from a server)
+ *   -EKEYEXPIRED      the peer's certificate (or one of its chain) has expired or is not
+ *                     valid yet
+ *   -EKEYREVOKED      the peer's certificate was revoked
+ *   -ENOKEY           the certificate is valid but not for the name or IP address asked
+ *   -EACCES           the peer refused our certificate (or our lack of one): it sent
+ *                     bad_certificate, unknown_ca, certificate_required, access_denied...;
+ *                     on a server that requires client certificates, a client sent none
+ *   -EPROTONOSUPPORT  no TLS version, cipher or ALPN protocol both sides accept
+ *   -EPROTO           the peer does not speak TLS (plain HTTP to a TLS port, TLS to a
+ *                     plain port), or broke the protocol
+ *   -ECONNABORTED     the peer ended the TCP connection without a TLS close_notify:
+ *                     during the handshake, or after it (a truncated stream; a clean end
+ *                     is a read of 0)
+ *   -ECONNRESET       the connection was reset (also mid-handshake)
+ * coio_tls_last_error() says why in words (the verification reason, or OpenSSL's error
+ * string). */
+typedef struct coio_tls_config coio_tls_config;
+typedef struct coio_tls coio_tls;
+
+#define COIO_TLS_CLIENT 1
+#define COIO_TLS_SERVER 2
+
+/* Peer verification (coio_tls_config_set_verify). */
+#define COIO_TLS_VERIFY_NONE 0    /* accept any peer: for tests; a client is then open to
+                                   * any man in the middle */
+#define COIO_TLS_VERIFY_PEER 1    /* client (default): the server's chain must lead to a
+                                   * trusted CA and name the host; server: ask for a client
+                                   * certificate and verify it if one is sent */
+#define COIO_TLS_VERIFY_REQUIRE 2 /* server: a client without a valid certificate is
+                                   * refused; client: as VERIFY_PEER */
+
+/* Protocol versions (coio_tls_config_set_versions). */
+#define COIO_TLS_1_2 0x0303
+#define COIO_TLS_1_3 0x0304
+
+/* The connection closes its fd when it is released. */
+#define COIO_TLS_OWN_FD 0x1u
+
+/* 1 if this coio was built with TLS, else 0. */
+COIO_API int coio_tls_available(void);
+
+/* The text of the latest TLS failure of a coio_tls_* call on this thread ("" if none):
+ * read it right after the failing call, before the task suspends again (another task's
+ * failure replaces it). Never NULL. */
+COIO_API const char *coio_tls_last_error(void);
+
+/* A configuration for role COIO_TLS_CLIENT or COIO_TLS_SERVER, with the defaults:
+ * TLS 1.2 at least, OpenSSL's default ciphers; a client verifies the server against the
+ * system's trusted CAs and resumes sessions; a server asks nothing of its clients.
+ * NULL with errno EINVAL (bad role), ENOMEM, ENOSYS (built without TLS). The setters
+ * below return 0, -EINVAL, -ENOMEM, or -EBUSY once a connection has used the config
+ * (settings are frozen then). */
+COIO_API coio_tls_config *coio_tls_config_create(int role);
+/* Drops the caller's reference: connections still using c keep it alive. 0 or -EINVAL. */
+COIO_API int coio_tls_config_destroy(coio_tls_config *c);
+
+/* Certificate chain (leaf first) and private key, from PEM files (key_file NULL: the key
+ * is in chain_file) or from PEM text in memory. Required for a server; a client sends
+ * one if it has one and the server asks. -ENOENT (no such file), -EINVAL (not PEM, or
+ * the key does not match the certificate). */
+COIO_API int coio_tls_config_set_cert_file(coio_tls_config *c, const char *chain_file,
+                                           const char *key_file);
+COIO_API int coio_tls_config_set_cert_mem(coio_tls_config *c, const void *chain_pem,
+                                          size_t chain_len, const void *key_pem,
+                                          size_t key_len);
+/* Trusted CAs from a PEM file and/or a hashed directory (c_rehash layout), or PEM text
+ * in memory. Either call replaces the system store for c (calls add up to each other). */
+COIO_API int coio_tls_config_set_ca(coio_tls_config *c, const char *file, const char *dir);
+COIO_API int coio_tls_config_set_ca_mem(coio_tls_config *c, const void *pem, size_t len);
+/* COIO_TLS_VERIFY_NONE, _PEER or _REQUIRE (above). */
+COIO_API int coio_tls_config_set_verify(coio_tls_config *c, int mode);
+/* Lowest and highest protocol version (COIO_TLS_1_2, COIO_TLS_1_3; max 0: the highest
+ * OpenSSL has). Default: COIO_TLS_1_2, 0. */
+COIO_API int coio_tls_config_set_versions(coio_tls_config *c, int min, int max);
+/* ALPN protocols, comma-separated in order of preference ("h2,http/1.1"); NULL or "":
+ * none. A client offers them; a server picks its most preferred one that the client
+ * offers, and refuses a client that offers only others (-EPROTONOSUPPORT on both
+ * sides). coio_tls_alpn() gives the result. */
+COIO_API int coio_tls_config_set_alpn(coio_tls_config *c, const char *protocols);
+/* Client: how many sessions to keep for resumption, one per server name and address
+ * (default 64; 0: never resume). */
+COIO_API int coio_tls_config_set_session_cache(coio_tls_config *c, size_t entries);
+
+/* Client: connects to host:service (as coio_tcp_connect) and performs the handshake,
+ * verifying that the certificate names host (a DNS name, or an IPv4/IPv6 address
+ * literal, matched against the certificate's IP addresses); SNI carries a DNS name.
+ * On success *out is the connection, which owns its fd. Bound the whole call with a
+ * deadline scope. Errors: coio_tcp_connect's, the TLS errors above, -ENOMEM,
+ * -ECANCELED, -ETIMEDOUT, -EPERM, -EINVAL (NULL argument, c not a client config). On
+ * failure nothing is left open. */
+COIO_API int coio_tls_connect(coio_tls_config *c, const char *host, const char *service,
+                              coio_tls **out);
+/* Client handshake over fd, an already connected socket (STARTTLS, asyncio start_tls).
+ * server_name is the name to verify and send as SNI (NULL: none, allowed only with
+ * COIO_TLS_VERIFY_NONE). flags: COIO_TLS_OWN_FD. On failure fd is left open and
+ * unchanged in ownership (the caller closes it). Errors as coio_tls_connect. */
+COIO_API int coio_tls_client(coio_tls_config *c, int fd, const char *server_name,
+                             unsigned flags, coio_tls **out);
+/* Server handshake over fd, an accepted socket (in a coio_server handler: flags 0, the
+ * server closes fd after the handler). Errors as coio_tls_client; plain HTTP spoken to
+ * the port is -EPROTO. */
+COIO_API int coio_tls_accept(coio_tls_config *c, int fd, unsigned flags, coio_tls **out);
+
+/* Turns t into a coio_stream (asyncio's StreamReader/StreamWriter over TLS): readline,
+ * read_until, read_exactly, write + drain with the same water marks, FLUSH_ON_READ, work
+ * as on any stream; coio_stream_write_eof sends close_notify (the socket stays open for
+ * reading); coio_stream_close and coio_stream_abort send close_notify if the socket
+ * takes it at once, then release t. A read returns 0 at the peer's close_notify and
+ * -ECONNABORTED when the connection ended without one. COIO_STREAM_OWN_FD in opts makes
+ * the stream close the fd (as does COIO_TLS_OWN_FD on t). The stream owns t from then
+ * on: only the accessors below (coio_tls_alpn, ...) may still be used on t, until the
+ * stream is closed. Does not suspend. NULL with errno EINVAL (t NULL, already a stream,
+ * or in use by a task), ENOMEM. */
+COIO_API coio_stream *coio_tls_stream_open(coio_tls *t, const coio_stream_opts *opts);
+
+/* The calls below use t directly, without a stream.
+ *
+ * Reads up to n decrypted bytes: returns the count (> 0), 0 when the peer has closed
+ * the TLS stream (close_notify), -ECONNABORTED when the TCP connection ended without one
+ * (truncation). One task at a time reads (-EBUSY). An interrupted read (-ECANCELED,
+ * -ETIMEDOUT) loses nothing: the next read goes on. Errors: the TLS errors above,
+ * the socket's, -EBUSY, -EINVAL, -ECANCELED, -ETIMEDOUT, -EPERM. */
+COIO_API ssize_t coio_tls_read(coio_tls *t, void *buf, size_t n);
+/* Encrypts and sends all n bytes; returns n or an error. One task at a time writes
+ * (-EBUSY). Interrupted (-ECANCELED, -ETIMEDOUT), an unknown prefix of buf was taken:
+ * what was encrypted and not yet sent goes out, in order, before anything written
+ * later. -EPIPE after coio_tls_shutdown. */
+COIO_API ssize_t coio_tls_write(coio_tls *t, const void *buf, size_t n);
+/* Sends close_notify (the TLS end of stream; the peer reads 0) after what is queued;
+ * reading goes on. Idempotent. Errors as coio_tls_write. */
+COIO_API int coio_tls_shutdown(coio_tls *t);
+/* Sends close_notify unless sent already or the connection failed, closes the fd if
+ * the connection owns it, and frees t in every case. Returns 0 or why close_notify
+ * could not be sent (-ECANCELED, -ETIMEDOUT, -EPERM outside a task, the socket's
+ * error). -EBUSY (and nothing is done) while another task is inside a call on t:
+ * cancel it first. */
+COIO_API int coio_tls_close(coio_tls *t);
+/* Frees t at once without close_notify (the peer sees a truncation); closes the fd if
+ * owned. Never suspends. -EBUSY while another task is inside a call on t. */
+COIO_API int coio_tls_abort(coio_tls *t);
+
+/* The connection's socket fd. */
+COIO_API int coio_tls_fd(const coio_tls *t);
+/* The protocol ALPN chose, or NULL if none. */
+COIO_API const char *coio_tls_alpn(const coio_tls *t);
+/* "TLSv1.3", "TLSv1.2". */
+COIO_API const char *coio_tls_version(const coio_tls *t);
+/* The server name: the one the client verified (client), or the SNI the client sent
+ * (server; NULL if it sent none). */
+COIO_API const char *coio_tls_server_name(const coio_tls *t);
+/* 1 if the handshake resumed a session, else 0. */
+COIO_API int coio_tls_resumed(const coio_tls *t);
+
+/* ==== END tls ==== */
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@ each path with a fixed raw response (malformed ones included) and closes. Prints
   /redir/N             302 to /redir/N-1 (relative to the root); /redir/0 is 200 "landed\\n"
   /rel/x               302 to "y", i.e. /rel/y, which is 200 "y\\n"
   /https               301 to https://127.0.0.1/
+  /ftp                 301 to ftp://127.0.0.1/ (a scheme fetch does not speak)
   /noloc               301 without a Location
   /missing             404
   /slow/N              200 "slow N\\n" after 50 ms
@@ -50,6 +51,7 @@ def response(path, port):
         "/rel/x": redirect(302, b"y"),
         "/rel/y": ok(b"y\n"),
         "/https": redirect(301, b"https://127.0.0.1/"),
+        "/ftp": redirect(301, b"ftp://127.0.0.1/"),
         "/noloc": b"HTTP/1.1 301 Moved\r\nContent-Length: 0\r\n\r\n",
     }
     if path in fixed:

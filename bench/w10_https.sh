@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# W10 HTTPS: wrk (one thread, GET /, TLS) against a "Hello, World!" HTTPS server pinned to
+# CPU 0, wrk pinned to CPU 1, with one ECDSA P-256 certificate made here and TLS 1.3:
+#   W10a  keep-alive, c=100: req_per_s and cpu_us_per_req (the server's utime+stime
+#         over the measured run, per request)
+#   W10b  a new TLS connection per request (wrk sends "Connection: close"), c=100:
+#         handshakes_per_s and cpu_us_per_handshake
+# Each point: a W10_WARMUP-second wrk run, then a W10_SECONDS-second measured one. Prints
+# JSON lines in W5's schema ("metric":"<name> c=C"). The coio server is
+# examples/http_hello.c --tls-cert/--tls-key; nginx (Debian's) runs one worker with the
+# same certificate and ssl_protocols TLSv1.3, its session settings left at their
+# defaults (tickets on), as coio's server sends tickets too. wrk does not resume
+# sessions, so every connection of W10b is a full handshake on both.
+#
+#   bench/w10_https.sh IMPL MODE     one point (MODE: keepalive or close); exit 77 when
+#                                    IMPL's peer is not installed
+#   bench/w10_https.sh               every IMPL x MODE
+#
+# IMPL: coio (COIO_BACKEND=epoll), coio_uring (io_uring), nginx, go (bench/peers/go/
+# w10_https.go: net/http and crypto/tls, GOMAXPROCS=1, built with `GO111MODULE=off go
+# build`), node (bench/peers/node/w10_https.js: the https module). Uses
+# $BUILD/examples/http_hello (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release;
+# `make build`). Tokio is not a peer here: Debian has no tokio-rustls crate.
+# Environment: W10_WARMUP (1), W10_SECONDS (5), W10_SERVER_CPU (0), W10_CLIENT_CPU (1),
+# W10_C (100). Debian packages: wrk, nginx, openssl, golang-go, nodejs.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+WARM=${W10_WARMUP:-1}
+SECS=${W10_SECONDS:-5}
+SCPU=${W10_SERVER_CPU:-0}
+CCPU=${W10_CLIENT_CPU:-1}
+C=${W10_C:-100}
+HZ=$(getconf CLK_TCK)
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+GO=$(command -v go || echo /usr/lib/go/bin/go)
+NODE=$(command -v node || echo /usr/bin/node)
+HELLO=$BUILD/examples/http_hello
+BIN=$BUILD/bench-w10
+
+say() { printf '%s\n' "$*" >&2; }
+
+have() {
+    case $1 in
+    coio | coio_uring)
+        [ -x "$HELLO" ] || { say "w10: no $HELLO (make build)"; return 1; } ;;
+    nginx) [ -x "$NGINX" ] || { say "w10: skip nginx: not installed (apt-get install nginx)"; return 1; } ;;
+    go)
+        [ -x "$GO" ] || { say "w10: skip go: no go (apt-get install golang-go)"; return 1; }
+        build_go || { say "w10: skip go"; return 1; }
+        ;;
+    node) [ -x "$NODE" ] || { say "w10: skip node: no node (apt-get install nodejs)"; return 1; } ;;
+    *) say "w10: unknown impl $1 (coio coio_uring nginx go node)"; return 2 ;;
+    esac
+}
+
+build_go() {
+    local src=$ROOT/bench/peers/go/w10_https.go
+    mkdir -p "$BIN"
+    [ -x "$BIN/w10_https_go" ] && ! [ "$src" -nt "$BIN/w10_https_go" ] && return 0
+    (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
+        GO111MODULE=off "$GO" build -o "$BIN/w10_https_go" w10_https.go) >"$BIN/go-build.log" 2>&1 ||
+        { say "w10: go build w10_https.go failed: $(tail -c 300 "$BIN/go-build.log")"; return 1; }
+}
+
+# cpu_ticks PID: utime+stime of PID and its descendants, all threads.
+cpu_ticks() {
+    local total=0 p s f q
+    local todo=("$1")
+    while [ ${#todo[@]} -gt 0 ]; do
+        p=${todo[0]}
+        todo=("${todo[@]:1}")
+        if read -r s </proc/"$p"/stat 2>/dev/null; then
+            s=${s##*) }
+            read -ra f <<<"$s"
+            total=$((total + f[11] + f[12]))
+        fi
+        # shellcheck disable=SC2013
+        for q in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+            todo+=("$q")
+        done
+    done
+    echo $total
+}
+
+emit() { # impl metric value unit n
+    printf '{"workload":"W10","impl":"%s","metric":"%s c=%s","value":%s,"unit":"%s","n":%s}\n' \
+        "$1" "$2" "$C" "$3" "$4" "$5"
+}
+
+# The certificate: ECDSA P-256, self-signed for localhost (wrk does not verify).
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$1/key.pem" -out "$1/cert.pem" -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
+}
+
+wait_port() { # pid
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+start_nginx() {
+    local tmp=$1
+    mkdir -p "$tmp/tmp"
+    for _ in 1 2 3 4 5; do
+        port=$((20000 + RANDOM % 40000))
+        cat >"$tmp/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log;
+worker_rlimit_nofile 65536;
+events { worker_connections 65536; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    default_type text/plain;
+    client_body_temp_path $tmp/tmp; proxy_temp_path $tmp/tmp; fastcgi_temp_path $tmp/tmp;
+    uwsgi_temp_path $tmp/tmp; scgi_temp_path $tmp/tmp;
+    ssl_protocols TLSv1.3;
+    server {
+        listen 127.0.0.1:$port ssl backlog=4096;
+        ssl_certificate $tmp/cert.pem;
+        ssl_certificate_key $tmp/key.pem;
+        location / { return 200 "Hello, World!"; }
+    }
+}
+EOF
+        taskset -c "$SCPU" "$NGINX" -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/error.log" \
+            >"$tmp/out" 2>&1 &
+        pid=$!
+        wait_port $pid && return 0
+        kill $pid 2>/dev/null
+        wait $pid 2>/dev/null
+    done
+    say "w10: nginx did not start: $(tail -c 300 "$tmp/error.log" 2>/dev/null)"
+    return 1
+}
+
+# start_server TMP COMMAND...: a server that prints "listening on https://127.0.0.1:PORT".
+start_server() {
+    local tmp=$1
+    shift
+    : >"$tmp/out"
+    taskset -c "$SCPU" "$@" >"$tmp/out" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+        grep -q '^listening on' "$tmp/out" && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.05
+    done
+    port=$(sed -n 's/^listening on https:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
+    [ -n "$port" ] && return 0
+    say "w10: server did not start: $(head -c 300 "$tmp/out")"
+    return 1
+}
+
+wrk_run() { # mode seconds outfile
+    local hdr=()
+    [ "$1" = close ] && hdr=(-H "Connection: close")
+    taskset -c "$CCPU" wrk -t1 -c"$C" -d"$2"s "${hdr[@]}" "https://127.0.0.1:$port/" >"$3" 2>&1
+}
+
+point() { # impl mode
+    local impl=$1 mode=$2 tmp pid port rc=0 t0 t1 out n rps
+    have "$impl"
+    rc=$?
+    [ $rc = 0 ] || { [ $rc = 1 ] && return 77; return $rc; }
+    tmp=$(mktemp -d)
+    make_cert "$tmp" || { say "w10: openssl could not make the certificate"; rm -rf "$tmp"; return 1; }
+    case $impl in
+    coio | coio_uring)
+        start_server "$tmp" env COIO_BACKEND="$([ "$impl" = coio ] && echo epoll || echo io_uring)" \
+            "$HELLO" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 0 ;;
+    nginx) start_nginx "$tmp" ;;
+    go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w10_https_go" "$tmp/cert.pem" "$tmp/key.pem" ;;
+    node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w10_https.js" "$tmp/cert.pem" "$tmp/key.pem" ;;
+    esac || { rm -rf "$tmp"; return 1; }
+    out=$tmp/wrk
+    if [ "$WARM" != 0 ]; then
+        wrk_run "$mode" "$WARM" "$out" || { say "w10: $impl $mode: warm-up: $(tail -c 300 "$out")"; rc=1; }
+    fi
+    if [ $rc = 0 ]; then
+        t0=$(cpu_ticks "$pid")
+        wrk_run "$mode" "$SECS" "$out" || { say "w10: $impl $mode: wrk failed: $(tail -c 300 "$out")"; rc=1; }
+        t1=$(cpu_ticks "$pid")
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [ $rc = 0 ]; then
+        if grep -qE 'Non-2xx' "$out"; then
+            say "w10: $impl $mode failed: $(grep -E 'Non-2xx' "$out" | tr -s ' \n' ' ')"
+            rc=1
+        fi
+        # a server closing after each answer shows as read errors in wrk: expected in
+        # close mode, a failure in keep-alive mode
+        if [ "$mode" = keepalive ] && grep -q 'Socket errors' "$out"; then
+            say "w10: $impl $mode: $(grep 'Socket errors' "$out")"
+            rc=1
+        fi
+        n=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
+        rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out")
+        if [ $rc = 0 ] && { [ -z "${n:-}" ] || [ "$n" = 0 ] || [ -z "$rps" ]; }; then
+            say "w10: $impl $mode: cannot parse wrk's output: $(head -c 400 "$out")"
+            rc=1
+        fi
+    fi
+    if [ $rc = 0 ]; then
+        local cpu
+        cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.6g", d * 1e6 / hz / n }')
+        if [ "$mode" = keepalive ]; then
+            emit "$impl" req_per_s "$rps" req/s "$n"
+            emit "$impl" cpu_us_per_req "$cpu" us "$n"
+        else
+            emit "$impl" handshakes_per_s "$rps" 1/s "$n"
+            emit "$impl" cpu_us_per_handshake "$cpu" us "$n"
+        fi
+    fi
+    rm -rf "$tmp"
+    return $rc
+}
+
+command -v wrk >/dev/null || { say "w10: no wrk (apt-get install wrk)"; exit 1; }
+command -v taskset >/dev/null || { say "w10: no taskset (util-linux)"; exit 1; }
+command -v openssl >/dev/null || { say "w10: no openssl (apt-get install openssl)"; exit 1; }
+if [ $# -ge 2 ]; then
+    point "$1" "$2"
+    exit $?
+fi
+[ $# = 0 ] || { say "usage: bench/w10_https.sh [IMPL keepalive|close]"; exit 2; }
+failed=0
+for mode in keepalive close; do
+    for impl in coio coio_uring nginx go node; do
+        point "$impl" "$mode"
+        rc=$?
+        [ $rc = 0 ] || [ $rc = 77 ] || { say "w10: $impl $mode failed"; failed=1; }
+    done
+done
+exit $failed
