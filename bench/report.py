@@ -633,7 +633,7 @@ set logscale y
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
-set key top left
+set key {"outside right top" if w == "W9" else "top left"}
 set grid ytics
 set yrange [*:*]
 plot {plots}
