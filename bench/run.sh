@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# coio benchmarks W1-W7 against their peers (libuv, Go, Tokio, Python asyncio, uvloop,
-# Node.js, nginx, and for W4 a hand-written epoll floor).
+# coio benchmarks W1-W7 and W9 against their peers (libuv, Go, Tokio, Python asyncio,
+# uvloop, Node.js, nginx, xargs, and for W4 and W9 a hand-written floor).
 #
-#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7]   (no argument: all of them)
+#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W9]   (no argument: all of them)
 #
-# Every point runs REPS times (default 3) under a timeout. W1-W3, W6 and W7 run pinned
-# to CPU 0 with taskset. W4 (echo, bench/w4_echo.sh) and W5 (HTTP, bench/w5_http.sh)
+# Every point runs REPS times (default 3) under a timeout. W1-W3, W6, W7 and W9 run
+# pinned to CPU 0 with taskset (W9's children inherit the pinning). W4 (echo, bench/w4_echo.sh) and W5 (HTTP, bench/w5_http.sh)
 # are a server and a load client: their drivers pin the server to CPU 0 and the client
 # to CPU 1 themselves, so this script runs them unpinned. Before measuring it prints an
 # estimate of the whole run's duration. bench/report.py takes the median and the
@@ -41,11 +41,11 @@ say() { printf '%s\n' "$*" >&2; }
 WORKLOADS=()
 for w in "$@"; do
     case "${w^^}" in
-    W1 | W2 | W3 | W4 | W5 | W6 | W7) WORKLOADS+=("${w^^}") ;;
-    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7]"; exit 2 ;;
+    W1 | W2 | W3 | W4 | W5 | W6 | W7 | W9) WORKLOADS+=("${w^^}") ;;
+    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W9]"; exit 2 ;;
     esac
 done
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7 W9)
 wants() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- peers (apt-get)
@@ -76,7 +76,7 @@ mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
 
 say "== peers"
-HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0
+HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0 HAVE_XARGS=0
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 [ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
 [ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
@@ -92,12 +92,12 @@ if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
 $SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
     say "  skip uvloop peers: no python3-uvloop for $SYSPY"
-if wants W4 || wants W5; then
+if wants W4 || wants W5 || wants W9; then
     command -v node >/dev/null || apt_install nodejs
     command -v node >/dev/null && HAVE_NODE=1 ||
         say "  skip Node peers: no node (apt-get install nodejs)"
 fi
-if wants W4; then
+if wants W4 || wants W9; then
     pkg-config --exists libuv 2>/dev/null || apt_install libuv1-dev pkg-config
     pkg-config --exists libuv 2>/dev/null && HAVE_LIBUV=1 ||
         say "  skip the libuv peer: no libuv (apt-get install libuv1-dev)"
@@ -117,6 +117,10 @@ if wants W5; then
             say "  skip the nginx peer: no nginx (apt-get install nginx)"
     fi
 fi
+if wants W9; then # xargs is in findutils (essential on Debian), seq in coreutils
+    command -v xargs >/dev/null || apt_install findutils
+    command -v xargs >/dev/null && HAVE_XARGS=1 || say "  skip the xargs peer: no xargs (apt-get install findutils)"
+fi
 command -v gnuplot >/dev/null || apt_install gnuplot-nox
 command -v gnuplot >/dev/null && HAVE_GNUPLOT=1 || say "  no gnuplot: no charts"
 command -v taskset >/dev/null || { say "  no taskset: runs are not pinned"; PIN=(); }
@@ -128,11 +132,11 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         { say "cmake configure failed: $OUT/cmake.log"; exit 1; }
 fi
 cmake --build "$BUILD" -j2 --target bench_sys_costs bench_w1_switch bench_w2_spawn bench_w3_sleep \
-    bench_w6_queue bench_w7_lock \
+    bench_w6_queue bench_w7_lock bench_w9_spawn \
     >"$OUT/build.log" 2>&1 || { say "building the coio benchmarks failed: $OUT/build.log"; exit 1; }
 if [ $HAVE_GO = 1 ]; then
     mkdir -p "$GOBIN_DIR"
-    for f in w1_switch w2_spawn w3_sleep w6_queue w7_lock; do
+    for f in w1_switch w2_spawn w3_sleep w6_queue w7_lock w9_spawn; do
         (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
             GO111MODULE=off "$GO" build -o "$GOBIN_DIR/$f" "$f.go") >>"$OUT/build.log" 2>&1 ||
             { say "  skip Go peers: go build $f.go failed ($OUT/build.log)"; HAVE_GO=0; break; }
@@ -141,6 +145,14 @@ fi
 if [ $HAVE_TOKIO = 1 ]; then # one cargo project for every workload (a first build: ~1-3 min)
     bash "$ROOT/bench/peers/tokio/build.sh" "$BUILD" >>"$OUT/build.log" 2>&1 ||
         { say "  skip Tokio peers: their cargo build failed ($OUT/build.log)"; HAVE_TOKIO=0; }
+fi
+W9_LIBUV=0
+if wants W9 && [ $HAVE_LIBUV = 1 ]; then # the libuv peer, built like W4's libuv server
+    mkdir -p "$BUILD/bench-w9"
+    # shellcheck disable=SC2046
+    cc -O2 -g -Wall -Wextra -o "$BUILD/bench-w9/libuv_spawn" "$ROOT/bench/peers/libuv_spawn.c" \
+        $(pkg-config --cflags --libs libuv) >>"$OUT/build.log" 2>&1 && W9_LIBUV=1 ||
+        say "  skip the libuv peer of W9: its build failed ($OUT/build.log)"
 fi
 if wants W4; then # its servers, client and peers, so that no measured point builds
     W4_BUILD_ONLY=1 COIO_BENCH_BUILD=$BUILD bash "$ROOT/bench/w4_echo.sh" >>"$OUT/build.log" 2>&1 ||
@@ -207,6 +219,37 @@ W4_IMPLS=(coio coio_uring floor)
 [ $HAVE_UVLOOP = 1 ] && W4_IMPLS+=(uvloop)
 [ $HAVE_ASYNCIO = 1 ] && W4_IMPLS+=(asyncio)
 [ $HAVE_NODE = 1 ] && W4_IMPLS+=(node)
+# W9: every implementation from a small parent, then (all but xargs, which cannot hold a
+# heap) from one holding W9_MIB of touched memory.
+W9_IMPLS=(coio coio_uring floor)
+[ $HAVE_XARGS = 1 ] && W9_IMPLS+=(xargs)
+[ $HAVE_GO = 1 ] && W9_IMPLS+=(go)
+[ $HAVE_TOKIO = 1 ] && W9_IMPLS+=(tokio)
+[ $HAVE_ASYNCIO = 1 ] && W9_IMPLS+=(asyncio)
+[ $HAVE_UVLOOP = 1 ] && W9_IMPLS+=(uvloop)
+[ $HAVE_NODE = 1 ] && W9_IMPLS+=(node)
+[ $W9_LIBUV = 1 ] && W9_IMPLS+=(libuv)
+W9_TOTAL=2000 W9_INFLIGHT=16 W9_MIB=2048
+# uvloop, Node and libuv (Debian's 1.44) spawn with fork(): from the 2 GiB parent each
+# spawn copies its page tables, ~4-8 spawns/s here, so 2,000 would take 5-8 minutes a
+# run; they run 100 there (the rate is per process either way).
+W9_FORK_TOTAL=100
+w9_point() { # impl mib: one W9 point (REPS runs; the W9 loop sets REPS=1 per round)
+    local impl=$1 mib=$2 n=$W9_TOTAL
+    case $impl in uvloop | node | libuv) [ "$mib" -gt 0 ] && n=$W9_FORK_TOTAL ;; esac
+    case $impl in
+    coio) point W9 coio env COIO_BACKEND=epoll "$BIN/w9_spawn" coio $n $W9_INFLIGHT "$mib" ;;
+    coio_uring) point W9 coio_uring env COIO_BACKEND=io_uring "$BIN/w9_spawn" coio $n $W9_INFLIGHT "$mib" ;;
+    floor) point W9 floor "$BIN/w9_spawn" plain $n $W9_INFLIGHT "$mib" ;;
+    xargs) [ "$mib" = 0 ] && point W9 xargs bash "$ROOT/bench/w9_xargs.sh" $n $W9_INFLIGHT ;;
+    go) gopeer W9 w9_spawn $n $W9_INFLIGHT "$mib" ;;
+    tokio) tokiopeer W9 w9_spawn $n $W9_INFLIGHT "$mib" ;;
+    asyncio | uvloop) point W9 "$impl" $SYSPY "$PYPEERS/w9_spawn.py" "$impl" $n $W9_INFLIGHT "$mib" ;;
+    node) point W9 node "$(command -v node)" "$ROOT/bench/peers/node/w9_spawn.js" $n $W9_INFLIGHT "$mib" ;;
+    libuv) point W9 libuv "$BUILD/bench-w9/libuv_spawn" $n $W9_INFLIGHT "$mib" ;;
+    esac
+    return 0
+}
 W5_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W5_IMPLS+=(nginx)
 [ $HAVE_GO = 1 ] && W5_IMPLS+=(go)
@@ -220,6 +263,12 @@ W5_IMPLS=(coio coio_uring)
 # point repeats REPS times unless the next run would pass BUDGET (as point does). W4: 7 s
 # per implementation and point (1 s warm-up, 5 s measured, start-up and 1,000 connects);
 # W5: 8 s (two wrk runs, 1 s and 5 s, plus start-up). `make bench` took 23 min there.
+# W9: seconds per run of each implementation from the small parent, then from the 2 GiB
+# one (allocating and touching it takes 2-7 s), measured there at load ~6.
+declare -A W9_S=([coio]=4 [coio_uring]=4 [floor]=4 [xargs]=5 [go]=5 [tokio]=4 [asyncio]=4
+    [uvloop]=15 [node]=8 [libuv]=4)
+declare -A W9_BIG_S=([coio]=7 [coio_uring]=7 [floor]=6 [go]=12 [tokio]=7 [asyncio]=9
+    [uvloop]=30 [node]=17 [libuv]=22)
 runs_s() { # SECONDS...: the sum over points of SECONDS x the runs point will make
     local t n s=0
     for t in "$@"; do
@@ -242,6 +291,10 @@ estimate() {
         W5) [ $HAVE_W5 = 1 ] && for ((i = 0; i < 2 * ${#W5_IMPLS[@]}; i++)); do ts+=(8); done ;;
         W6) ts=(1 1 7 5) ;;
         W7) ts=(1 1 3 2) ;;
+        W9) for i in "${W9_IMPLS[@]}"; do
+                ts+=("${W9_S[$i]}")
+                [ -n "${W9_BIG_S[$i]:-}" ] && ts+=("${W9_BIG_S[$i]}")
+            done ;;
         esac
         if [ $HAVE_TOKIO = 1 ]; then # the Tokio points, in the order run adds them (W3: a guess)
             case $w in
@@ -335,6 +388,18 @@ for w in "${WORKLOADS[@]}"; do
         tokiopeer W7 w7_lock wake 1000000 100
         tokiopeer W7 w7_lock yield_now 200000 100
         pypeer W7 w7_lock.py 100000 100
+        ;;
+    W9)
+        # Rounds interleaved as in W4: each round runs every implementation once from the
+        # small parent, then once from the big one.
+        for ((r = 1; r <= REPS; r++)); do
+            say "  round $r of $REPS"
+            for mib in 0 $W9_MIB; do
+                for impl in "${W9_IMPLS[@]}"; do
+                    REPS=1 w9_point "$impl" "$mib"
+                done
+            done
+        done
         ;;
     esac
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # W9 spawn, standalone: coio and the plain C posix_spawn + wait loop, 2,000 runs of
 # /bin/true with 16 in flight, from a small parent and from one holding 2 GiB of touched
-# memory; rounds interleaved (this VM drifts over minutes). One JSON line per run.
+# memory; rounds interleaved (this VM drifts over minutes). One JSON line per run (impl
+# "floor" for the plain loop; coio on the backend COIO_BACKEND names, io_uring by default).
+# `bench/run.sh W9` measures the same points beside the peers.
 #   bench/w9_spawn.sh [BUILD=build/release] [ROUNDS=3] [TOTAL=2000] [MIB=2048]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
