@@ -1263,8 +1263,10 @@ COIO_API ssize_t coio_stream_sendfile(coio_stream *s, int file_fd, int64_t offse
  * Debugging
  * ------------------------------------------------------------------------------------ */
 
-/* Writes one line per task of this thread's loop: id, name, state, what it waits on and
- * its stack use. Returns the number of tasks listed, or -EPERM without a loop. */
+/* Writes one line per task of this thread's loop: id, name, state, what it waits on, its
+ * stack use, and a waiting task's details: the fd of an I/O wait, the object of another
+ * wait, the time left to its timeout, and under COIO_DEBUG how long it has waited.
+ * Returns the number of tasks listed, or -EPERM without a loop, -EINVAL for NULL. */
 COIO_API int coio_dump_tasks(FILE *out);
 
 /* ==== BEGIN process (child processes; docs/process.md) ==== */

@@ -208,7 +208,7 @@ typedef struct coio__scope {
 } coio__scope;
 enum { COIO__S_SHIELD = 1, COIO__S_FIRED = 2, COIO__S_SHIELDED = 4 };
 
-/* 136 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
+/* 144 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
  * shows in the page faults of a million sleepers (bench W3). Cold data stays out: the
  * context lives on the task's own stack, and tasks are enumerated through the loop's
  * chunks rather than a list. */
@@ -230,6 +230,7 @@ struct coio_task {
     const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
     void *wait_obj;
     void (*unwait)(coio_task *t); /* unlinks t from wait_obj when its wait is interrupted */
+    int64_t wait_since;           /* COIO_DEBUG: when the current wait began (coio_dump_tasks) */
     coio__timer timer;
     coio__joinset *joiner;  /* completion is reported there */
     coio__scope *scope;     /* innermost deadline/shield scope */
@@ -466,6 +467,9 @@ static inline bool coio__op_is_plain_rw(const coio__op *op)
     return op->code == COIO__OP_READ || op->code == COIO__OP_WRITE || op->code == COIO__OP_READV ||
            op->code == COIO__OP_WRITEV;
 }
+
+/* The fd t waits on in an I/O operation, or -1 (coio_dump_tasks). */
+int coio__op_wait_fd(const coio_task *t);
 
 /* True if op waits for the fd to become readable (the table's IN rows; POLL for input). */
 static inline bool coio__op_is_reader(const coio__op *op)

@@ -117,6 +117,11 @@ static void op_unwait(coio_task *t)
     op_stop(coio__loop_get(), t->wait_obj);
 }
 
+int coio__op_wait_fd(const coio_task *t)
+{
+    return t->unwait == op_unwait ? ((const coio__op *)t->wait_obj)->fd : -1;
+}
+
 static const char *op_what(const coio__op *op)
 {
     static const char *const names[COIO__OP_COUNT] = {
