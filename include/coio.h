@@ -293,7 +293,9 @@ COIO_API int coio_wait_fd(int fd, int events);
 /* read(2)/write(2) on a non-blocking fd that suspend the task instead of returning
  * EAGAIN. Return bytes transferred (0 at EOF for read) or a negative errno, including
  * -ECANCELED and -ETIMEDOUT. coio_write may transfer less than n; coio_write_all
- * loops until all n bytes are written (returns n or an error). */
+ * loops until all n bytes are written (returns n or an error). On a regular file or
+ * block device they run on the worker pool with epoll (in the kernel with io_uring), so
+ * a slow disk stalls only the calling task. */
 COIO_API ssize_t coio_read(int fd, void *buf, size_t n);
 COIO_API ssize_t coio_write(int fd, const void *buf, size_t n);
 COIO_API ssize_t coio_write_all(int fd, const void *buf, size_t n);
@@ -1160,8 +1162,8 @@ struct statx; /* <sys/stat.h>, _GNU_SOURCE */
 
 /* openat(2) with O_CLOEXEC added; mode is used with O_CREAT / O_TMPFILE. Returns the fd.
  * On io_uring a FIFO is opened without waiting for its other end.
- * The fd may also be used with coio_read/coio_write and streams, which on epoll run on
- * the loop thread (docs/files.md); use the coio_file_* calls for file I/O. */
+ * The fd may also be used with coio_read/coio_write and streams, which run off the loop
+ * thread too (docs/files.md). */
 COIO_API int coio_file_open(const char *path, int flags, mode_t mode);
 COIO_API int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode);
 /* close(2), off the loop thread (a close may write back data, e.g. on NFS). The fd is released in
@@ -1261,8 +1263,10 @@ COIO_API ssize_t coio_stream_sendfile(coio_stream *s, int file_fd, int64_t offse
  * Debugging
  * ------------------------------------------------------------------------------------ */
 
-/* Writes one line per task of this thread's loop: id, name, state, what it waits on and
- * its stack use. Returns the number of tasks listed, or -EPERM without a loop. */
+/* Writes one line per task of this thread's loop: id, name, state, what it waits on, its
+ * stack use, and a waiting task's details: the fd of an I/O wait, the object of another
+ * wait, the time left to its timeout, and under COIO_DEBUG how long it has waited.
+ * Returns the number of tasks listed, or -EPERM without a loop, -EINVAL for NULL. */
 COIO_API int coio_dump_tasks(FILE *out);
 
 /* ==== BEGIN process (child processes; docs/process.md) ==== */

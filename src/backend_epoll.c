@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define WAKE_TAG UINT64_MAX
@@ -28,6 +29,8 @@ typedef struct fd_state {
     bool in_maybe;  /* EPOLLIN edge seen since the last read found the fd drained */
     bool is_stream; /* SOCK_STREAM socket: a short read drains it */
     bool in_final;  /* EOF, hang-up or error seen: reads never block again */
+    bool kind_known; /* is_file below was measured (one fstat per fd, until forgotten) */
+    bool is_file;    /* regular file or block device: reads and writes go to the pool */
 } fd_state;
 
 typedef struct epoll_backend {
@@ -87,6 +90,8 @@ static void fd_state_init(void *p)
     st->in_maybe = true;
     st->is_stream = false;
     st->in_final = false;
+    st->kind_known = false;
+    st->is_file = false;
 }
 
 static fd_state *get_fd(epoll_backend *b, int fd)
@@ -111,12 +116,34 @@ static bool drains(const fd_state *fs, const coio__op *op, ssize_t r)
     return op->code == COIO__OP_READ && (size_t)r < op->a.buf.len;
 }
 
+/* A regular file or a block device is always "ready": its read or write may still wait
+ * for the disk, so it must not run on the loop thread. The answer is cached in the fd's
+ * state (a socket pays one fstat in its life); a caller whose pool attempt showed the
+ * cache stale (the fd number reused after a plain close) asks again. */
+static bool blocks_loop(fd_state *fs, coio__op *op)
+{
+    if (__builtin_expect(!fs->kind_known || op->reclassify, 0)) {
+        struct stat st;
+        if (fstat(op->fd, &st) < 0)
+            return false; /* the system call reports the error */
+        fs->is_file = S_ISREG(st.st_mode) || S_ISBLK(st.st_mode);
+        fs->kind_known = true;
+    }
+    return fs->is_file;
+}
+
 static int ep_submit(coio__loop *L, coio__op *op)
 {
     epoll_backend *b = L->backend_data;
     fd_state *fs = find_fd(b, op->fd);
     bool reader = coio__op_is_reader(op);
     ssize_t r;
+    if (coio__op_is_plain_rw(op)) {
+        if (!fs && !(fs = get_fd(b, op->fd)))
+            return -ENOMEM;
+        if (blocks_loop(fs, op))
+            return COIO__SUBMIT_POOL;
+    }
     if (fs && fs->registered && !fs->in_maybe && !fs->in_final &&
         (reader && (op->code != COIO__OP_POLL || op->flags == COIO_READABLE))) {
         r = -EAGAIN; /* known drained: wait for the edge without a system call */
@@ -252,6 +279,8 @@ static void ep_forget_fd(coio__loop *L, int fd)
     fs->in_maybe = true;
     fs->is_stream = false;
     fs->in_final = false;
+    fs->kind_known = false;
+    fs->is_file = false;
 }
 
 const coio__backend coio__backend_epoll = {

@@ -1,6 +1,9 @@
 /* Introspection: coio_dump_tasks() and names for task states. */
 #include "internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static const char *const state_names[] = {
     [COIO__NEW] = "new", [COIO__READY] = "ready", [COIO__RUNNING] = "running",
     [COIO__WAITING] = "waiting", [COIO__DONE] = "done", [COIO__FREE] = "free",
@@ -13,6 +16,69 @@ const char *coio__state_name(int state)
 
 static FILE *dump_out;
 static int dump_count;
+static int64_t dump_now;
+/* The armed timers' deadlines, sorted by (timer, seq): a task's "timeout left" without
+ * a field of its own, looked up once per task. */
+static coio__heap_entry *dump_timers;
+static size_t dump_ntimers;
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const coio__heap_entry *x = a, *y = b;
+    if (x->timer != y->timer)
+        return (uintptr_t)x->timer < (uintptr_t)y->timer ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void timers_snapshot(coio__loop *L)
+{
+    const coio__timers *T = &L->timers;
+    dump_ntimers = 0;
+    dump_timers = T->len ? malloc(T->len * sizeof *dump_timers) : NULL;
+    if (!dump_timers)
+        return; /* no memory: the dump goes without the timeouts */
+    memcpy(dump_timers, T->heap, T->len * sizeof *dump_timers);
+    dump_ntimers = T->len;
+    qsort(dump_timers, dump_ntimers, sizeof *dump_timers, entry_cmp);
+}
+
+/* The deadline of t's armed wait timer, or COIO__NEVER. */
+static int64_t task_deadline(const coio_task *t)
+{
+    if (!t->timer.seq || !dump_timers)
+        return COIO__NEVER;
+    coio__heap_entry key = {.seq = t->timer.seq, .timer = (coio__timer *)&t->timer};
+    const coio__heap_entry *e = bsearch(&key, dump_timers, dump_ntimers, sizeof key, entry_cmp);
+    return e ? e->when : COIO__NEVER;
+}
+
+/* What a waiting task waits on, beyond its wait's name: the fd of an I/O operation,
+ * the object of any other wait, the time left to its deadline, how long it has waited. */
+static void wait_details(const coio_task *t, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < cap) {                                                                             \
+            int k = snprintf(buf + n, cap - n, __VA_ARGS__);                                       \
+            n += k > 0 ? (size_t)k : 0;                                                            \
+        }                                                                                          \
+    } while (0)
+    int fd = coio__op_wait_fd(t);
+    if (fd >= 0)
+        ADD("fd %d", fd);
+    else if (t->wait_obj)
+        ADD("obj %p", t->wait_obj);
+    int64_t when = task_deadline(t);
+    if (when != COIO__NEVER) {
+        int64_t left = when > dump_now ? when - dump_now : 0;
+        ADD("%stimeout %.3f s left", n ? ", " : "", (double)left / 1e9);
+    }
+    if (t->wait_since)
+        ADD("%swaited %.3f s", n ? ", " : "", (double)(dump_now - t->wait_since) / 1e9);
+#undef ADD
+}
 
 static void dump_one(coio__loop *L, coio_task *t)
 {
@@ -26,9 +92,12 @@ static void dump_one(coio__loop *L, coio_task *t)
             snprintf(stack, sizeof stack, "%zu/%u KiB", (size_t)(top - sp + 1023) / 1024,
                      t->stack_size / 1024);
     }
-    fprintf(dump_out, "%-6u %-20s %-8s %-22s %s%s\n", t->id, t->name ? t->name : "",
+    char details[128] = "";
+    if (t != L->current && t->state == COIO__WAITING)
+        wait_details(t, details, sizeof details);
+    fprintf(dump_out, "%-6u %-20s %-8s %-22s %-14s %s%s\n", t->id, t->name ? t->name : "",
             coio__state_name(t == L->current ? COIO__RUNNING : t->state),
-            t->wait_what ? t->wait_what : "", stack,
+            t->wait_what ? t->wait_what : "", stack, details,
             (t->flags & COIO__F_CANCELLED) ? " cancelled" : "");
     dump_count++;
 }
@@ -46,9 +115,14 @@ int coio_dump_tasks(FILE *out)
     pthread_mutex_lock(&mu);
     dump_out = out;
     dump_count = 0;
-    fprintf(out, "%-6s %-20s %-8s %-22s %s\n", "id", "name", "state", "waiting on", "stack");
+    dump_now = coio__clock_ns();
+    timers_snapshot(L);
+    fprintf(out, "%-6s %-20s %-8s %-22s %-14s %s\n", "id", "name", "state", "waiting on", "stack",
+            "details");
     coio__tasks_each(L, dump_one);
     int n = dump_count;
+    free(dump_timers);
+    dump_timers = NULL;
     pthread_mutex_unlock(&mu);
     return n;
 }

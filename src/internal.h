@@ -208,7 +208,7 @@ typedef struct coio__scope {
 } coio__scope;
 enum { COIO__S_SHIELD = 1, COIO__S_FIRED = 2, COIO__S_SHIELDED = 4 };
 
-/* 136 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
+/* 144 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
  * shows in the page faults of a million sleepers (bench W3). Cold data stays out: the
  * context lives on the task's own stack, and tasks are enumerated through the loop's
  * chunks rather than a list. */
@@ -230,6 +230,7 @@ struct coio_task {
     const char *wait_what;  /* for coio_dump_tasks: "sleep", "await", "read fd", ... */
     void *wait_obj;
     void (*unwait)(coio_task *t); /* unlinks t from wait_obj when its wait is interrupted */
+    int64_t wait_since;           /* COIO_DEBUG: when the current wait began (coio_dump_tasks) */
     coio__timer timer;
     coio__joinset *joiner;  /* completion is reported there */
     coio__scope *scope;     /* innermost deadline/shield scope */
@@ -357,6 +358,7 @@ typedef struct coio__op {
     uint8_t stopping; /* cancellation asked of the backend */
     uint8_t removed;  /* the backend dropped it without completing it */
     uint8_t started;  /* CONNECT: connect() is in progress; the next try reads SO_ERROR */
+    uint8_t reclassify; /* the fd's cached kind proved wrong: the backend looks again */
     int fd;
     int flags;        /* send/recv/accept4 flags; POLL: the events */
     union {           /* the arguments, by the row's layout */
@@ -407,7 +409,10 @@ typedef struct coio__op {
 /* An I/O backend. Operation-based: submit asks it to perform an operation for the
  * current task; it either completes it at once (returns 1, op->res set) or later calls
  * coio__op_complete() from poll(). epoll implements this as readiness-then-syscall,
- * io_uring as a submission and its completion. */
+ * io_uring as a submission and its completion. COIO__SUBMIT_POOL: the op's system call
+ * would block the loop thread (a read or write on a regular file or block device with
+ * epoll); the caller runs it on the worker pool instead. */
+enum { COIO__SUBMIT_POOL = 2 };
 typedef struct coio__backend {
     const char *name;
     /* 0 if the backend can run here, else the negative errno saying why not. NULL: it
@@ -455,6 +460,16 @@ extern const coio__backend coio__backend_epoll;
 #ifdef COIO_HAVE_LIBURING
 extern const coio__backend coio__backend_uring;
 #endif
+
+/* True for the rows a regular file may take from coio_read/coio_write and streams. */
+static inline bool coio__op_is_plain_rw(const coio__op *op)
+{
+    return op->code == COIO__OP_READ || op->code == COIO__OP_WRITE || op->code == COIO__OP_READV ||
+           op->code == COIO__OP_WRITEV;
+}
+
+/* The fd t waits on in an I/O operation, or -1 (coio_dump_tasks). */
+int coio__op_wait_fd(const coio_task *t);
 
 /* True if op waits for the fd to become readable (the table's IN rows; POLL for input). */
 static inline bool coio__op_is_reader(const coio__op *op)

@@ -117,6 +117,11 @@ static void op_unwait(coio_task *t)
     op_stop(coio__loop_get(), t->wait_obj);
 }
 
+int coio__op_wait_fd(const coio_task *t)
+{
+    return t->unwait == op_unwait ? ((const coio__op *)t->wait_obj)->fd : -1;
+}
+
 static const char *op_what(const coio__op *op)
 {
     static const char *const names[COIO__OP_COUNT] = {
@@ -136,6 +141,34 @@ int coio__budget_yield(coio__loop *L)
     return coio_yield(); /* refills the budget */
 }
 
+static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op);
+
+/* Runs on a worker thread; done is published to the loop by the pool's hand-back. */
+static int op_work(void *arg)
+{
+    coio__op *op = arg;
+    op->res = coio__op_syscall(op);
+    op->done = 1;
+    return 0;
+}
+
+/* An op whose system call would block the loop thread (a file under epoll), run on the
+ * worker pool. coio_to_thread returns only when no worker can still touch the buffer;
+ * a call that ran keeps its result, as below. */
+static ssize_t op_on_pool(coio__loop *L, coio_task *t, coio__op *op)
+{
+    int r = coio_to_thread(op_work, op);
+    if (op->done && op->res == -EAGAIN && !op->reclassify) {
+        /* Files never say EAGAIN: the fd number now names something else (closed
+         * without coio_close and reused). Classify it again and take the usual path. */
+        op->reclassify = 1;
+        return op_submit_wait(L, t, op);
+    }
+    if (op->done && (r == 0 || op->res >= 0))
+        return op->res;
+    return r < 0 ? r : -ECANCELED;
+}
+
 /* Submits op and parks t until it completes. */
 static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op)
 {
@@ -143,6 +176,10 @@ static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op)
     op->done = op->removed = op->stopping = 0;
     op->backend_state = 0;
     int r = L->backend->submit(L, op);
+    if (r == COIO__SUBMIT_POOL) {
+        op->done = 0;
+        return op_on_pool(L, t, op);
+    }
     if (r != 0)
         return r < 0 ? r : op->res;
     L->io_pending++;

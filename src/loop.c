@@ -282,6 +282,9 @@ int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
     t->wait_obj = obj;
     t->unwait = unwait;
     t->wait_interruptible = interruptible;
+    /* The dump's "waited" only under COIO_DEBUG: otherwise every lock or queue handoff
+     * would pay a clock read. */
+    t->wait_since = __builtin_expect(L->debug, 0) ? coio__clock_ns() : 0;
     t->wake_result = 0;
     t->state = COIO__WAITING;
     coio__schedule(L, t);

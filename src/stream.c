@@ -83,6 +83,7 @@ struct coio_stream {
     void *tp_ctx;
     bool own_fd;   /* plain transport: close the fd with the stream */
     bool is_sock;  /* plain transport: write with send/sendmsg(MSG_NOSIGNAL) */
+    bool is_file;  /* plain transport: regular file or block device (never tried inline) */
     bool eof;      /* the transport's read returned 0 */
     bool closed;   /* close/abort called: freed when users reaches 0 */
     bool hold;     /* COIO_STREAM_FLUSH_ON_READ */
@@ -240,7 +241,9 @@ coio_stream *coio_stream_open_ex(int fd, const coio_stream_opts *opts)
         return NULL;
     struct stat st;
     s->own_fd = (o.flags & COIO_STREAM_OWN_FD) != 0;
-    s->is_sock = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+    bool st_ok = fstat(fd, &st) == 0;
+    s->is_sock = st_ok && S_ISSOCK(st.st_mode);
+    s->is_file = st_ok && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
     return s;
 }
 
@@ -360,6 +363,10 @@ static ssize_t plain_try_writev(void *ctx, const struct iovec *iov, int n)
 {
     struct msghdr m;
     coio__op op;
+    /* A write to a file may wait for the disk, never with EAGAIN: on the loop thread it
+     * would stall every task. The flusher's op does it where the backend says. */
+    if (((const coio_stream *)ctx)->is_file)
+        return -EAGAIN;
     op_writev_init(ctx, &op, &m, iov, n);
     return coio__op_syscall(&op);
 }

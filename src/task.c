@@ -2,7 +2,7 @@
  * Tasks: spawning, finishing, awaiting (await, wait_for, gather), cancellation and the
  * deadline/shield scopes.
  *
- * A task struct (136 bytes on x86-64: internal.h) is carved from chunks the loop keeps
+ * A task struct (144 bytes on x86-64: internal.h) is carved from chunks the loop keeps
  * until it ends (so timer entries that still point at a recycled task stay readable; see
  * timer.c). A task gets a stack only when it first runs, and gives it back the moment it
  * finishes, before anyone awaits it: a million finished-but-unawaited tasks hold no

@@ -2,8 +2,10 @@
 #define _GNU_SOURCE
 #include "coio_test.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -316,6 +318,95 @@ static void no_warnings_without_debug(void **state)
     free(err);
 }
 
+/* The dump says what each task waits on: the fd of a read, the time left of a sleep,
+ * the object of a lock, and (under COIO_DEBUG) how long each has waited. */
+struct details {
+    int p[2];
+    coio_lock *mu;
+    char *out;
+};
+
+static int pipe_reader(void *arg)
+{
+    struct details *d = arg;
+    char c;
+    return (int)coio_read(d->p[0], &c, 1);
+}
+
+static int lock_waiter(void *arg)
+{
+    struct details *d = arg;
+    int r = coio_lock_acquire(d->mu);
+    if (r == 0)
+        coio_lock_release(d->mu);
+    return r;
+}
+
+static int details_main(void *arg)
+{
+    struct details *d = arg;
+    assert_int_equal(pipe2(d->p, O_NONBLOCK | O_CLOEXEC), 0);
+    d->mu = coio_lock_create();
+    assert_non_null(d->mu);
+    coio_lock_acquire(d->mu);
+    coio_task *r = coio_spawn_ex(pipe_reader, d, &(coio_spawn_opts){.name = "reader"});
+    coio_task *s = coio_spawn_ex(sleep_long, NULL, &(coio_spawn_opts){.name = "sleeper"});
+    coio_task *l = coio_spawn_ex(lock_waiter, d, &(coio_spawn_opts){.name = "locker"});
+    coio_sleep(0.05);
+    size_t len;
+    FILE *f = open_memstream(&d->out, &len);
+    int n = coio_dump_tasks(f);
+    fclose(f);
+    coio_write(d->p[1], "x", 1);
+    coio_lock_release(d->mu);
+    coio_cancel(s);
+    coio_await(r);
+    coio_await(s);
+    coio_await(l);
+    coio_close(d->p[0]);
+    coio_close(d->p[1]);
+    coio_lock_destroy(d->mu);
+    return n;
+}
+
+/* The line of the dump that names task `name`. */
+static char *dump_line(const char *out, const char *name)
+{
+    const char *p = strstr(out, name);
+    assert_non_null(p);
+    while (p > out && p[-1] != '\n')
+        p--;
+    const char *e = strchr(p, '\n');
+    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
+
+static void dump_shows_fd_timeout_object_and_time_waited(void **state)
+{
+    (void)state;
+    setenv("COIO_DEBUG", "1", 1);
+    struct details d = {0};
+    int n = coio_run(details_main, &d);
+    unsetenv("COIO_DEBUG");
+    assert_int_equal(n, 4);
+    char want[32];
+    char *line = dump_line(d.out, "reader");
+    snprintf(want, sizeof want, "fd %d", d.p[0]);
+    assert_non_null(strstr(line, want));
+    assert_non_null(strstr(line, "waited 0.0"));
+    free(line);
+    line = dump_line(d.out, "sleeper");
+    assert_non_null(strstr(line, "timeout 9.9"));
+    assert_non_null(strstr(line, "s left"));
+    assert_non_null(strstr(line, "waited 0.0"));
+    free(line);
+    line = dump_line(d.out, "locker");
+    snprintf(want, sizeof want, "obj %p", (void *)d.mu);
+    assert_non_null(strstr(line, want));
+    assert_non_null(strstr(line, "waited 0.0"));
+    free(line);
+    free(d.out);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(dump_tasks_lists_names_states_and_waits),
     cmocka_unit_test(dump_tasks_outside_loop_is_eperm),
@@ -327,6 +418,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(debug_reports_scope_whose_function_returned),
     cmocka_unit_test(debug_warns_about_dropped_callbacks),
     cmocka_unit_test(no_warnings_without_debug),
+    cmocka_unit_test(dump_shows_fd_timeout_object_and_time_waited),
 };
 
 COIO_TEST_MAIN(tests)

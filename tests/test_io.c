@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -1242,6 +1244,167 @@ static void stream_close_while_the_reader_yields_returns_ebadf_to_it(void **stat
     assert_int_equal(c.lines, c.lines_at_close); /* no line after the close */
 }
 
+/* ---- regular files ----------------------------------------------------------------- */
+
+/* A read of a regular file may wait for the disk: it must not stop the other tasks.
+ * A sparse file read in one call keeps the kernel busy zero-filling the buffer for tens
+ * of milliseconds; a ticker task counts how often it ran while that call was in
+ * progress. On the loop thread it could not run at all (one tick at most, from the
+ * fairness yield on entry). */
+#define SPARSE_SIZE (256u << 20)
+
+struct file_tick {
+    volatile int stop, in_read;
+    long ticks_during;
+};
+
+static int ticker_fn(void *arg)
+{
+    struct file_tick *ft = arg;
+    while (!ft->stop) {
+        if (ft->in_read)
+            ft->ticks_during++;
+        coio_yield();
+    }
+    return 0;
+}
+
+static int file_read_main(void *arg)
+{
+    (void)arg;
+    char path[] = "coio_sparse_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(ftruncate(fd, SPARSE_SIZE), 0);
+    char *buf = malloc(SPARSE_SIZE);
+    assert_non_null(buf);
+    struct file_tick ft = {0};
+    coio_task *t = coio_spawn(ticker_fn, &ft);
+    coio_yield();
+    for (int attempt = 0; attempt < 5 && ft.ticks_during < 3; attempt++) {
+        ft.ticks_during = 0;
+        /* nothing cached: io_uring must go to the disk path too, not copy inline */
+        assert_int_equal(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        ft.in_read = 1;
+        ssize_t r = coio_read(fd, buf, SPARSE_SIZE);
+        ft.in_read = 0;
+        assert_int_equal(r, (ssize_t)SPARSE_SIZE);
+    }
+    ft.stop = 1;
+    coio_await(t);
+    free(buf);
+    coio_close(fd);
+    return ft.ticks_during >= 3 ? 0 : (int)-ft.ticks_during - 1000;
+}
+
+static void file_read_lets_other_tasks_run(void **state)
+{
+    (void)state;
+    require_backend();
+    coio_assert_rc(coio_run(file_read_main, NULL), 0);
+}
+
+static int late_x_fn(void *arg)
+{
+    coio_sleep(0.01);
+    return coio_write(*(int *)arg, "x", 1) == 1 ? 0 : -EIO;
+}
+
+/* The fd number of a file that was closed without coio_close now names a socket with
+ * nothing to read yet: the read waits for data instead of failing with EAGAIN. */
+static int reused_fd_main(void *arg)
+{
+    (void)arg;
+    char path[] = "coio_reused_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(write(fd, "ab", 2), 2);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    char c[4];
+    coio_assert_rc(coio_read(fd, c, 1), 1);
+    close(fd); /* plain close: coio is not told */
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    if (sv[0] != fd) {
+        assert_int_equal(dup3(sv[0], fd, O_CLOEXEC), fd);
+        close(sv[0]);
+    }
+    coio_task *w = coio_spawn(late_x_fn, &sv[1]);
+    ssize_t r = coio_read(fd, c, sizeof c);
+    int wr = coio_await(w);
+    coio_close(fd);
+    coio_close(sv[1]);
+    if (wr < 0)
+        return wr;
+    return r == 1 && c[0] == 'x' ? 0 : (int)(r < 0 ? r : -EIO);
+}
+
+static void read_on_a_reused_file_fd_waits_for_the_socket(void **state)
+{
+    (void)state;
+    require_backend();
+    coio_assert_rc(coio_run(reused_fd_main, NULL), 0);
+}
+
+/* A stream over a file writes through its flusher's op (the pool on epoll, the ring on
+ * io_uring), never inline in coio_stream_write on the loop thread. */
+#define STREAM_FILE_SIZE (64u << 20)
+#define STREAM_CHUNK (256u << 10)
+
+static int file_stream_main(void *arg)
+{
+    (void)arg;
+    char path[] = "coio_fstream_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    char *buf = malloc(STREAM_FILE_SIZE);
+    assert_non_null(buf);
+    memset(buf, 'a', STREAM_FILE_SIZE);
+    for (size_t i = 4095; i < STREAM_FILE_SIZE; i += 4096)
+        buf[i] = '\n';
+    coio_stream *st = coio_stream_open(fd, 0);
+    assert_non_null(st);
+    struct file_tick ft = {0};
+    coio_task *t = coio_spawn(ticker_fn, &ft);
+    coio_yield();
+    for (int attempt = 0; attempt < 5 && ft.ticks_during < 3; attempt++) {
+        ft.ticks_during = 0;
+        ft.in_read = 1;
+        for (size_t off = 0; off < STREAM_FILE_SIZE; off += STREAM_CHUNK)
+            assert_int_equal(coio_stream_write(st, buf + off, STREAM_CHUNK), STREAM_CHUNK);
+        int f = coio_stream_flush(st);
+        ft.in_read = 0;
+        assert_int_equal(f, 0);
+    }
+    ft.stop = 1;
+    coio_await(t);
+    coio_assert_rc(coio_stream_close(st), 0);
+    /* and it reads back line by line */
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    st = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+    assert_non_null(st);
+    for (int i = 0; i < 3; i++) {
+        memset(buf, 0, 4096);
+        assert_int_equal(coio_stream_readline(st, buf, STREAM_FILE_SIZE), 4096);
+        assert_int_equal(buf[0], 'a');
+        assert_int_equal(buf[4095], '\n');
+    }
+    coio_assert_rc(coio_stream_close(st), 0);
+    free(buf);
+    return ft.ticks_during >= 3 ? 0 : (int)-ft.ticks_during - 1000;
+}
+
+static void file_stream_write_lets_other_tasks_run(void **state)
+{
+    (void)state;
+    require_backend();
+    coio_assert_rc(coio_run(file_stream_main, NULL), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(read_blocks_until_another_task_writes),
     cmocka_unit_test(read_returns_zero_at_eof),
@@ -1271,6 +1434,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(wait_fd_reports_error_on_reset_socket_and_widowed_pipe),
     cmocka_unit_test(stream_close_under_a_blocked_reader_returns_ebadf_to_it),
     cmocka_unit_test(stream_close_while_the_reader_yields_returns_ebadf_to_it),
+    cmocka_unit_test(file_read_lets_other_tasks_run),
+    cmocka_unit_test(read_on_a_reused_file_fd_waits_for_the_socket),
+    cmocka_unit_test(file_stream_write_lets_other_tasks_run),
 };
 
 COIO_TEST_MAIN(tests)
