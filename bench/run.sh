@@ -94,7 +94,7 @@ if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
 $SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
     say "  skip uvloop peers: no python3-uvloop for $SYSPY"
-if wants W4 || wants W5 || wants W9 || wants W10; then
+if wants W4 || wants W5 || wants W8 || wants W9 || wants W10; then
     command -v node >/dev/null || apt_install nodejs
     command -v node >/dev/null && HAVE_NODE=1 ||
         say "  skip Node peers: no node (apt-get install nodejs)"
@@ -289,12 +289,16 @@ w9_point() { # impl mib: one W9 point (REPS runs; the W9 loop sets REPS=1 per ro
 # W8: coio on epoll (the worker pool), on io_uring (native file operations) and on
 # io_uring with COIO_URING_FILES=0 (file operations on the pool), then the peers: fio
 # (psync and io_uring engines) and dd where they do the same thing (W8a, W8c; fio's
-# write+fsync job for W8d), libuv (uv_fs_*) and Go (os.File) for W8b-d.
+# write+fsync job for W8d), libuv (uv_fs_*), Go (os.File), Tokio (tokio::fs), Node
+# (fs.promises) and asyncio (to_thread) for W8b-d.
 W8_IMPLS=(coio coio_uring coio_uring_pool)
 [ $HAVE_FIO = 1 ] && W8_IMPLS+=(fio-psync fio-io_uring)
 W8_IMPLS+=(dd)
 [ $W8_LIBUV = 1 ] && W8_IMPLS+=(libuv)
 [ $HAVE_GO = 1 ] && W8_IMPLS+=(go)
+[ $HAVE_TOKIO = 1 ] && W8_IMPLS+=(tokio)
+[ $HAVE_NODE = 1 ] && W8_IMPLS+=(node)
+[ $HAVE_ASYNCIO = 1 ] && W8_IMPLS+=(asyncio)
 W8DIR=$OUT/w8data
 w8_point() { # impl sub (a b c d): one W8 point, when impl does sub
     local impl=$1 sub=$2
@@ -309,6 +313,11 @@ w8_point() { # impl sub (a b c d): one W8 point, when impl does sub
     fio-io_uring-[ac] | dd-a) point W8 "$impl" bash "$ROOT/bench/w8_files.sh" peer "$impl" "$sub" "$W8DIR" ;;
     libuv-[bcd]) point W8 libuv "$BUILD/bench-w8/libuv_files" "$sub" "$W8DIR" ;;
     go-[bcd]) gopeer W8 w8_files "$sub" "$W8DIR" ;;
+    tokio-[bcd]) tokiopeer W8 w8_files "$sub" "$W8DIR" ;;
+    node-[bcd]) point W8 node "$(command -v node)" "$ROOT/bench/peers/node/w8_files.js" "$sub" "$W8DIR" ;;
+    # 50,000 preads instead of 200,000: a thread hop each, the run would take ~20 s
+    asyncio-c) point W8 asyncio $SYSPY "$PYPEERS/w8_files.py" asyncio c "$W8DIR" 50000 ;;
+    asyncio-[bd]) point W8 asyncio $SYSPY "$PYPEERS/w8_files.py" asyncio "$sub" "$W8DIR" ;;
     esac
     return 0
 }
