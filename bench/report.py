@@ -8,9 +8,11 @@ runs, n, command, measured_at}); regenerates docs/benchmarks.md from every
 bench/results/*.json (workloads not run this time keep their previous results), and,
 with gnuplot, docs/img/<w>.png. Standard library only.
 
-W4 (echo) and W5 (HTTP) are servers under a load client; their metrics carry the load
-point ("req_per_s c=100 m=64") and are shown per point, ranked by the server's CPU time
-per request, with requests/s, latency and the client's CPU use beside it.
+W4 (echo), W5 (HTTP) and W10 (HTTPS) are servers under a load client; their metrics carry
+the load point ("req_per_s c=100 m=64") and are shown per point, ranked by the server's CPU
+time per request, with requests/s, latency and the client's CPU use beside it. W8 (files)
+has four sub-workloads (W8a-d) whose rate is shown with the CPU time per operation and
+the peak thread count of the process.
 """
 import argparse
 import datetime
@@ -24,14 +26,15 @@ import statistics
 import subprocess
 import sys
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9"]
-SERVER_WORKLOADS = ("W4", "W5")  # a server under a load client, measured per load point
-IMPL_ORDER = ["coio", "coio_uring", "floor", "libuv", "nginx", "go", "tokio", "node",
-              "uvloop", "asyncio", "xargs"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
+SERVER_WORKLOADS = ("W4", "W5", "W10")  # a server under a load client, measured per load point
+IMPL_ORDER = ["coio", "coio_uring", "coio_uring_pool", "floor", "fio-psync", "fio-io_uring",
+              "dd", "libuv", "nginx", "go", "tokio", "node", "uvloop", "asyncio", "xargs"]
 # One colour per implementation in every chart, so a reader can compare charts at a glance.
 COLORS = {"coio": "#7b2cbf", "coio_uring": "#c77dff", "floor": "#8d99ae", "libuv": "#f4a261",
           "nginx": "#2a9d8f", "go": "#219ebc", "tokio": "#ffb703", "node": "#8ab17d", "uvloop": "#e63946",
-          "asyncio": "#264653", "xargs": "#6c584c"}
+          "asyncio": "#264653", "xargs": "#6c584c", "coio_uring_pool": "#e0aaff",
+          "fio-psync": "#6c757d", "fio-io_uring": "#adb5bd", "dd": "#495057"}
 TITLES = {
     "W1": "W1 switch: two tasks yielding to each other",
     "W2": "W2 spawn: empty tasks spawned and gathered",
@@ -40,8 +43,40 @@ TITLES = {
     "W5": "W5 HTTP: keep-alive 'Hello, World!' under wrk -t1 with C connections",
     "W6": "W6 queue: producer to consumer through a maxsize-1 queue",
     "W7": "W7 lock: 100 tasks contending for one lock",
+    "W8": "W8 files: reads and writes on a warm page cache, 64 in flight",
     "W9": "W9 spawn: /bin/true run 2,000 times, 16 at once",
+    "W10": "W10 HTTPS: 'Hello, World!' over TLS 1.3 under wrk -t1 with C connections",
 }
+# W8's drivers name coio's rows by backend; run.sh's names are the table's.
+W8_IMPLS = {"coio-epoll": "coio", "coio-io_uring": "coio_uring",
+            "coio-io_uring-pool": "coio_uring_pool", "fio-psync-fsync": "fio-psync"}
+W8_EXTRA = {"cpu_us_per_op": "µs/op", "peak_threads": "threads"}
+
+
+def normalise(d):
+    """The rows one JSON line gives. W8's lines (workload W8a-d) become workload W8 with the
+    sub-workload leading the metric ("W8a GB_per_s"), and their CPU time per operation and
+    peak thread count rows of their own ("W8a GB_per_s cpu_us_per_op"). W10's handshake
+    metrics become W5's names at the point "conn=new" (one request per connection, so a
+    request is a handshake), keep-alive ones at "conn=keepalive"."""
+    w = d["workload"]
+    if w.startswith("W8") and len(w) == 3:
+        main = f"{w} {d['metric']}"
+        impl = W8_IMPLS.get(d["impl"], d["impl"])
+        out = [dict(d, workload="W8", impl=impl, metric=main)]
+        for k, unit in W8_EXTRA.items():
+            if k in d:
+                out.append(dict(d, workload="W8", impl=impl, metric=f"{main} {k}",
+                                value=d[k], unit=unit))
+        return out
+    if w == "W10":
+        name, point = split_metric(d["metric"])
+        new = name in ("handshakes_per_s", "cpu_us_per_handshake")
+        name = {"handshakes_per_s": "req_per_s", "cpu_us_per_handshake": "cpu_us_per_req"}.get(
+            name, name)
+        return [dict(d, metric=f"{name} {point} conn={'new' if new else 'keepalive'}",
+                     unit="req/s" if name == "req_per_s" else d["unit"])]
+    return [d]
 
 
 def higher_is_better(unit):
@@ -49,8 +84,9 @@ def higher_is_better(unit):
 
 
 def neutral(unit):
-    """A unit that is neither better high nor low (the load client's CPU use)."""
-    return unit == "%"
+    """A unit that is neither better high nor low (the load client's CPU use, W8's thread
+    count)."""
+    return unit in ("%", "threads")
 
 
 def split_metric(metric):
@@ -100,13 +136,14 @@ def load_raw(out, w):
             for line in f:
                 idx, _, js = line.partition("\t")
                 try:
-                    d = json.loads(js)
-                except json.JSONDecodeError:
+                    ds = normalise(json.loads(js))
+                except (json.JSONDecodeError, KeyError):
                     continue
-                k = (d["workload"], d["impl"], d["metric"])
-                g = groups.setdefault(k, {"values": [], "unit": d["unit"], "n": d.get("n"),
-                                          "command": cmds.get(int(idx), "")})
-                g["values"].append(float(d["value"]))
+                for d in ds:
+                    k = (d["workload"], d["impl"], d["metric"])
+                    g = groups.setdefault(k, {"values": [], "unit": d["unit"], "n": d.get("n"),
+                                              "command": cmds.get(int(idx), "")})
+                    g["values"].append(float(d["value"]))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = []
     for (wl, impl, metric), g in groups.items():
@@ -162,8 +199,15 @@ def sort_rows(rows):
         if r["workload"] in SERVER_WORKLOADS:  # by load point, then implementation
             name, point = split_metric(r["metric"])
             return (r["workload"], point_key(point), impl, name)
+        if r["workload"] == "W8":  # by sub-workload and metric, then implementation
+            return (r["workload"], w8_main(r["metric"]), impl, r["metric"])
         return (r["workload"], r["metric"].split("_")[0], impl, r["metric"])
     return sorted(rows, key=key)
+
+
+def w8_main(metric):
+    """"W8b files_per_s_read_all cpu_us_per_op" -> "W8b files_per_s_read_all"."""
+    return " ".join(metric.split(" ")[:2])
 
 
 def find(rows, w, impl, metric):
@@ -258,12 +302,41 @@ def server_table(rows, w, markdown):
     return "\n".join(out).rstrip("\n")
 
 
+def w8_table(rows, markdown):
+    """W8: per sub-workload and metric, every implementation's rate with its CPU time per
+    operation and the process's peak thread count beside it."""
+    head = ["metric", "impl", "median", "min–max", "unit", "CPU µs/op", "peak threads",
+            "runs", "coio ×better"]
+    body = []
+    for r in rows:
+        if r["workload"] != "W8" or r["metric"] != w8_main(r["metric"]):
+            continue
+        cpu = find(rows, "W8", r["impl"], r["metric"] + " cpu_us_per_op")
+        thr = find(rows, "W8", r["impl"], r["metric"] + " peak_threads")
+        a = advantage(rows, r)
+        body.append([r["metric"], r["impl"] + (EARLIER if earlier(rows, r) else ""),
+                     fmt(r["value"]), f"{fmt(r['min'])} – {fmt(r['max'])}", r["unit"],
+                     fmt(cpu and cpu["value"]), fmt(thr and thr["value"]), str(r["runs"]),
+                     "1 (ref)" if r["impl"] == "coio" else (f"{a:.2f}×" if a else "—")])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines)
+    widths = [max(len(x[i]) for x in [head] + body) for i in range(len(head))]
+    out = ["  ".join(h.ljust(wd) for h, wd in zip(head, widths))]
+    out += ["  ".join(c.ljust(wd) for c, wd in zip(b, widths)) for b in body]
+    return "\n".join(out)
+
+
 def any_table(rows, markdown):
-    """The generic table for plain workloads, one block per load point for W4/W5."""
+    """The generic table for plain workloads, one block per load point for W4/W5/W10, W8's
+    own."""
     parts = []
-    plain = [r for r in rows if r["workload"] not in SERVER_WORKLOADS]
+    plain = [r for r in rows if r["workload"] not in SERVER_WORKLOADS + ("W8",)]
     if plain:
         parts.append(table(plain, markdown))
+    if any(r["workload"] == "W8" for r in rows):
+        parts.append(w8_table(rows, markdown))
     for w in SERVER_WORKLOADS:
         if any(r["workload"] == w for r in rows):
             parts.append(server_table(rows, w, markdown))
@@ -310,9 +383,14 @@ def server_targets(rows, check):
          "kernel-bound: coio ≥ 1.2× uvloop by CPU/request (uvloop ÷ coio)"),
         ("W5", "req_per_s", "uvloop", False, 1.2, False,
          "kernel-bound: coio ≥ 1.2× uvloop by requests/s (coio ÷ uvloop)"),
+        ("W10", "cpu_us_per_req", "nginx", False, 1.0, True,
+         "W10a keep-alive: coio CPU/request ≤ nginx's (coio ÷ nginx)", "conn=keepalive"),
+        ("W10", "req_per_s", "nginx", False, 0.95, False,
+         "W10b a handshake per request: coio handshakes/s ≥ 0.95× nginx's (coio ÷ nginx)",
+         "conn=new"),
     ]
-    for w, name, peer, invert, limit, at_most, text in spec:
-        pts = points(rows, w) or ["(every point)"]
+    for w, name, peer, invert, limit, at_most, text, *only in spec:
+        pts = [p for p in points(rows, w) if not only or only[0] in p] or ["(every point)"]
         for p in pts:
             r = ratio(w, "coio", name, p, peer, invert)
             u = ratio(w, "coio_uring", name, p, peer, invert)
@@ -398,8 +476,53 @@ def targets(rows, sysrows):
               (f"{v / k:.3f}×" + (f" (with yield_now: {v / y:.3g}×)" if y else ""))
               if v and k else "not measured",
               None if not (v and k) else v / k >= 3, "tokio", metric)
+    w8_targets(rows, check)
     w9_targets(rows, check)
     return t
+
+
+def w8_targets(rows, check):
+    """W8: coio on epoll decides; coio_uring's ratio is given beside it. "The best fio
+    engine" is the faster of fio's psync and io_uring rows in the same run."""
+    def val(impl, metric):
+        r = find(rows, "W8", impl, metric)
+        return r["value"] if r else None
+
+    def best_fio(metric):
+        vs = [(val(e, metric), e) for e in ("fio-psync", "fio-io_uring")]
+        vs = [x for x in vs if x[0]]
+        return max(vs) if vs else (None, None)
+
+    b = "W8b files_per_s_open_read_close"
+    spec = [("W8a GB_per_s", "fio", 0.9, "W8a sequential 128 KiB reads: coio ≥ 0.9× the best "
+             "fio engine (coio ÷ best fio)"),
+            (b, "libuv", 2.0, "W8b 10,000 small files opened, read, closed: coio ≥ 2× libuv "
+             "(coio ÷ libuv)"),
+            (b, "tokio", 2.0, "W8b: coio ≥ 2× Tokio (coio ÷ tokio)"),
+            (b, "go", 1.0, "W8b: coio ≥ Go (coio ÷ go)"),
+            ("W8c iops", "fio", 0.9, "W8c random 4 KiB preads, 64 in flight: coio ≥ 0.9× the "
+             "best fio engine (coio ÷ best fio)"),
+            ("W8c iops", "libuv", 2.0, "W8c: coio ≥ 2× libuv (coio ÷ libuv)")]
+    for metric, peer, limit, text in spec:
+        if peer == "fio":
+            p, peer = best_fio(metric)
+            text += f", best: {peer}" if peer else ""
+        else:
+            p = val(peer, metric)
+        c, u = val("coio", metric), val("coio_uring", metric)
+        measured = f"{c / p:.3f}×" if c and p else "not measured"
+        if u and p:
+            measured += f" (coio_uring {u / p:.3f}×)"
+        check("W8", text, measured, None if not (c and p) else c / p >= limit, peer, metric)
+    d = "W8d files_per_s"
+    for peer in ("libuv", "go"):  # storage bound: reported, no target
+        c, u, p = val("coio", d), val("coio_uring", d), val(peer, d)
+        measured = f"{c / p:.3f}×" if c and p else "not measured"
+        if u and p:
+            measured += f" (coio_uring {u / p:.3f}×)"
+        t_ok = "report" if c and p else None
+        check("W8", f"W8d 1,000 files of 64 KiB written and fsynced: ratio to {peer} "
+              f"(coio ÷ {peer}; storage bound, no target)", measured, t_ok, peer, d)
 
 
 def w9_targets(rows, check):
@@ -437,6 +560,8 @@ def w9_targets(rows, check):
 def status(ok, markdown):
     if ok == "cross":
         return "not one run"
+    if ok == "report":
+        return "reported"
     if ok:
         return "met"
     if ok is False:
@@ -508,11 +633,13 @@ def machine():
         ("Rust (Tokio peers: Debian's rustc and crates)", tokio_version()),
         ("Python (asyncio, uvloop peers)", sh(["/usr/bin/python3", "--version"])
          + (f", uvloop {uv}" if uv else ", no uvloop")),
-        ("libuv (W4, W9 peers)", sh(["pkg-config", "--modversion", "libuv"]) or "not installed"),
+        ("libuv (W4, W8, W9 peers)", sh(["pkg-config", "--modversion", "libuv"]) or "not installed"),
         ("xargs (W9 peer)", sh(["xargs", "--version"]).split("\n")[0] or "not installed"),
         ("Node.js", sh(["node", "--version"]) or "not installed"),
-        ("nginx (W5 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
-        ("wrk (W5 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
+        ("nginx (W5, W10 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
+        ("wrk (W5, W10 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
+        ("fio (W8 peer)", sh(["fio", "--version"]) or "not installed"),
+        ("OpenSSL (coio's TLS, W10)", sh(["openssl", "version"]) or "not installed"),
     ]
 
 
@@ -603,8 +730,12 @@ def chart(root, w, rows):
     implementation, error bars from min to max. Returns the relative path or None."""
     if w in SERVER_WORKLOADS:
         return server_chart(root, w, rows)
-    unit = {"W1": "ns", "W2": "tasks/s", "W3": "s", "W6": "ns", "W7": "ns", "W9": "proc/s"}[w]
-    rs = [r for r in rows if r["workload"] == w and r["unit"] == unit]
+    unit = {"W1": "ns", "W2": "tasks/s", "W3": "s", "W6": "ns", "W7": "ns", "W9": "proc/s",
+            "W8": "rate, unit in each label"}[w]
+    if w == "W8":  # the rates of every sub-workload, each cluster its own unit
+        rs = [r for r in rows if r["workload"] == w and r["metric"] == w8_main(r["metric"])]
+    else:
+        rs = [r for r in rows if r["workload"] == w and r["unit"] == unit]
     if not rs or not shutil.which("gnuplot"):
         return None
     metrics = sorted({r["metric"] for r in rs})
@@ -615,6 +746,11 @@ def chart(root, w, rows):
     with open(dat, "w") as f:
         for m in metrics:
             cells = [m.replace("_", " ")]
+            if w == "W8":  # "W8b files/s read_all": short, the unit first
+                sub, name = m.split(" ", 1)
+                unit_m = next(r["unit"] for r in rs if r["metric"] == m)
+                rest = re.sub(r"^(GB_per_s|files_per_s|iops)_?", "", name)
+                cells = [" ".join(x for x in (sub, unit_m, rest) if x)]
             for i in impls:
                 r = find(rs, w, i, m)
                 cells += [str(r["value"]), str(r["min"]), str(r["max"])] if r else ["-"] * 3
@@ -623,7 +759,7 @@ def chart(root, w, rows):
     plots = ", ".join(f"'{dat}' using {2 + 3 * k}:{3 + 3 * k}:{4 + 3 * k}"
                       f"{':xtic(1)' if k == 0 else ''} title '{i}'{color(i)}"
                       for k, i in enumerate(impls))
-    script = f"""set terminal pngcairo size 800,420 noenhanced
+    script = f"""set terminal pngcairo size {1000 if w == "W8" else 800},420 noenhanced
 set output '{png}'
 set datafile separator '\\t'
 set datafile missing '-'
@@ -633,7 +769,8 @@ set logscale y
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.8 border -1
-set key {"outside right top" if w == "W9" else "top left"}
+set key {"outside right top" if w in ("W8", "W9") else "top left"}
+{"set xtics rotate by -20" if w == "W8" else ""}
 set grid ytics
 set yrange [*:*]
 plot {plots}
@@ -671,12 +808,13 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     L = []
     L.append("# Benchmarks\n")
     L.append("<!-- Generated by bench/report.py from bench/results/*.json: run `make bench`"
-             " (or `bench/run.sh [W1] ... [W9]`) instead of editing. -->\n")
+             " (or `bench/run.sh [W1] ... [W10]`) instead of editing. -->\n")
     L.append("Benchmarks, not tests: they measure and report; a missed target fails nothing. "
              f"Every point runs {reps} times, bounded by a timeout; tables give the median and "
-             "the min–max spread of those runs. W1–W3, W6, W7 and W9 run pinned to CPU 0 with "
-             "`taskset -c 0` (W9's children inherit it); W4 and W5 are a server pinned to CPU 0 and a load client pinned "
-             "to CPU 1 (their drivers, `bench/w4_echo.sh` and `bench/w5_http.sh`, pin both). "
+             "the min–max spread of those runs. W1–W3 and W6–W9 run pinned to CPU 0 with "
+             "`taskset -c 0` (W9's children inherit it); W4, W5 and W10 are a server pinned to "
+             "CPU 0 and a load client pinned to CPU 1 (their drivers, `bench/w4_echo.sh`, "
+             "`bench/w5_http.sh` and `bench/w10_https.sh`, pin both). "
              "Peers are measured in the same run as coio. Go runs with GOMAXPROCS=1 (one "
              "runtime thread, like one coio loop); Tokio on its `current_thread` runtime (one "
              "thread too), built in release mode by `bench/peers/tokio/build.sh` with Debian's "
@@ -747,7 +885,17 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
         if w in SERVER_WORKLOADS:
             L.append("Per load point, ranked by the server's CPU time per request (lowest "
                      "first); `coio ×better` compares that CPU time (peer ÷ coio). Client CPU "
-                     "near 100 % means the load client, not the server, set requests/s.\n")
+                     "near 100 % means the load client, not the server, set requests/s."
+                     + (" W10's `conn=keepalive` point is W10a; `conn=new` is W10b, where "
+                        "every request is a new TLS connection, so requests/s there are "
+                        "handshakes/s and CPU per request is CPU per handshake."
+                        if w == "W10" else "") + "\n")
+        if w == "W8":
+            L.append("Per sub-workload and metric: the rate (median of the runs), the CPU "
+                     "time per operation of the whole process (user + system, every thread: "
+                     "the worker pool's and io_uring's kernel workers' too) and its peak "
+                     "thread count, sampled every 5 ms (coio only). `coio ×better` compares "
+                     "the rate (coio ÷ peer).\n")
         L.append(any_table(rows, True) + "\n")
         if w == "W3":
             b = w3_bound(all_rows, sysrows, "n1m", 1000000, "us_per_first_touch_stack_tops")
@@ -848,7 +996,45 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "libuv (Debian's 1.44) spawn with `fork()`, which copies the parent's page tables: "
              "from the 2 GiB parent they run 100 children instead of 2,000 (the rate is per "
              "process either way), or one run would take minutes.")
-    L.append("- Ratios in the W4, W5 and W9 targets are decided by coio on the epoll backend; "
+    L.append("- W8: `bench/w8_files.sh prepare` writes a 1 GiB file of random bytes and "
+             "10,000 files of 4 KiB, then reads them once so that every run finds them in the "
+             "page cache (a warm cache: the numbers are memory copies and system calls, not "
+             "the disk). coio is `bench/w8_files.c` on epoll (file operations on the worker "
+             "pool), coio_uring on io_uring (native file operations), coio_uring_pool on "
+             "io_uring with `COIO_URING_FILES=0` (on the pool). W8a reads the 1 GiB file in "
+             "128 KiB pieces, one at a time; W8b opens, reads and closes each small file, 64 "
+             "tasks at once (`files_per_s_open_read_close`; `files_per_s_read_all` does the "
+             "same with one `coio_file_read_all` per file); W8c makes 200,000 random 4 KiB "
+             "preads of the big file, 64 in flight; W8d writes 1,000 files of 64 KiB, each "
+             "`coio_file_write_all(..., COIO_FILE_SYNC)` (open, write, fsync, close), 64 in "
+             "flight, on this machine's disk (storage bound). fio runs with `--invalidate=0` "
+             "(else it drops the file's cache first): W8a `--rw=read --bs=128k` with the psync "
+             "engine and with io_uring at `--iodepth=4`; W8c `--rw=randread --bs=4k "
+             "--number_ios=200000`, psync and io_uring at `--iodepth=64`; W8d fio-psync is a "
+             "`--rw=write --bs=64k --fsync=1` job of 1,000 writes into one file (IOPS, not "
+             "files). dd is `dd bs=128k` to /dev/null. libuv is `bench/peers/libuv_files.c`, "
+             "`uv_fs_*` requests on its thread pool (4 threads by default), 64 in flight; Go "
+             "is `bench/peers/go/w8_files.go`, 64 goroutines of `os.File` calls (GOMAXPROCS=1; "
+             "a blocking call holds an OS thread, the runtime starts more); Tokio is "
+             "`bench/peers/tokio/src/bin/w8_files.rs`, 64 local tasks of `tokio::fs` calls "
+             "(`current_thread`; tokio::fs runs each call on Tokio's blocking pool, and as it "
+             "has no pread, W8c is `spawn_blocking(read_at)`, what tokio::fs does inside); "
+             "Node is `bench/peers/node/w8_files.js`, 64 async loops of `fs.promises` "
+             "FileHandle calls (on libuv's pool); asyncio is `bench/peers/python/w8_files.py`, "
+             "64 tasks each awaiting one `asyncio.to_thread` per file (open, I/O and close in "
+             "the one thread call) or per pread, W8c with 50,000 preads instead of 200,000 "
+             "(the rate is per operation either way). W8e (sendfile over HTTP) is not "
+             "measured yet.")
+    L.append("- W10: `bench/w10_https.sh`: wrk -t1 -c100 over TLS 1.3 with one self-signed "
+             "ECDSA P-256 certificate made for the run, a 1 s warm-up, then 5 s measured; the "
+             "server's CPU time is its utime + stime (all threads and children) over the "
+             "measured run. coio is `examples/http_hello --tls-cert --tls-key` on epoll, "
+             "coio_uring the same on io_uring; nginx runs one worker with `ssl_protocols "
+             "TLSv1.3` and its default session settings; Go is `bench/peers/go/w10_https.go` "
+             "(net/http, crypto/tls, GOMAXPROCS=1); Node `bench/peers/node/w10_https.js` (the "
+             "https module). wrk does not resume sessions, so every connection of "
+             "`conn=new` is a full handshake. Tokio is not a peer: Debian has no tokio-rustls.")
+    L.append("- Ratios in the W4, W5, W8, W9 and W10 targets are decided by coio on the epoll backend; "
              "coio_uring's ratio is given beside it.")
     L.append("")
     with open(os.path.join(root, "docs", "benchmarks.md"), "w") as f:
@@ -940,7 +1126,7 @@ def main():
     # A workload not rerun keeps its chart only if the current document shows it: a run
     # without gnuplot leaves the image of an older run behind, which no longer matches.
     try:
-        shown_charts = set(re.findall(r"\]\((img/w\d\.png)\)",
+        shown_charts = set(re.findall(r"\]\((img/w\d+\.png)\)",
                                       open(os.path.join(a.root, "docs", "benchmarks.md")).read()))
     except OSError:
         shown_charts = set()

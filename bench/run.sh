@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# coio benchmarks W1-W7 and W9 against their peers (libuv, Go, Tokio, Python asyncio,
-# uvloop, Node.js, nginx, xargs, and for W4 and W9 a hand-written floor).
+# coio benchmarks W1-W10 against their peers (libuv, Go, Tokio, Python asyncio, uvloop,
+# Node.js, nginx, xargs, fio, dd, and for W4 and W9 a hand-written floor).
 #
-#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W9]   (no argument: all of them)
+#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W9] [W10]   (none: all of them)
 #
-# Every point runs REPS times (default 3) under a timeout. W1-W3, W6, W7 and W9 run
-# pinned to CPU 0 with taskset (W9's children inherit the pinning). W4 (echo, bench/w4_echo.sh) and W5 (HTTP, bench/w5_http.sh)
-# are a server and a load client: their drivers pin the server to CPU 0 and the client
-# to CPU 1 themselves, so this script runs them unpinned. Before measuring it prints an
+# Every point runs REPS times (default 3) under a timeout. W1-W3, W6-W9 run pinned to
+# CPU 0 with taskset (W9's children inherit the pinning). W8 (files) reads and writes a
+# warm data set made once in $BUILD/bench-out/w8data (1 GiB + 10,000 small files, deleted
+# at the end). W4 (echo, bench/w4_echo.sh), W5 (HTTP, bench/w5_http.sh) and W10 (HTTPS,
+# bench/w10_https.sh) are a server and a load client: their drivers pin the server to
+# CPU 0 and the client to CPU 1 themselves, so this script runs them unpinned. Before measuring it prints an
 # estimate of the whole run's duration. bench/report.py takes the median and the
 # min-max spread, prints the table,
 # writes bench/results/<W>.json and regenerates docs/benchmarks.md (+ docs/img/*.png
@@ -41,11 +43,11 @@ say() { printf '%s\n' "$*" >&2; }
 WORKLOADS=()
 for w in "$@"; do
     case "${w^^}" in
-    W1 | W2 | W3 | W4 | W5 | W6 | W7 | W9) WORKLOADS+=("${w^^}") ;;
-    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W9]"; exit 2 ;;
+    W1 | W2 | W3 | W4 | W5 | W6 | W7 | W8 | W9 | W10) WORKLOADS+=("${w^^}") ;;
+    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W9] [W10]"; exit 2 ;;
     esac
 done
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7 W9)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10)
 wants() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- peers (apt-get)
@@ -76,7 +78,7 @@ mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
 
 say "== peers"
-HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0 HAVE_XARGS=0
+HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0 HAVE_XARGS=0 HAVE_FIO=0 HAVE_W10=0
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 [ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
 [ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
@@ -92,12 +94,12 @@ if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
 $SYSPY -c 'import uvloop' 2>/dev/null && HAVE_UVLOOP=1 ||
     say "  skip uvloop peers: no python3-uvloop for $SYSPY"
-if wants W4 || wants W5 || wants W9; then
+if wants W4 || wants W5 || wants W8 || wants W9 || wants W10; then
     command -v node >/dev/null || apt_install nodejs
     command -v node >/dev/null && HAVE_NODE=1 ||
         say "  skip Node peers: no node (apt-get install nodejs)"
 fi
-if wants W4 || wants W9; then
+if wants W4 || wants W8 || wants W9; then
     pkg-config --exists libuv 2>/dev/null || apt_install libuv1-dev pkg-config
     pkg-config --exists libuv 2>/dev/null && HAVE_LIBUV=1 ||
         say "  skip the libuv peer: no libuv (apt-get install libuv1-dev)"
@@ -121,6 +123,22 @@ if wants W9; then # xargs is in findutils (essential on Debian), seq in coreutil
     command -v xargs >/dev/null || apt_install findutils
     command -v xargs >/dev/null && HAVE_XARGS=1 || say "  skip the xargs peer: no xargs (apt-get install findutils)"
 fi
+if wants W8; then # fio: this machine's limit for W8a and W8c; dd is in coreutils
+    command -v fio >/dev/null || apt_install fio
+    command -v fio >/dev/null && HAVE_FIO=1 || say "  skip the fio peers of W8: no fio (apt-get install fio)"
+fi
+if wants W10; then
+    W10_NEED=()
+    command -v wrk >/dev/null || W10_NEED+=(wrk)
+    command -v openssl >/dev/null || W10_NEED+=(openssl)
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W10_NEED+=(nginx)
+    [ ${#W10_NEED[@]} -eq 0 ] || apt_install "${W10_NEED[@]}"
+    if command -v wrk >/dev/null && command -v openssl >/dev/null; then
+        HAVE_W10=1
+    else
+        say "  skip W10: it needs wrk and openssl (apt-get install wrk openssl)"
+    fi
+fi
 command -v gnuplot >/dev/null || apt_install gnuplot-nox
 command -v gnuplot >/dev/null && HAVE_GNUPLOT=1 || say "  no gnuplot: no charts"
 command -v taskset >/dev/null || { say "  no taskset: runs are not pinned"; PIN=(); }
@@ -132,11 +150,15 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         { say "cmake configure failed: $OUT/cmake.log"; exit 1; }
 fi
 cmake --build "$BUILD" -j2 --target bench_sys_costs bench_w1_switch bench_w2_spawn bench_w3_sleep \
-    bench_w6_queue bench_w7_lock bench_w9_spawn \
+    bench_w6_queue bench_w7_lock bench_w8_files bench_w9_spawn \
     >"$OUT/build.log" 2>&1 || { say "building the coio benchmarks failed: $OUT/build.log"; exit 1; }
+if wants W10; then # its coio server: examples/http_hello with --tls-cert/--tls-key
+    cmake --build "$BUILD" -j2 --target http_hello >>"$OUT/build.log" 2>&1 ||
+        { say "building examples/http_hello for W10 failed: $OUT/build.log"; exit 1; }
+fi
 if [ $HAVE_GO = 1 ]; then
     mkdir -p "$GOBIN_DIR"
-    for f in w1_switch w2_spawn w3_sleep w6_queue w7_lock w9_spawn; do
+    for f in w1_switch w2_spawn w3_sleep w6_queue w7_lock w8_files w9_spawn; do
         (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
             GO111MODULE=off "$GO" build -o "$GOBIN_DIR/$f" "$f.go") >>"$OUT/build.log" 2>&1 ||
             { say "  skip Go peers: go build $f.go failed ($OUT/build.log)"; HAVE_GO=0; break; }
@@ -153,6 +175,20 @@ if wants W9 && [ $HAVE_LIBUV = 1 ]; then # the libuv peer, built like W4's libuv
     cc -O2 -g -Wall -Wextra -o "$BUILD/bench-w9/libuv_spawn" "$ROOT/bench/peers/libuv_spawn.c" \
         $(pkg-config --cflags --libs libuv) >>"$OUT/build.log" 2>&1 && W9_LIBUV=1 ||
         say "  skip the libuv peer of W9: its build failed ($OUT/build.log)"
+fi
+W8_LIBUV=0
+if wants W8 && [ $HAVE_LIBUV = 1 ]; then
+    mkdir -p "$BUILD/bench-w8"
+    # shellcheck disable=SC2046
+    cc -O2 -g -Wall -Wextra -o "$BUILD/bench-w8/libuv_files" "$ROOT/bench/peers/libuv_files.c" \
+        $(pkg-config --cflags --libs libuv) >>"$OUT/build.log" 2>&1 && W8_LIBUV=1 ||
+        say "  skip the libuv peer of W8: its build failed ($OUT/build.log)"
+fi
+if wants W10 && [ $HAVE_W10 = 1 ] && [ $HAVE_GO = 1 ]; then # the Go server, not built while measured
+    mkdir -p "$BUILD/bench-w10"
+    (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
+        GO111MODULE=off "$GO" build -o "$BUILD/bench-w10/w10_https_go" w10_https.go) >>"$OUT/build.log" 2>&1 ||
+        say "  the Go peer of W10 did not build ($OUT/build.log)"
 fi
 if wants W4; then # its servers, client and peers, so that no measured point builds
     W4_BUILD_ONLY=1 COIO_BENCH_BUILD=$BUILD bash "$ROOT/bench/w4_echo.sh" >>"$OUT/build.log" 2>&1 ||
@@ -250,6 +286,45 @@ w9_point() { # impl mib: one W9 point (REPS runs; the W9 loop sets REPS=1 per ro
     esac
     return 0
 }
+# W8: coio on epoll (the worker pool), on io_uring (native file operations) and on
+# io_uring with COIO_URING_FILES=0 (file operations on the pool), then the peers: fio
+# (psync and io_uring engines) and dd where they do the same thing (W8a, W8c; fio's
+# write+fsync job for W8d), libuv (uv_fs_*), Go (os.File), Tokio (tokio::fs), Node
+# (fs.promises) and asyncio (to_thread) for W8b-d.
+W8_IMPLS=(coio coio_uring coio_uring_pool)
+[ $HAVE_FIO = 1 ] && W8_IMPLS+=(fio-psync fio-io_uring)
+W8_IMPLS+=(dd)
+[ $W8_LIBUV = 1 ] && W8_IMPLS+=(libuv)
+[ $HAVE_GO = 1 ] && W8_IMPLS+=(go)
+[ $HAVE_TOKIO = 1 ] && W8_IMPLS+=(tokio)
+[ $HAVE_NODE = 1 ] && W8_IMPLS+=(node)
+[ $HAVE_ASYNCIO = 1 ] && W8_IMPLS+=(asyncio)
+W8DIR=$OUT/w8data
+w8_point() { # impl sub (a b c d): one W8 point, when impl does sub
+    local impl=$1 sub=$2
+    [ "$sub" = d ] && rm -rf "$W8DIR/d"
+    case $impl-$sub in
+    coio-*) point W8 coio env COIO_BACKEND=epoll "$BIN/w8_files" "$sub" "$W8DIR" ;;
+    coio_uring-*) point W8 coio_uring env COIO_BACKEND=io_uring "$BIN/w8_files" "$sub" "$W8DIR" ;;
+    coio_uring_pool-*) point W8 coio_uring_pool env COIO_BACKEND=io_uring COIO_URING_FILES=0 \
+        "$BIN/w8_files" "$sub" "$W8DIR" ;;
+    fio-psync-[acd]) point W8 "$impl" bash "$ROOT/bench/w8_files.sh" peer \
+        "$([ "$sub" = d ] && echo fio-psync-fsync || echo fio-psync)" "$sub" "$W8DIR" ;;
+    fio-io_uring-[ac] | dd-a) point W8 "$impl" bash "$ROOT/bench/w8_files.sh" peer "$impl" "$sub" "$W8DIR" ;;
+    libuv-[bcd]) point W8 libuv "$BUILD/bench-w8/libuv_files" "$sub" "$W8DIR" ;;
+    go-[bcd]) gopeer W8 w8_files "$sub" "$W8DIR" ;;
+    tokio-[bcd]) tokiopeer W8 w8_files "$sub" "$W8DIR" ;;
+    node-[bcd]) point W8 node "$(command -v node)" "$ROOT/bench/peers/node/w8_files.js" "$sub" "$W8DIR" ;;
+    # 50,000 preads instead of 200,000: a thread hop each, the run would take ~20 s
+    asyncio-c) point W8 asyncio $SYSPY "$PYPEERS/w8_files.py" asyncio c "$W8DIR" 50000 ;;
+    asyncio-[bd]) point W8 asyncio $SYSPY "$PYPEERS/w8_files.py" asyncio "$sub" "$W8DIR" ;;
+    esac
+    return 0
+}
+W10_IMPLS=(coio coio_uring)
+{ [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W10_IMPLS+=(nginx)
+[ -x "$BUILD/bench-w10/w10_https_go" ] && W10_IMPLS+=(go)
+[ $HAVE_NODE = 1 ] && W10_IMPLS+=(node)
 W5_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W5_IMPLS+=(nginx)
 [ $HAVE_GO = 1 ] && W5_IMPLS+=(go)
@@ -291,6 +366,9 @@ estimate() {
         W5) [ $HAVE_W5 = 1 ] && for ((i = 0; i < 2 * ${#W5_IMPLS[@]}; i++)); do ts+=(8); done ;;
         W6) ts=(1 1 7 5) ;;
         W7) ts=(1 1 3 2) ;;
+        W8) s=$((s + 40)) # making the data (1 GiB and 10,000 files), then ~1 s a point
+            for ((i = 0; i < 4 * ${#W8_IMPLS[@]}; i++)); do ts+=(1); done ;;
+        W10) [ $HAVE_W10 = 1 ] && for ((i = 0; i < 2 * ${#W10_IMPLS[@]}; i++)); do ts+=(8); done ;;
         W9) for i in "${W9_IMPLS[@]}"; do
                 ts+=("${W9_S[$i]}")
                 [ -n "${W9_BIG_S[$i]:-}" ] && ts+=("${W9_BIG_S[$i]}")
@@ -388,6 +466,37 @@ for w in "${WORKLOADS[@]}"; do
         tokiopeer W7 w7_lock wake 1000000 100
         tokiopeer W7 w7_lock yield_now 200000 100
         pypeer W7 w7_lock.py 100000 100
+        ;;
+    W8)
+        say "  making the data in $W8DIR"
+        rm -rf "$W8DIR"
+        if bash "$ROOT/bench/w8_files.sh" prepare "$W8DIR"; then
+            # rounds interleaved as in W4
+            for ((r = 1; r <= REPS; r++)); do
+                say "  round $r of $REPS"
+                for sub in a b c d; do
+                    for impl in "${W8_IMPLS[@]}"; do
+                        REPS=1 w8_point "$impl" "$sub"
+                    done
+                done
+            done
+        else
+            say "  skip W8: could not make its data in $W8DIR"
+        fi
+        rm -rf "$W8DIR"
+        ;;
+    W10)
+        if [ $HAVE_W10 = 1 ]; then
+            for ((r = 1; r <= REPS; r++)); do
+                say "  round $r of $REPS"
+                for mode in keepalive close; do
+                    for impl in "${W10_IMPLS[@]}"; do
+                        REPS=1 unpinned W10 "$impl" env COIO_BENCH_BUILD="$BUILD" \
+                            bash "$ROOT/bench/w10_https.sh" "$impl" $mode
+                    done
+                done
+            done
+        fi
         ;;
     W9)
         # Rounds interleaved as in W4: each round runs every implementation once from the

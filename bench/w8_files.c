@@ -12,7 +12,8 @@
  *                           flight -> files/s
  *
  * Prints one JSON line per point: {"workload","impl","metric","value","unit","n",
- * "cpu_us_per_op","peak_threads"}; impl is coio-<backend> (COIO_BACKEND picks it).
+ * "cpu_us_per_op","peak_threads"}; impl is coio-<backend> (COIO_BACKEND picks it), and
+ * coio-io_uring-pool on io_uring with COIO_URING_FILES=0.
  * peak_threads is the largest thread count of the process sampled every 5 ms.
  */
 #define _GNU_SOURCE
@@ -82,9 +83,12 @@ static double cpu_s(void)
 static void emit(const char *workload, const char *metric, double value, const char *unit,
                  long n, double cpu)
 {
-    printf("{\"workload\":\"%s\",\"impl\":\"coio-%s\",\"metric\":\"%s\",\"value\":%.6g,"
+    /* io_uring told to leave files to the pool is a third way to compare */
+    const char *be = coio_backend_name(), *files = getenv("COIO_URING_FILES");
+    bool pool = strcmp(be, "io_uring") == 0 && files && strcmp(files, "0") == 0;
+    printf("{\"workload\":\"%s\",\"impl\":\"coio-%s%s\",\"metric\":\"%s\",\"value\":%.6g,"
            "\"unit\":\"%s\",\"n\":%ld,\"cpu_us_per_op\":%.3f,\"peak_threads\":%d}\n",
-           workload, coio_backend_name(), metric, value, unit, n, cpu * 1e6 / (double)n,
+           workload, be, pool ? "-pool" : "", metric, value, unit, n, cpu * 1e6 / (double)n,
            g.peak_threads);
     fflush(stdout);
 }

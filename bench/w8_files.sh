@@ -3,6 +3,10 @@
 # io_uring engines) and dd, on a warm page cache, everything pinned to CPU 0.
 #
 #   bench/w8_files.sh [a] [b] [c] [d]      (no argument: all of them)
+#   bench/w8_files.sh prepare DIR          make the data of W8a-c in DIR, warm it, keep it
+#   bench/w8_files.sh peer IMPL W DIR      one peer point on DIR's data, its JSON line:
+#                                          IMPL fio-psync, fio-io_uring or dd, W a or c;
+#                                          fio-psync-fsync, W d (bench/run.sh uses these)
 #
 # Data lives in $COIO_W8_DIR (default a fresh /tmp/coio-w8.XXXXXX) and is deleted at the
 # end: a 1 GiB file (W8a, W8c), 10,000 files of 4 KiB (W8b), 1,000 files of 64 KiB
@@ -23,14 +27,19 @@ PIN=(taskset -c 0)
 command -v taskset >/dev/null || PIN=()
 say() { printf '%s\n' "$*" >&2; }
 
-[ -x "$BIN" ] || { say "w8: build first: $BIN missing"; exit 1; }
-WANT=" ${*:-a b c d} "
-DIR=${COIO_W8_DIR:-$(mktemp -d /tmp/coio-w8.XXXXXX)}
-trap 'rm -rf "$DIR"' EXIT
-RAW=$DIR/raw.jsonl
-: >"$RAW"
+SUB=${1:-}
+if [ "$SUB" = prepare ] || [ "$SUB" = peer ]; then
+    [ "$SUB" = prepare ] && DIR=${2:?DIR} || DIR=${4:?DIR}
+    RAW=/dev/null
+else
+    [ -x "$BIN" ] || { say "w8: build first: $BIN missing"; exit 1; }
+    WANT=" ${*:-a b c d} "
+    DIR=${COIO_W8_DIR:-$(mktemp -d /tmp/coio-w8.XXXXXX)}
+    trap 'rm -rf "$DIR"' EXIT
+    RAW=$DIR/raw.jsonl
+    : >"$RAW"
+fi
 
-say "w8: load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 # jq-free JSON line for the peers
 line() { # workload impl metric value unit
     printf '{"workload":"%s","impl":"%s","metric":"%s","value":%s,"unit":"%s"}\n' "$@" | tee -a "$RAW"
@@ -64,35 +73,69 @@ coio_run() { # mode args...: epoll (pool), io_uring (native), io_uring with the 
     done
 }
 
-if [[ $WANT == *" a "* || $WANT == *" c "* ]]; then
+make_big() {
     say "w8: writing a 1 GiB file"
     head -c $((1 << 30)) /dev/urandom >"$DIR/w8.dat"
     cat "$DIR/w8.dat" >/dev/null # warm
+}
+make_small() { # 10,000 files f00000..f09999 of 4 KiB, by one split rather than 10,000 cp
+    say "w8: writing 10,000 files of 4 KiB"
+    mkdir -p "$DIR/b"
+    head -c $((4096 * 10000)) /dev/urandom | split -b 4096 -a 5 -d - "$DIR/b/f"
+    cat "$DIR"/b/* >/dev/null
+}
+peer() { # impl w
+    case $1-$2 in
+    fio-psync-a) fio_run W8a fio-psync GB_per_s GB/s --rw=read --bs=128k --ioengine=psync ;;
+    fio-io_uring-a) fio_run W8a fio-io_uring GB_per_s GB/s --rw=read --bs=128k --ioengine=io_uring --iodepth=4 ;;
+    dd-a)
+        local s
+        s=$( { "${PIN[@]}" dd if="$DIR/w8.dat" of=/dev/null bs=128k 2>&1 >/dev/null; } | tail -1)
+        line W8a dd GB_per_s "$(awk '{for(i=1;i<NF;i++) if($(i+1) ~ /^s,?$/) t=$i; print 1073741824/t/1e9}' <<<"${s//,/ }")" GB/s
+        ;;
+    fio-psync-c) fio_run W8c fio-psync iops ops/s --rw=randread --bs=4k --ioengine=psync --number_ios=200000 ;;
+    fio-io_uring-c) fio_run W8c fio-io_uring iops ops/s --rw=randread --bs=4k --ioengine=io_uring --iodepth=64 --number_ios=200000 ;;
+    fio-psync-fsync-d)
+        fio_run W8d fio-psync-fsync write_iops ops/s --rw=write --bs=64k --ioengine=psync --fsync=1 --number_ios=1000 --filename="$DIR/w8d.dat"
+        rm -f "$DIR/w8d.dat"
+        ;;
+    *) say "w8: no peer $1 for W8$2"; return 2 ;;
+    esac
+}
+if [ "$SUB" = prepare ]; then
+    mkdir -p "$DIR" && make_big && make_small
+    exit
+elif [ "$SUB" = peer ]; then
+    command -v fio >/dev/null || [ "$2" = dd ] || { say "w8: no fio (apt-get install fio)"; exit 77; }
+    out=$(peer "$2" "$3") || exit
+    grep -q '^{' <<<"$out" || { say "w8: $2 W8$3 gave no value"; exit 1; }
+    echo "$out"
+    exit
+fi
+
+say "w8: load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
+if [[ $WANT == *" a "* || $WANT == *" c "* ]]; then
+    make_big
 fi
 if [[ $WANT == *" a "* ]]; then
     coio_run a "$DIR"
-    fio_run W8a fio-psync GB_per_s GB/s --rw=read --bs=128k --ioengine=psync
-    fio_run W8a fio-io_uring GB_per_s GB/s --rw=read --bs=128k --ioengine=io_uring --iodepth=4
-    s=$( { "${PIN[@]}" dd if="$DIR/w8.dat" of=/dev/null bs=128k 2>&1 >/dev/null; } | tail -1)
-    line W8a dd GB_per_s "$(awk '{for(i=1;i<NF;i++) if($(i+1) ~ /^s,?$/) t=$i; print 1073741824/t/1e9}' <<<"${s//,/ }")" GB/s
+    peer fio-psync a
+    peer fio-io_uring a
+    peer dd a
 fi
 if [[ $WANT == *" b "* ]]; then
-    say "w8: writing 10,000 files of 4 KiB"
-    mkdir -p "$DIR/b"
-    head -c 4096 /dev/urandom >"$DIR/blk"
-    for i in $(seq -f %05g 0 9999); do cp "$DIR/blk" "$DIR/b/f$i"; done
-    cat "$DIR"/b/* >/dev/null
+    make_small
     coio_run b "$DIR"
 fi
 if [[ $WANT == *" c "* ]]; then
     coio_run c "$DIR"
-    fio_run W8c fio-psync iops ops/s --rw=randread --bs=4k --ioengine=psync --number_ios=200000
-    fio_run W8c fio-io_uring iops ops/s --rw=randread --bs=4k --ioengine=io_uring --iodepth=64 --number_ios=200000
+    peer fio-psync c
+    peer fio-io_uring c
 fi
 if [[ $WANT == *" d "* ]]; then
     coio_run d "$DIR"
     rm -rf "$DIR/d"
-    fio_run W8d fio-psync-fsync write_iops ops/s --rw=write --bs=64k --ioengine=psync --fsync=1 --number_ios=1000 --filename="$DIR/w8d.dat"
+    peer fio-psync-fsync d
 fi
 say "w8: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '\n%-6s %-20s %-28s %12s %-8s %10s %8s\n' W8 impl metric value unit cpu_us/op threads
