@@ -13,6 +13,7 @@
 #include <libgen.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
@@ -112,6 +113,34 @@ static inline int example_server_stop(struct example_server *srv)
     if (!alive)
         print_error("%s exited during the case (status %d)\n", srv->name, st);
     return alive ? 0 : -1;
+}
+
+/* poll(2) on one fd for at most `limit` seconds, again after EINTR. */
+static inline int poll_(struct pollfd *p, double limit)
+{
+    double end = mono_now() + limit;
+    int r;
+    while ((r = poll(p, 1, (int)((end - mono_now()) * 1000))) < 0 && errno == EINTR) {
+    }
+    return r;
+}
+
+/* Sends buf[0..len) again and again until the peer stops reading and the kernel buffers
+ * are full (no POLLOUT for 0.5 s). Returns the bytes sent. */
+static inline size_t send_until_stalled(int fd, const void *buf, size_t len)
+{
+    size_t total = 0;
+    for (;;) {
+        struct pollfd pw = {.fd = fd, .events = POLLOUT};
+        if (poll_(&pw, 0.5) != 1 || !(pw.revents & POLLOUT))
+            break;
+        ssize_t w = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0)
+            break;
+        total += (size_t)w;
+        assert_true(total < 1000u * 1000 * 1000);
+    }
+    return total;
 }
 
 /* Port of a bound socket (host order), or -1. */

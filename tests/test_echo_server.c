@@ -51,15 +51,6 @@ static ssize_t recv_(int fd, void *buf, size_t n)
     return r;
 }
 
-static int poll_(struct pollfd *p, double limit)
-{
-    double end = mono_now() + limit;
-    int r;
-    while ((r = poll(p, 1, (int)((end - mono_now()) * 1000))) < 0 && errno == EINTR) {
-    }
-    return r;
-}
-
 /* Sends msg and expects it back. */
 static void echo_once(int fd, const char *msg)
 {
@@ -107,17 +98,7 @@ static void client_that_never_reads_is_dropped(void **state)
     start_server((const char *[]){"-i", "1", NULL}, 0);
     int fd = connect_server();
     static char junk[65536];
-    size_t total = 0;
-    for (;;) {
-        struct pollfd pw = {.fd = fd, .events = POLLOUT};
-        if (poll_(&pw, 0.5) != 1 || !(pw.revents & POLLOUT))
-            break;
-        ssize_t w = send(fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w <= 0)
-            break;
-        total += (size_t)w;
-        assert_true(total < 1000u * 1000 * 1000);
-    }
+    size_t total = send_until_stalled(fd, junk, sizeof junk);
     struct pollfd p = {.fd = fd, .events = POLLRDHUP};
     int r = poll_(&p, 20);
     print_message("sent %zu bytes; poll %d revents 0x%x\n", total, r, (unsigned)p.revents);

@@ -80,15 +80,6 @@ static void send_str(int fd, const char *s, size_t n)
 }
 
 /* poll for at most `limit` s, again after EINTR (see recv_). */
-static int poll_(struct pollfd *p, double limit)
-{
-    double end = mono_now() + limit;
-    int r;
-    while ((r = poll(p, 1, (int)((end - mono_now()) * 1000))) < 0 && errno == EINTR) {
-    }
-    return r;
-}
-
 #define SEND(fd, lit) send_str((fd), (lit), sizeof(lit) - 1)
 
 /* recv, again after EINTR: with SO_RCVTIMEO set, Linux turns an interrupted wait into
@@ -554,17 +545,7 @@ static void client_that_never_reads_is_dropped_after_the_send_timeout(void **sta
     for (size_t i = 0; i < 100; i++)
         memcpy(reqs + i * (sizeof req - 1), req, sizeof req - 1);
     /* send until the server stops reading and the kernel buffers are full */
-    size_t total = 0;
-    for (;;) {
-        struct pollfd pw = {.fd = fd, .events = POLLOUT};
-        if (poll_(&pw, 0.5) != 1 || !(pw.revents & POLLOUT))
-            break;
-        ssize_t w = send(fd, reqs, sizeof reqs, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w <= 0)
-            break;
-        total += (size_t)w;
-        assert_true(total < 1000u * 1000 * 1000);
-    }
+    size_t total = send_until_stalled(fd, reqs, sizeof reqs);
     /* the server gives up: its close shows as a hang-up, though we read nothing */
     struct pollfd p = {.fd = fd, .events = POLLRDHUP};
     int r = poll_(&p, 20);
