@@ -953,7 +953,10 @@ static int late_accept(void *arg)
 static int unix_main(void *arg)
 {
     struct unix_state *s = arg;
-    unix_roundtrip(s, "@coio-test-abstract", &s->rc[0]);
+    /* Per process: the epoll and io_uring entries of this case may run at once. */
+    char abstract[64];
+    snprintf(abstract, sizeof abstract, "@coio-test-abstract-%d", (int)getpid());
+    unix_roundtrip(s, abstract, &s->rc[0]);
     snprintf(s->path, sizeof s->path, "/tmp/coio-test-%d.sock", (int)getpid());
     unix_roundtrip(s, s->path, &s->rc[4]); /* leaves a stale socket file behind */
     struct stat st;
@@ -1080,7 +1083,9 @@ static int names_main(void *arg)
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(8080),
                               .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     s->rc[7] = coio_sockaddr_format((struct sockaddr *)&v6, sizeof v6, s->txt[4], COIO_ADDRSTRLEN);
-    int u = coio_unix_listen("@coio-test-names", 0);
+    char name[64]; /* per process: the two backends' entries may run at once */
+    snprintf(name, sizeof name, "@coio-test-names-%d", (int)getpid());
+    int u = coio_unix_listen(name, 0);
     s->rc[8] = coio_sock_name(u, s->txt[5], sizeof s->txt[5]);
     s->rc[9] = coio_sock_port(u);
     coio_close(u);
@@ -1122,7 +1127,9 @@ static void socket_addresses_as_text_and_the_bound_port(void **state)
     assert_int_equal(s.rc[6], 1);
     assert_string_equal(s.txt[4], "[::1]:8080");
     coio_assert_rc(s.rc[7], 10);
-    assert_string_equal(s.txt[5], "@coio-test-names");
+    char name[64];
+    snprintf(name, sizeof name, "@coio-test-names-%d", (int)getpid());
+    assert_string_equal(s.txt[5], name);
     coio_assert_rc(s.rc[9], -EAFNOSUPPORT);
     assert_string_equal(s.txt[6], "/run/x.sock");
     assert_string_equal(s.txt[7], "");

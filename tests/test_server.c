@@ -470,11 +470,13 @@ static int owns_main(void *arg)
 {
     struct srv_state *s = arg;
     int n = 0;
-    int fd = coio_unix_listen("@coio-test-server-owns", 0);
+    char name[64]; /* per process: the two backends' entries may run at once */
+    snprintf(name, sizeof name, "@coio-test-server-owns-%d", (int)getpid());
+    int fd = coio_unix_listen(name, 0);
     coio_server_opts o = {.flags = COIO_SERVER_HANDLER_CLOSES};
     s->srv = coio_server_start(fd, closing_handler, &n, &o);
     for (int i = 0; i < 5; i++) {
-        int c = coio_unix_connect("@coio-test-server-owns");
+        int c = coio_unix_connect(name);
         char b[8];
         ssize_t got = 0, r;
         while ((r = coio_recv(c, b + got, sizeof b - (size_t)got, 0)) > 0)
