@@ -173,8 +173,27 @@ COIO_API const char *coio_task_name(const coio_task *t);
 /* Renames t (NULL: the current task); the name is copied. 0 or -EINVAL. */
 COIO_API int coio_task_set_name(coio_task *t, const char *name);
 
-/* The loop's monotonic clock in seconds (CLOCK_MONOTONIC), like loop.time(). */
+/* The loop's monotonic clock in seconds (CLOCK_MONOTONIC), like loop.time(); on a loop
+ * with a virtual clock (below), the virtual time. */
 COIO_API double coio_now(void);
+
+/* Virtual clock, for tests (like Trio's MockClock and Tokio's time::pause()). The next
+ * coio_run on the calling thread runs on a virtual clock: coio_now() starts at the same
+ * value in every run (1e6 s) and moves only when the loop would otherwise wait. Then, if
+ * nothing real is pending (no I/O operation, worker-pool job, future or handle another
+ * thread may complete, signal wait), it jumps at once to the next timer, so a one-hour
+ * sleep or a 30 s timeout returns in microseconds, in the same order every run. While
+ * something real is pending the loop waits for it for real, and jumps only after
+ * `autojump` real seconds in which nothing could run (INFINITY: never; 0: at once).
+ * Every sleep, deadline, timeout and call_later of the loop follows the virtual clock.
+ * Returns 0, -EINVAL (autojump negative or NaN), -EBUSY (a loop runs on this thread). */
+COIO_API int coio_clock_virtual(double autojump);
+
+/* Moves the running loop's virtual clock forward by `seconds` at once; the timers that
+ * fall due fire in order at the caller's next suspension. Does not suspend.
+ * Returns 0, -EINVAL (seconds negative, NaN or infinite), -EPERM (no loop on this
+ * thread), -ENOTSUP (the loop's clock is real). */
+COIO_API int coio_clock_advance(double seconds);
 
 /* Name of the I/O backend of this thread's loop ("epoll", "io_uring"), or NULL. */
 COIO_API const char *coio_backend_name(void);

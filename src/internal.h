@@ -107,7 +107,13 @@ int64_t coio__timers_next(coio__loop *L);
 int coio__timers_run(coio__loop *L, int64_t now);
 void coio__timers_free(coio__timers *T);
 
+/* The running loop's clock in ns, the one every deadline and coio_now() read: the
+ * monotonic clock, or the loop's virtual clock (coio_clock_virtual; loop.c). Real time
+ * outside a loop. coio__loop_clock_ns (below) is the same for a loop at hand. */
 int64_t coio__clock_ns(void);
+/* CLOCK_MONOTONIC itself (timer.c), for what measures real time whatever the loop's
+ * clock: the debug report of long steps, the virtual clock's own threshold. */
+int64_t coio__real_ns(void);
 /* The one conversion from the API's seconds to a deadline in ns (timer.c). `seconds`
  * after `now`: now when seconds <= 0; COIO__NEVER when it is infinite or beyond what
  * int64 ns hold. A NaN must be rejected by the caller, and "negative means no deadline"
@@ -576,6 +582,11 @@ struct coio__loop {
     unsigned budget;     /* dispatches before the loop must look at timers and I/O:
                           * set at a turn's start, zeroed by coio__turn_end */
     coio__timers timers;
+    /* Virtual clock (loop.c): when vclock is set, coio__clock_ns() reads vnow, which the
+     * loop moves to the next timer when it would otherwise wait (vjump_ns: how long it
+     * waits for real first while real work is pending; vidle_since: since when). */
+    bool vclock;
+    int64_t vnow, vjump_ns, vidle_since;
     const coio__backend *backend;
     void *backend_data;
     size_t io_pending;   /* ops submitted and not completed */
@@ -625,6 +636,11 @@ extern __thread coio__loop *coio__tls_loop __attribute__((tls_model("initial-exe
 static inline coio__loop *coio__loop_get(void)
 {
     return coio__tls_loop;
+}
+
+static inline int64_t coio__loop_clock_ns(const coio__loop *L)
+{
+    return __builtin_expect(L->vclock, 0) ? L->vnow : coio__real_ns();
 }
 
 /* Subsystem id's per-loop state (NULL before its init hook set it). */

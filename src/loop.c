@@ -13,6 +13,9 @@
  *   4. callbacks: the work queued on L->soon so far runs (call_soon and due call_later
  *      records). What it queues runs after one step of each ready task.
  *
+ * On a virtual clock, phase 2 does not wait for the next timer: the clock jumps to it,
+ * unless something real (I/O, other threads) is pending (vclock_idle).
+ *
  * Messages from other threads (finished thread-pool jobs, call_soon_threadsafe) run
  * inside phase 2, when the backend sees the loop's wake-up (coio__loop_drain_ext).
  * The loop names none of the rooms above it: they register in src/registry.c, and it
@@ -30,6 +33,7 @@
  */
 #include "internal.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +169,7 @@ static inline __attribute__((always_inline)) coio_task *requeue_pick_next(coio__
 
 static void debug_step_end(coio__loop *L, coio_task *t)
 {
-    int64_t now = coio__clock_ns();
+    int64_t now = coio__real_ns();
     if (L->step_start && now - L->step_start > 100000000)
         coio__debug_warn(L, "task %u \"%s\" ran %.0f ms without suspending", t->id,
                          t->name ? t->name : "", (double)(now - L->step_start) / 1e6);
@@ -197,7 +201,7 @@ static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_t
         L->current = self; /* it yielded and nothing else was ready */
     }
     if (__builtin_expect(L->debug, 0))
-        L->step_start = coio__clock_ns();
+        L->step_start = coio__real_ns();
 }
 
 void coio__schedule(coio__loop *L, coio_task *self)
@@ -239,7 +243,7 @@ int coio__check(coio__loop *L, coio_task *t)
     if (coio__cancel_visible(t))
         return -ECANCELED;
     if (t->scope && t->scope->eff_deadline != COIO__NEVER) {
-        int64_t now = coio__clock_ns();
+        int64_t now = coio__loop_clock_ns(L);
         if (now >= t->scope->eff_deadline)
             return coio__scope_fire(t, now);
     }
@@ -252,7 +256,7 @@ static void task_timer_fire(coio__loop *L, coio__timer *tm)
     if (t->state != COIO__WAITING)
         return;
     if (t->timer_is_scope) /* a scope's deadline interrupts whatever t waits on */
-        (void)coio__interrupt(L, t, coio__scope_fire(t, coio__clock_ns()));
+        (void)coio__interrupt(L, t, coio__scope_fire(t, coio__loop_clock_ns(L)));
     else /* the wait's own deadline (sleep) */
         coio__wake(L, t, 0);
 }
@@ -284,7 +288,7 @@ int coio__park(coio__loop *L, coio_task *t, const char *what, void *obj,
     t->wait_interruptible = interruptible;
     /* The dump's "waited" only under COIO_DEBUG: otherwise every lock or queue handoff
      * would pay a clock read. */
-    t->wait_since = __builtin_expect(L->debug, 0) ? coio__clock_ns() : 0;
+    t->wait_since = __builtin_expect(L->debug, 0) ? coio__loop_clock_ns(L) : 0;
     t->wake_result = 0;
     t->state = COIO__WAITING;
     coio__schedule(L, t);
@@ -479,9 +483,44 @@ static bool break_deadlock(coio__loop *L)
 static unsigned next_budget(coio__loop *L, bool ran_callbacks)
 {
     size_t n = L->ready.n;
-    bool more = L->nsoon || (ran_callbacks && L->timers.live &&
-                             coio__timers_next(L) <= coio__clock_ns());
+    bool more = L->nsoon ||
+                (ran_callbacks && L->timers.live && coio__timers_next(L) <= coio__loop_clock_ns(L));
     return more ? (unsigned)n : turn_budget(n);
+}
+
+/* A virtual clock when every task waits and the next timer is due in the future: with
+ * nothing real pending (I/O, pool jobs, other threads, signals) the clock jumps to the
+ * timer at once. Otherwise the loop waits for real, for at most what is left of the
+ * autojump threshold since the loop became idle; vclock_after_wait jumps once it has
+ * passed with still nothing to run. Returns the real time to wait (0: jumped). */
+static int64_t vclock_idle(coio__loop *L, int64_t due, int64_t *now)
+{
+    if (!L->io_pending && !L->ext_pending && !L->keepalive) {
+        L->vnow = *now = due;
+        L->vidle_since = 0;
+        return 0;
+    }
+    int64_t real = coio__real_ns();
+    if (!L->vidle_since)
+        L->vidle_since = real;
+    if (L->vjump_ns == COIO__NEVER)
+        return COIO__NEVER;
+    int64_t left = L->vidle_since + L->vjump_ns - real;
+    return left > 0 ? left : 0;
+}
+
+static void vclock_after_wait(coio__loop *L)
+{
+    if (L->ready.n || L->nsoon) { /* something real happened: no longer idle */
+        L->vidle_since = 0;
+        return;
+    }
+    if (L->vjump_ns == COIO__NEVER || coio__real_ns() - L->vidle_since < L->vjump_ns)
+        return;
+    int64_t due = coio__timers_next(L);
+    if (due != COIO__NEVER && due > L->vnow)
+        L->vnow = due;
+    L->vidle_since = 0;
 }
 
 /* Runs the loop until every task is done. Returns 0, the backend's error, or -EDEADLK;
@@ -532,8 +571,10 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
                     continue;
                 }
             } else {
-                now = coio__clock_ns();
+                now = coio__loop_clock_ns(L);
                 timeout = due > now ? due - now : 0;
+                if (__builtin_expect(L->vclock, 0) && timeout)
+                    timeout = vclock_idle(L, due, &now);
             }
         }
         /* keepalive: another thread may post to this loop; look at least once a turn. */
@@ -542,10 +583,12 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
             if (r < 0 && r != -EINTR)
                 return r;
             now = 0;
+            if (__builtin_expect(L->vidle_since != 0, 0))
+                vclock_after_wait(L);
         }
         if (L->timers.live) {
             if (!now)
-                now = coio__clock_ns();
+                now = coio__loop_clock_ns(L);
             coio__timers_run(L, now);
         }
         bool ran_callbacks = L->nsoon != 0;
@@ -556,6 +599,8 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
 }
 
 /* ------------------------------------------------------------------ loop start and end */
+
+static void clock_start(coio__loop *L);
 
 static void free_leftover(coio__loop *L, coio_task *t)
 {
@@ -591,6 +636,7 @@ int coio_run(int (*main)(void *), void *arg)
     const char *dbg = getenv("COIO_DEBUG");
     L->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
     L->fpu = coio__ctx_fpu();
+    clock_start(L);
 #if defined(COIO_CONTEXT_UCONTEXT)
     L->ctx.uc = &L->uc_loop;
 #endif
@@ -655,6 +701,63 @@ int coio_run(int (*main)(void *), void *arg)
     return result;
 }
 
+/* ------------------------------------------------------------------ the clock */
+
+int64_t coio__clock_ns(void)
+{
+    coio__loop *L = coio__tls_loop;
+    return L ? coio__loop_clock_ns(L) : coio__real_ns();
+}
+
+/* Where every virtual clock starts: the same value in every run, so that a program's
+ * coio_now() readings repeat exactly; a whole number of seconds, so that adding binary
+ * fractions of a second (0.5, 0.125) to it stays exact in a double; and far from 0, so
+ * that a deadline in the past (call_later with a negative delay) is still a time. */
+#define VCLOCK_START_NS ((int64_t)1000000 * 1000000000)
+
+/* What this thread asked for its next loop (coio_clock_virtual called outside a loop). */
+static __thread bool next_virtual;
+static __thread int64_t next_jump_ns;
+
+int coio_clock_virtual(double autojump)
+{
+    if (!(autojump >= 0)) /* negative or NaN */
+        return -EINVAL;
+    if (coio__tls_loop)
+        return -EBUSY;
+    next_virtual = true;
+    next_jump_ns = coio__deadline_after(0, autojump); /* INFINITY: COIO__NEVER */
+    return 0;
+}
+
+/* A loop that starts takes the clock its thread asked for, once. */
+static void clock_start(coio__loop *L)
+{
+    if (!next_virtual)
+        return;
+    L->vclock = true;
+    L->vnow = VCLOCK_START_NS;
+    L->vjump_ns = next_jump_ns;
+    next_virtual = false;
+}
+
+int coio_clock_advance(double seconds)
+{
+    if (!(seconds >= 0) || isinf(seconds))
+        return -EINVAL;
+    coio__loop *L = coio__loop_get();
+    if (!L)
+        return -EPERM;
+    if (!L->vclock)
+        return -ENOTSUP;
+    int64_t when = coio__deadline_after(L->vnow, seconds);
+    if (when == COIO__NEVER)
+        return -EINVAL;
+    L->vnow = when;
+    coio__turn_end(L); /* the timers now due fire before the ready tasks run on */
+    return 0;
+}
+
 /* ------------------------------------------------------------------ small public calls */
 
 double coio_now(void)
@@ -697,6 +800,6 @@ int coio_sleep(double seconds)
     coio_task *t = L ? L->current : NULL;
     if (!t)
         return -EPERM;
-    int64_t when = coio__deadline_after(coio__clock_ns(), seconds);
+    int64_t when = coio__deadline_after(coio__loop_clock_ns(L), seconds);
     return coio__park(L, t, "sleep", NULL, NULL, when, true);
 }

@@ -313,7 +313,8 @@ static void trim_arm(coio__stacks *S)
 {
     S->low = S->nfree;
     if (S->live && S->nfree - S->nclean > COIO__STACKS_WARM)
-        (void)coio__timer_arm(S->timers_of, &S->trim, coio__clock_ns() + COIO__STACK_TRIM_NS);
+        (void)coio__timer_arm(S->timers_of, &S->trim,
+                              coio__loop_clock_ns(S->timers_of) + COIO__STACK_TRIM_NS);
     /* -ENOMEM: the next stack_put tries again */
     set_watch(S);
 }

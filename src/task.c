@@ -209,7 +209,7 @@ _Noreturn void coio__task_main(void *ctx)
 #endif
     coio__loop *L = coio__tls_loop;
     if (L->debug)
-        L->step_start = coio__clock_ns();
+        L->step_start = coio__real_ns();
     int r = t->fn(t->arg);
     L = coio__tls_loop;
     if (t->scope) {

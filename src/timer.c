@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-int64_t coio__clock_ns(void)
+int64_t coio__real_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
