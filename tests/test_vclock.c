@@ -1,4 +1,4 @@
-/* coio-test: io */
+/* coio-test: io tsan */
 /*
  * The virtual clock (coio_clock_virtual): long sleeps, timeouts, back-offs, scope
  * deadlines and call_later run in no real time and land on exact virtual times; real I/O
