@@ -296,10 +296,11 @@ static void destructors_run_when_tasks_are_cancelled(void **state)
 }
 
 /* Main returns with values set in itself, in a detached task the loop cancels, and in
- * a task that ignores cancellation (a shielded wait), which the loop drops unfinished. */
+ * two tasks that ignore cancellation (each awaits the other inside a shield), which the
+ * loop drops unfinished. */
 struct end {
     coio_var *a;
-    coio_event *never;
+    coio_task *pair[2];
 };
 
 static int detached_sleeper(void *arg)
@@ -309,15 +310,25 @@ static int detached_sleeper(void *arg)
     return coio_sleep(3600);
 }
 
-static int shielded_waiter(void *arg)
+static int shielded_pair(void *arg, int i)
 {
     struct end *s = arg;
-    coio_assert_rc(coio_var_set(s->a, val_new(4)), 0);
+    coio_assert_rc(coio_var_set(s->a, val_new(4 + i)), 0);
     coio_scope sc;
     coio_assert_rc(coio_shield_begin(&sc, -1), 0);
-    int r = coio_event_wait(s->never);
+    int r = coio_await(s->pair[!i]);
     coio_scope_end(&sc);
     return r;
+}
+
+static int shielded_0(void *arg)
+{
+    return shielded_pair(arg, 0);
+}
+
+static int shielded_1(void *arg)
+{
+    return shielded_pair(arg, 1);
 }
 
 static int end_main(void *arg)
@@ -325,11 +336,12 @@ static int end_main(void *arg)
     struct end *s = arg;
     coio_assert_rc(coio_var_set(s->a, val_new(1)), 0);
     coio_assert_rc(coio_detach(coio_spawn(detached_sleeper, s)), 0);
-    coio_assert_rc(coio_detach(coio_spawn(shielded_waiter, s)), 0);
+    assert_non_null(s->pair[0] = coio_spawn(shielded_0, s));
+    assert_non_null(s->pair[1] = coio_spawn(shielded_1, s));
     coio_assert_rc(coio_var_set(s->a, val_new(2)), 0); /* 1: the children hold it */
     assert_int_equal(destroyed_vals, 0);
     coio_assert_rc(coio_yield(), 0);
-    /* Both children have replaced it with their own: no one holds 1 any more. */
+    /* Every child has replaced it with its own: no one holds 1 any more. */
     assert_int_equal(destroyed_vals, 1);
     return 0;
 }
@@ -338,13 +350,12 @@ static void values_still_set_when_the_loop_ends_are_destroyed_once(void **state)
 {
     (void)state;
     counts_reset();
-    struct end s = {.a = coio_var_new(val_free), .never = coio_event_create()};
+    struct end s = {.a = coio_var_new(val_free)};
     int r = coio_run(end_main, &s);
     assert_true(r == 0 || r == -EDEADLK);
-    assert_int_equal(destroyed_vals, 4);
+    assert_int_equal(destroyed_vals, 5);
     assert_int_equal(live_vals, 0);
     assert_int_equal(bad_destroys, 0);
-    coio_event_destroy(s.never);
     coio_var_delete(s.a);
 }
 
