@@ -359,6 +359,46 @@ static void values_still_set_when_the_loop_ends_are_destroyed_once(void **state)
     coio_var_delete(s.a);
 }
 
+/* A destructor may get and set: what it sets in a task that is ending goes with it. */
+static coio_var *reentrant_a, *reentrant_b;
+static int reentrant_saw_a = -2;
+
+static void set_b_then_free(void *p)
+{
+    reentrant_saw_a = val_n(reentrant_a);
+    if (coio_var_get(reentrant_b) == NULL)
+        coio_assert_rc(coio_var_set(reentrant_b, val_new(8)), 0);
+    val_free(p);
+}
+
+static int sets_a(void *arg)
+{
+    (void)arg;
+    coio_assert_rc(coio_var_set(reentrant_a, val_new(1)), 0);
+    return 0;
+}
+
+static int reentrant_main(void *arg)
+{
+    (void)arg;
+    coio_assert_rc(coio_await(coio_spawn(sets_a, NULL)), 0);
+    assert_int_equal(destroyed_vals, 2); /* a's value and the b its destructor set */
+    return 0;
+}
+
+static void destructor_may_set_values_of_an_ending_task(void **state)
+{
+    (void)state;
+    counts_reset();
+    reentrant_a = coio_var_new(set_b_then_free);
+    reentrant_b = coio_var_new(val_free);
+    coio_assert_rc(coio_run(reentrant_main, NULL), 0);
+    assert_int_equal(reentrant_saw_a, -1);
+    assert_int_equal(live_vals, 0);
+    coio_var_delete(reentrant_a);
+    coio_var_delete(reentrant_b);
+}
+
 /* ---- outside any task --------------------------------------------------------------- */
 
 struct outside {
@@ -546,6 +586,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(replacing_an_unshared_value_destroys_it_at_once),
     cmocka_unit_test(destructors_run_when_tasks_are_cancelled),
     cmocka_unit_test(values_still_set_when_the_loop_ends_are_destroyed_once),
+    cmocka_unit_test(destructor_may_set_values_of_an_ending_task),
     cmocka_unit_test(values_set_outside_a_task_belong_to_the_thread),
     cmocka_unit_test(deleted_variable_values_are_destroyed_with_their_holders),
     cmocka_unit_test(million_tasks_inherit_and_release_their_values),
