@@ -193,8 +193,8 @@ static int bench_main(void *arg)
 int main(int argc, char **argv)
 {
     struct cfg c = {0};
-    if (argc < 2 || (strcmp(argv[1], "batched") && strcmp(argv[1], "all") &&
-                     strcmp(argv[1], "vars"))) {
+    if (argc < 2 ||
+        (strcmp(argv[1], "batched") && strcmp(argv[1], "all") && strcmp(argv[1], "vars"))) {
         fprintf(stderr, "usage: w2_spawn batched|all|vars [total] [batch]\n");
         return 2;
     }

@@ -136,8 +136,8 @@ static void siblings_and_parent_do_not_see_each_others_sets(void **state)
 {
     (void)state;
     counts_reset();
-    struct tree s = {.a = coio_var_new(val_free), .b = coio_var_new(val_free),
-                     .ev = coio_event_create()};
+    struct tree s = {
+        .a = coio_var_new(val_free), .b = coio_var_new(val_free), .ev = coio_event_create()};
     assert_non_null(s.ev);
     coio_assert_rc(coio_run(siblings_main, &s), 0);
     assert_int_equal(s.seen[0], 10); /* its own */
@@ -441,11 +441,11 @@ static void values_set_outside_a_task_belong_to_the_thread(void **state)
     coio_assert_rc(coio_var_set(s.a, val_new(1)), 0);
     assert_int_equal(val_n(s.a), 1);
     coio_assert_rc(coio_run(outside_main, &s), 0);
-    assert_int_equal(s.main_saw, 1);       /* main starts with a copy of the thread's */
+    assert_int_equal(s.main_saw, 1); /* main starts with a copy of the thread's */
     assert_int_equal(s.child_saw, 2);
     assert_int_equal(s.main_saw_after, 2);
-    assert_int_equal(val_n(s.a), 1);       /* main's set stayed in main */
-    assert_int_equal(destroyed_vals, 1);   /* main's 2, at its end */
+    assert_int_equal(val_n(s.a), 1);     /* main's set stayed in main */
+    assert_int_equal(destroyed_vals, 1); /* main's 2, at its end */
 
     pthread_t th;
     void *ret = (void *)-1;
