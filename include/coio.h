@@ -189,7 +189,8 @@ typedef struct coio_var coio_var;
  * resumes; is cancelled before it starts; or is left unfinished when coio_run returns),
  * or, for a value set outside any task, when its thread ends with pthread_exit or by
  * returning (not at process exit). A destructor must not suspend: it may run outside any
- * task. Returns NULL with errno ENOMEM. */
+ * task or in another one (which task's values it can get or set is not specified).
+ * Returns NULL with errno ENOMEM. */
 COIO_API coio_var *coio_var_new(void (*destructor)(void *value));
 /* Frees var; use it no more on any thread. Values it still has can no longer be read
  * and are released when their holders end, as above. 0 or -EINVAL. */
