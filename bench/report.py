@@ -444,6 +444,18 @@ def targets(rows, sysrows):
             check("W2", f"coio ≥ 2× {name}, {mode}",
                   f"{v / g:.3f}×" if v and g else "not measured",
                   None if not (v and g) else v / g >= 2, peer, f"{mode}_tasks_per_s")
+    # Task-local values: spawning under 4 set values (a reference taken, none copied)
+    # and a child's first set of its own (a copy) against spawning with none.
+    v0 = val("W2", "coio", "vars0_ns_per_task")
+    for m, bound in (("vars4_ns_per_task", 1.1), ("vars4_child_set_ns_per_task", 2.0)):
+        v = val("W2", "coio", m)
+        check("W2", f"coio {m.replace('_ns_per_task', '')} ≤ {bound}× vars0 (CPU ns per task)",
+              f"{v / v0:.3f}×" if v and v0 else "not measured",
+              None if not (v and v0) else v / v0 <= bound)
+    for m, bound in (("var_get_ns", 10), ("var_set_ns", 25)):
+        v = val("W2", "coio", m)
+        check("W2", f"coio {m[:-3]} ≤ {bound} ns", f"{v:.1f} ns" if v else "not measured",
+              None if v is None else v <= bound)
     for lb in ("n100k", "n1m"):
         v = val("W3", "coio", f"{lb}_rss_kib_per_task")
         check("W3", f"coio ≤ 4.5 KiB resident per sleeping task ({lb})",

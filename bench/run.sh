@@ -411,6 +411,7 @@ for w in "${WORKLOADS[@]}"; do
     W2)
         point W2 coio "$BIN/w2_spawn" batched 1000000 10000
         point W2 coio "$BIN/w2_spawn" all 1000000
+        point W2 coio "$BIN/w2_spawn" vars 1000000 10000 # task-local values: spawn, get, set
         gopeer W2 w2_spawn batched 1000000 10000
         gopeer W2 w2_spawn all 1000000
         tokiopeer W2 w2_spawn batched 1000000 10000

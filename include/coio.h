@@ -173,6 +173,36 @@ COIO_API const char *coio_task_name(const coio_task *t);
 /* Renames t (NULL: the current task); the name is copied. 0 or -EINVAL. */
 COIO_API int coio_task_set_name(coio_task *t, const char *name);
 
+/* Task-local values, like Python's contextvars. A coio_var names a value of which each
+ * task sees its own. A spawned task starts with a copy of the values its spawner sees at
+ * that moment (as asyncio copies the context into a new task); from then on a
+ * coio_var_set in either one is invisible to the other and to siblings. Outside any task
+ * (before coio_run, in loop callbacks) the calls use the calling thread's values, and a
+ * task spawned outside any task, such as coio_run's main, starts with a copy of those.
+ * A variable may be used by every thread; each thread's values are its own. None of
+ * these calls suspends. */
+typedef struct coio_var coio_var;
+
+/* A new variable, unset everywhere. With a destructor, every non-NULL value set is
+ * released by destructor(value) exactly once, when nothing holds it any more: when it is
+ * replaced or unset, when the last task holding it ends (finishes, before its awaiter
+ * resumes; is cancelled before it starts; or is left unfinished when coio_run returns),
+ * or, for a value set outside any task, when its thread ends with pthread_exit or by
+ * returning (not at process exit). A destructor must not suspend: it may run outside any
+ * task or in another one (which task's values it can get or set is not specified).
+ * Returns NULL with errno ENOMEM. */
+COIO_API coio_var *coio_var_new(void (*destructor)(void *value));
+/* Frees var; use it no more on any thread. Values it still has can no longer be read
+ * and are released when their holders end, as above. 0 or -EINVAL. */
+COIO_API int coio_var_delete(coio_var *var);
+/* The caller's value of var; NULL if unset, or with errno EINVAL if var is NULL. */
+COIO_API void *coio_var_get(const coio_var *var);
+/* Sets the caller's value of var (NULL unsets it); the variable owns the value from then
+ * on, and the value it replaces is released (its destructor runs now unless another task
+ * still holds it). Setting the value it already has does nothing. Returns 0, -EINVAL (var
+ * NULL) or -ENOMEM (nothing changed: the value is still the caller's). */
+COIO_API int coio_var_set(coio_var *var, void *value);
+
 /* The loop's monotonic clock in seconds (CLOCK_MONOTONIC), like loop.time(); on a loop
  * with a virtual clock (below), the virtual time. */
 COIO_API double coio_now(void);

@@ -203,6 +203,25 @@ typedef struct coio__joinset {
     void (*on_finish)(coio__loop *L, struct coio__joinset *js, coio_task *t);
 } coio__joinset;
 
+/* Task-local values (coio_var, local.c). A context is the set of values one or more
+ * tasks see, shared copy-on-write: a spawned task takes a reference to its parent's (or,
+ * outside any task, the thread's) context, and the first coio_var_set made through a
+ * shared one copies it. NULL is the empty context, so spawning where no value was ever
+ * set costs a load and a test. Each value with a destructor is counted separately, so it
+ * outlives every context copy that still holds it. The scheduler reaches local.c (a room
+ * above it) only through coio__locals_drop, named in registry.c. */
+typedef struct coio__locals {
+    uint32_t refs; /* tasks (and the thread, outside any task) holding it */
+} coio__locals;
+
+/* Empties *slot, releasing its values; a destructor that sets a value through the same
+ * slot has it released too (local.c). */
+void coio__locals_release(coio__locals **slot);
+extern void (*const coio__locals_drop)(coio__locals **slot); /* = coio__locals_release */
+
+/* The values seen outside any task on this thread (task.c). */
+extern __thread coio__locals *coio__locals_root __attribute__((tls_model("initial-exec")));
+
 /* The internal shape of coio_scope (public storage, checked by a static assert). */
 typedef struct coio__scope {
     struct coio__scope *parent;
@@ -214,7 +233,7 @@ typedef struct coio__scope {
 } coio__scope;
 enum { COIO__S_SHIELD = 1, COIO__S_FIRED = 2, COIO__S_SHIELDED = 4 };
 
-/* 144 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
+/* 152 bytes on x86-64: a sleeping task costs its stack page plus this, and every byte
  * shows in the page faults of a million sleepers (bench W3). Cold data stays out: the
  * context lives on the task's own stack, and tasks are enumerated through the loop's
  * chunks rather than a list. */
@@ -241,6 +260,7 @@ struct coio_task {
     coio__joinset *joiner;  /* completion is reported there */
     coio__scope *scope;     /* innermost deadline/shield scope */
     char *name;
+    coio__locals *locals;   /* its task-local values (NULL: none; local.c) */
 #ifdef COIO__ASAN
     void *asan_fake;        /* AddressSanitizer's fake stack of a suspended task */
 #endif
@@ -641,6 +661,29 @@ static inline coio__loop *coio__loop_get(void)
 static inline int64_t coio__loop_clock_ns(const coio__loop *L)
 {
     return __builtin_expect(L->vclock, 0) ? L->vnow : coio__real_ns();
+}
+
+/* Where the caller's task-local values live: its task's, or the thread's outside a task. */
+static inline coio__locals **coio__locals_slot(coio__loop *L)
+{
+    return L && L->current ? &L->current->locals : &coio__locals_root;
+}
+
+/* A new task's values: a reference to its spawner's (t is zeroed). */
+static inline void coio__task_locals_inherit(coio__loop *L, coio_task *t)
+{
+    coio__locals *m = L->current ? L->current->locals : coio__locals_root;
+    if (__builtin_expect(m != NULL, 0)) {
+        m->refs++;
+        t->locals = m;
+    }
+}
+
+/* Drops t's task-local values: at its end, or at the loop's end if it never ended. */
+static inline void coio__task_locals_drop(coio_task *t)
+{
+    if (__builtin_expect(t->locals != NULL, 0))
+        coio__locals_drop(&t->locals);
 }
 
 /* Subsystem id's per-loop state (NULL before its init hook set it). */

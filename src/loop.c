@@ -609,6 +609,7 @@ static void free_leftover(coio__loop *L, coio_task *t)
                          t->name ? t->name : "");
     if (t->stack_lo) /* a task the loop could not finish (deadlock) */
         coio__stack_put(&L->stacks, &(coio__stack){t->stack_lo, t->stack_size});
+    coio__task_locals_drop(t); /* likewise: finishing would have dropped them */
     coio__task_free(L, t);
 }
 

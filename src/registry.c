@@ -22,3 +22,6 @@ const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT] = {
     [COIO__SUB_DEBUG] = &coio__subsystem_debug,
     [COIO__SUB_SIGNALS] = &coio__subsystem_signals,
 };
+
+/* How the scheduler frees a task's local values: local.c sits above it. */
+void (*const coio__locals_drop)(coio__locals **slot) = coio__locals_release;

@@ -2,7 +2,7 @@
  * Tasks: spawning, finishing, awaiting (await, wait_for, gather), cancellation and the
  * deadline/shield scopes.
  *
- * A task struct (144 bytes on x86-64: internal.h) is carved from chunks the loop keeps
+ * A task struct (152 bytes on x86-64: internal.h) is carved from chunks the loop keeps
  * until it ends (so timer entries that still point at a recycled task stay readable; see
  * timer.c). A task gets a stack only when it first runs, and gives it back the moment it
  * finishes, before anyone awaits it: a million finished-but-unawaited tasks hold no
@@ -33,6 +33,8 @@
 #define SCOPE_MAGIC 0x5c0be5u
 
 _Static_assert(sizeof(coio__scope) <= sizeof(coio_scope), "coio_scope storage too small");
+
+__thread coio__locals *coio__locals_root __attribute__((tls_model("initial-exec")));
 
 /* ------------------------------------------------------------------ allocation */
 
@@ -149,6 +151,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
     t->state = COIO__NEW;
     t->id = L->next_id++;
     t->name = name;
+    coio__task_locals_inherit(L, t); /* a copy, made on write */
     if (opts && (opts->flags & COIO_SPAWN_DETACHED))
         t->flags |= COIO__F_DETACHED;
     if (L->stopping) /* spawned by cleanup code after main returned */
@@ -161,6 +164,7 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
 
 void coio__task_finish(coio__loop *L, coio_task *t, int result)
 {
+    coio__task_locals_drop(t); /* before its awaiter resumes */
     t->result = result;
     t->state = COIO__DONE;
     L->nalive--;
