@@ -83,6 +83,24 @@ static bool jstring(jparser *P, char **out)
             free(s);
             return jfail(P, "control character in string");
         }
+        if (c >= 0x80) { /* UTF-8: a lead byte and its continuation bytes, checked */
+            int len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            if (!len || P->end - P->p < len - 1) {
+                free(s);
+                return jfail(P, "invalid UTF-8");
+            }
+            for (int i = 0; i < len - 1; i++)
+                if (((unsigned char)P->p[i] & 0xc0) != 0x80) {
+                    free(s);
+                    return jfail(P, "invalid UTF-8");
+                }
+            if (n + (size_t)len >= cap)
+                s = realloc(s, cap = cap * 2 + (size_t)len);
+            s[n++] = (char)c;
+            for (int i = 0; i < len - 1; i++)
+                s[n++] = *P->p++;
+            continue;
+        }
         if (c == '\\') {
             if (P->p >= P->end) {
                 free(s);
@@ -106,7 +124,18 @@ static bool jstring(jparser *P, char **out)
                     }
                     u = u * 16 + (unsigned)h;
                 }
-                c = u < 0x80 ? (unsigned char)u : '?'; /* enough for what we look for */
+                if (u >= 0x80) { /* as UTF-8 (surrogate pairs are not needed here) */
+                    if (n + 4 >= cap)
+                        s = realloc(s, cap = cap * 2 + 4);
+                    if (u < 0x800) {
+                        s[n++] = (char)(0xc0 | u >> 6);
+                    } else {
+                        s[n++] = (char)(0xe0 | u >> 12);
+                        s[n++] = (char)(0x80 | (u >> 6 & 0x3f));
+                    }
+                    u = 0x80 | (u & 0x3f);
+                }
+                c = (unsigned char)u;
                 break;
             }
             default:
@@ -634,6 +663,39 @@ static void trace_ring_wraps_and_keeps_the_newest(void **state)
     unlink(trace_path);
 }
 
+/* Names are cut at a byte count (31 bytes when spawned, 30 in the trace), maybe inside a
+ * character; quotes and backslashes need escapes. The JSON stays valid UTF-8. */
+static int named_main(void *arg)
+{
+    (void)arg;
+    int r = coio_trace_start(trace_path, 0);
+    if (r < 0)
+        return r;
+    const char *names[] = {"h\xc3\xa9llo \"quoted\" back\\slash",
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", /* 29 + 2 bytes */
+                           "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+                           "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"}; /* 11 x 3 bytes */
+    for (int i = 0; i < 3; i++) {
+        coio_task *t = coio_spawn_ex(last_one, NULL, &(coio_spawn_opts){.name = names[i]});
+        coio_await(t);
+    }
+    return coio_trace_stop();
+}
+
+static void trace_names_stay_valid_json_and_utf8(void **state)
+{
+    (void)state;
+    path_init();
+    coio_assert_rc(coio_run(named_main, NULL), 0);
+    jv root = load_trace(trace_path);
+    assert_true(tid_of(&root, "h\xc3\xa9llo \"quoted\" back\\slash") > 0);
+    assert_true(tid_of(&root, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xef\xbf\xbd") > 0); /* U+FFFD */
+    assert_true(tid_of(&root, "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+                              "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac") > 0);
+    jfree(&root);
+    unlink(trace_path);
+}
+
 /* ------------------------------------------------------------------ on and off */
 
 static int plain_main(void *arg)
@@ -824,6 +886,7 @@ static void summary_tool_reports_waits_slices_and_failures(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(trace_records_small_program),
     cmocka_unit_test(trace_ring_wraps_and_keeps_the_newest),
+    cmocka_unit_test(trace_names_stay_valid_json_and_utf8),
     cmocka_unit_test(trace_env_traces_the_whole_loop_and_off_writes_nothing),
     cmocka_unit_test(trace_start_stop_errors),
     cmocka_unit_test(trace_left_on_is_written_at_loop_end),
