@@ -712,23 +712,25 @@ const char *coio__state_name(int state);
  * below is called as `if (COIO__TRACING(L)) coio__trace_x(L, ...)`: one predictable
  * branch when off. The hooks run on the loop's thread and never fail or allocate. */
 #define COIO__TRACING(L) __builtin_expect(coio__loop_sub((L), COIO__SUB_TRACE) != NULL, 0)
+/* The hooks are cold: their calls go out of the callers' hot paths. */
+#define COIO__COLD __attribute__((cold))
 /* The running task changes from `from` to `to` (either NULL: the loop). Ends from's run
  * slice, and records its park (what it waits on) when it is WAITING. */
-void coio__trace_switch(coio__loop *L, coio_task *from, coio_task *to);
-void coio__trace_spawn(coio__loop *L, coio_task *t);
+COIO__COLD void coio__trace_switch(coio__loop *L, coio_task *from, coio_task *to);
+COIO__COLD void coio__trace_spawn(coio__loop *L, coio_task *t);
 /* t finished with result. Called whenever result < 0 too, tracing or not: it remembers
  * failed tasks (not -ECANCELED) for coio_dump_tasks. */
-void coio__trace_finish(coio__loop *L, coio_task *t, int result);
+COIO__COLD void coio__trace_finish(coio__loop *L, coio_task *t, int result);
 /* t, parked, is woken with r by the running task (or the loop). */
-void coio__trace_wake(coio__loop *L, coio_task *t, int r);
+COIO__COLD void coio__trace_wake(coio__loop *L, coio_task *t, int r);
 /* The running task is about to park on an I/O operation on fd. */
-void coio__trace_io_wait(coio__loop *L, int fd);
+COIO__COLD void coio__trace_io_wait(coio__loop *L, int fd);
 /* t's I/O operation `what` on fd returned res. */
-void coio__trace_io(coio__loop *L, coio_task *t, const char *what, int fd, ssize_t res);
+COIO__COLD void coio__trace_io(coio__loop *L, coio_task *t, const char *what, int fd, ssize_t res);
 /* t's timer fired: its wait's own deadline (sleep), or its scope's deadline. */
-void coio__trace_timer(coio__loop *L, coio_task *t, bool deadline);
+COIO__COLD void coio__trace_timer(coio__loop *L, coio_task *t, bool deadline);
 /* t queued a job on the worker pool (done false), or its job finished with res. */
-void coio__trace_pool(coio__loop *L, coio_task *t, bool done, int res);
+COIO__COLD void coio__trace_pool(coio__loop *L, coio_task *t, bool done, int res);
 
 /* Starts tracing L into a ring of about `events` events (0: the default), writing to
  * path at the end. 0, -ENOMEM or open(2)'s error. L must not trace already. */
