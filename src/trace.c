@@ -32,13 +32,13 @@
 #define MAX_EVENTS (1u << 26)
 
 enum ev_kind {
-    EV_SPAWN,  /* tid spawned by other (0: the loop); name */
-    EV_FINISH, /* tid finished with res; name */
-    EV_SLICE,  /* tid ran from a to ts; what: why it stopped */
-    EV_PARK,   /* tid parked on what (fd, or -1) */
-    EV_WAKE,   /* tid woken by other (0: the loop) with res */
-    EV_IO,     /* tid's I/O operation what on fd returned a */
-    EV_TIMER,  /* tid's timer fired; what: "sleep" or "deadline" */
+    EV_SPAWN,       /* tid spawned by other (0: the loop); name */
+    EV_FINISH,      /* tid finished with res; name */
+    EV_SLICE,       /* tid ran from a to ts; what: why it stopped */
+    EV_PARK,        /* tid parked on what (fd, or -1) */
+    EV_WAKE,        /* tid woken by other (0: the loop) with res */
+    EV_IO,          /* tid's I/O operation what on fd returned a */
+    EV_TIMER,       /* tid's timer fired; what: "sleep" or "deadline" */
     EV_POOL_SUBMIT, /* tid queued a job on the worker pool */
     EV_POOL_DONE,   /* tid's job finished with res */
 };
@@ -56,12 +56,12 @@ typedef struct trace_ev {
 
 typedef struct trace {
     trace_ev *ring;
-    size_t mask;      /* capacity - 1 (a power of two) */
-    uint64_t n;       /* events recorded since the start (ring index: n & mask) */
-    int64_t t0;       /* the start, for timestamps relative to it */
+    size_t mask; /* capacity - 1 (a power of two) */
+    uint64_t n;  /* events recorded since the start (ring index: n & mask) */
+    int64_t t0;  /* the start, for timestamps relative to it */
     int64_t slice_start;
-    int park_fd;      /* fd of the I/O operation the running task is about to park on */
-    int out;          /* the file the trace is written to */
+    int park_fd; /* fd of the I/O operation the running task is about to park on */
+    int out;     /* the file the trace is written to */
     char *path;
 } trace;
 
@@ -237,7 +237,10 @@ static tinfo *info(writer *w, uint32_t tid)
 /* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0. */
 static int utf8_len(const unsigned char *s)
 {
-    int n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    int n = s[0] >= 0xf0 && s[0] <= 0xf4  ? 4
+            : s[0] >= 0xe0                ? 3
+            : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                                          : 0;
     if (n == 3 && s[0] >= 0xf0)
         n = 0;
     for (int i = 1; i < n; i++)
@@ -280,8 +283,8 @@ static void put_str(FILE *f, const char *s)
 static void begin(writer *w, const char *ph, uint32_t tid, int64_t ts, const char *name,
                   const char *cat)
 {
-    fprintf(w->f, "%s\n{\"ph\":\"%s\",\"pid\":%d,\"tid\":%u,\"ts\":%.3f", w->first ? "" : ",",
-            ph, w->pid, tid, (double)(ts - w->t0) / 1e3);
+    fprintf(w->f, "%s\n{\"ph\":\"%s\",\"pid\":%d,\"tid\":%u,\"ts\":%.3f", w->first ? "" : ",", ph,
+            w->pid, tid, (double)(ts - w->t0) / 1e3);
     w->first = false;
     if (name) {
         fputs(",\"name\":", w->f);
@@ -492,8 +495,9 @@ static int write_trace(coio__loop *L, trace *tr)
         char name[48];
         snprintf(name, sizeof name, "%s #%u", ti->named ? ti->name : "task", ti->tid);
         put_meta(&w, "thread_name", ti->tid, name);
-        fprintf(w.f, ",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"thread_sort_index\","
-                     "\"args\":{\"sort_index\":%u}}",
+        fprintf(w.f,
+                ",\n{\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"name\":\"thread_sort_index\","
+                "\"args\":{\"sort_index\":%u}}",
                 w.pid, ti->tid, ti->tid);
     }
     fprintf(w.f, "\n],\"displayTimeUnit\":\"ns\",\"otherData\":{\"backend\":");

@@ -59,9 +59,10 @@ static bool jfail(jparser *P, const char *why)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                                               : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 static bool jstring(jparser *P, char **out)
@@ -84,7 +85,10 @@ static bool jstring(jparser *P, char **out)
             return jfail(P, "control character in string");
         }
         if (c >= 0x80) { /* UTF-8: a lead byte and its continuation bytes, checked */
-            int len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            int len = c >= 0xc2 && c <= 0xdf   ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
             if (!len || P->end - P->p < len - 1) {
                 free(s);
                 return jfail(P, "invalid UTF-8");
@@ -108,12 +112,26 @@ static bool jstring(jparser *P, char **out)
             }
             char e = *P->p++;
             switch (e) {
-            case '"': case '\\': case '/': c = (unsigned char)e; break;
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
+            case '"':
+            case '\\':
+            case '/':
+                c = (unsigned char)e;
+                break;
+            case 'b':
+                c = '\b';
+                break;
+            case 'f':
+                c = '\f';
+                break;
+            case 'n':
+                c = '\n';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case 't':
+                c = '\t';
+                break;
             case 'u': {
                 unsigned u = 0;
                 for (int i = 0; i < 4; i++) {
@@ -263,13 +281,32 @@ static bool jvalue(jparser *P, jv *v)
         return jfail(P, "too deep");
     bool ok;
     switch (*P->p) {
-    case '{': ok = jcontainer(P, v, true); break;
-    case '[': ok = jcontainer(P, v, false); break;
-    case '"': v->type = J_STR; ok = jstring(P, &v->str); break;
-    case 't': v->type = J_BOOL; v->num = 1; ok = jlit(P, "true"); break;
-    case 'f': v->type = J_BOOL; ok = jlit(P, "false"); break;
-    case 'n': v->type = J_NULL; ok = jlit(P, "null"); break;
-    default: ok = jnumber(P, v); break;
+    case '{':
+        ok = jcontainer(P, v, true);
+        break;
+    case '[':
+        ok = jcontainer(P, v, false);
+        break;
+    case '"':
+        v->type = J_STR;
+        ok = jstring(P, &v->str);
+        break;
+    case 't':
+        v->type = J_BOOL;
+        v->num = 1;
+        ok = jlit(P, "true");
+        break;
+    case 'f':
+        v->type = J_BOOL;
+        ok = jlit(P, "false");
+        break;
+    case 'n':
+        v->type = J_NULL;
+        ok = jlit(P, "null");
+        break;
+    default:
+        ok = jnumber(P, v);
+        break;
     }
     P->depth--;
     return ok;
@@ -481,9 +518,8 @@ static int small_program(void)
     static const struct {
         const char *name;
         int (*fn)(void *);
-    } progs[] = {{"sleeper", sleeper}, {"reader", reader},   {"writer", writer},
-                 {"locker-1", locker}, {"locker-2", locker}, {"pooler", pooler},
-                 {"failer", failer},   {"hog", hog}};
+    } progs[] = {{"sleeper", sleeper}, {"reader", reader}, {"writer", writer}, {"locker-1", locker},
+                 {"locker-2", locker}, {"pooler", pooler}, {"failer", failer}, {"hog", hog}};
     coio_task *t[8];
     int res[8];
     for (int i = 0; i < 8; i++)
@@ -512,15 +548,15 @@ static int traced_main(void *arg)
 /* Checks what the small program must leave in a trace. */
 static void check_small_program(const jv *root)
 {
-    const char *names[] = {"sleeper", "reader", "writer", "locker-1", "locker-2",
-                           "pooler",  "failer", "hog"};
+    const char *names[] = {"sleeper",  "reader", "writer", "locker-1",
+                           "locker-2", "pooler", "failer", "hog"};
     for (int i = 0; i < 8; i++) {
         long tid = tid_of(root, names[i]);
         if (tid <= 0) {
             print_error("no spawn event for %s\n", names[i]);
             fail();
         }
-        assert_non_null(find_ev(root, "X", "run", NULL, tid));   /* a run slice */
+        assert_non_null(find_ev(root, "X", "run", NULL, tid)); /* a run slice */
         assert_non_null(find_ev(root, "i", "task", "finish", tid));
         char meta[48];
         snprintf(meta, sizeof meta, "%s #%ld", names[i], tid);
@@ -671,10 +707,11 @@ static int named_main(void *arg)
     int r = coio_trace_start(trace_path, 0);
     if (r < 0)
         return r;
-    const char *names[] = {"h\xc3\xa9llo \"quoted\" back\\slash",
-                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", /* 29 + 2 bytes */
-                           "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
-                           "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"}; /* 11 x 3 bytes */
+    const char *names[] = {
+        "h\xc3\xa9llo \"quoted\" back\\slash",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", /* 29 + 2 bytes */
+        "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+        "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"}; /* 11 x 3 bytes */
     for (int i = 0; i < 3; i++) {
         coio_task *t = coio_spawn_ex(last_one, NULL, &(coio_spawn_opts){.name = names[i]});
         coio_await(t);
