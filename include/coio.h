@@ -1276,8 +1276,8 @@ COIO_API int coio_dump_tasks(FILE *out);
  * thread's loop records task spawns and finishes (with name and result, failures marked),
  * every run slice, what each wait waited on (the same names as coio_dump_tasks, with
  * the fd of an I/O wait) and who woke it, I/O results, task timers and worker-pool jobs,
- * into a ring of `events` fixed-size events (0: 65536; rounded up to a power of two,
- * at most 2^26). When the ring is full the oldest events are overwritten: the trace
+ * into a ring of `events` fixed-size events (0: 65536; rounded up to a power of two, 16
+ * to 2^26). When the ring is full the oldest events are overwritten: the trace
  * keeps the latest ones. Recording allocates nothing per event. Setting COIO_TRACE=path
  * (and optionally COIO_TRACE_EVENTS=n) traces every loop from its start to its end; the
  * first loop of the process writes path, later ones path.2, path.3...
