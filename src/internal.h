@@ -723,8 +723,8 @@ COIO__COLD void coio__trace_spawn(coio__loop *L, coio_task *t);
 COIO__COLD void coio__trace_finish(coio__loop *L, coio_task *t, int result);
 /* t, parked, is woken with r by the running task (or the loop). */
 COIO__COLD void coio__trace_wake(coio__loop *L, coio_task *t, int r);
-/* The running task is about to park on an I/O operation on fd. */
-COIO__COLD void coio__trace_io_wait(coio__loop *L, int fd);
+/* The running task is about to park on an I/O operation on fd, for input or output. */
+COIO__COLD void coio__trace_io_wait(coio__loop *L, int fd, bool input);
 /* t's I/O operation `what` on fd returned res. */
 COIO__COLD void coio__trace_io(coio__loop *L, coio_task *t, const char *what, int fd, ssize_t res);
 /* t's timer fired: its wait's own deadline (sleep), or its scope's deadline. */

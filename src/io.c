@@ -184,7 +184,7 @@ static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op)
         return r < 0 ? r : op->res;
     L->io_pending++;
     if (COIO__TRACING(L))
-        coio__trace_io_wait(L, op->fd);
+        coio__trace_io_wait(L, op->fd, coio__op_is_reader(op));
     r = coio__park(L, t, op_what(op), op, op_unwait, COIO__NEVER, true);
     if (!op->done) {
         /* Interrupted. A backend that can't drop the op at once (io_uring) still owns

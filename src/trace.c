@@ -60,8 +60,9 @@ typedef struct trace {
     uint64_t n;  /* events recorded since the start (ring index: n & mask) */
     int64_t t0;  /* the start, for timestamps relative to it */
     int64_t slice_start;
-    int park_fd; /* fd of the I/O operation the running task is about to park on */
-    int out;     /* the file the trace is written to */
+    int park_fd;     /* fd of the I/O operation the running task is about to park on */
+    bool park_input; /* and whether it waits for input (else output) */
+    int out;         /* the file the trace is written to */
     char *path;
 } trace;
 
@@ -112,6 +113,7 @@ void coio__trace_switch(coio__loop *L, coio_task *from, coio_task *to)
             e = ev_new(tr, EV_PARK, now, from->id);
             e->what = from->wait_what;
             e->fd = tr->park_fd;
+            e->res = tr->park_input;
         }
     }
     tr->park_fd = -1;
@@ -170,9 +172,11 @@ void coio__trace_wake(coio__loop *L, coio_task *t, int r)
     e->res = r;
 }
 
-void coio__trace_io_wait(coio__loop *L, int fd)
+void coio__trace_io_wait(coio__loop *L, int fd, bool input)
 {
-    trace_of(L)->park_fd = fd;
+    trace *tr = trace_of(L);
+    tr->park_fd = fd;
+    tr->park_input = input;
 }
 
 void coio__trace_io(coio__loop *L, coio_task *t, const char *what, int fd, ssize_t res)
@@ -204,7 +208,7 @@ void coio__trace_pool(coio__loop *L, coio_task *t, bool done, int res)
 typedef struct tinfo {
     uint32_t tid; /* 0: empty slot */
     bool parked, flow, submitted, named;
-    int park_fd;
+    int park_fd, park_input;
     const char *park_what;
     int64_t park_ts, submit_ts;
     uint64_t flow_id;
@@ -317,7 +321,8 @@ static void put_wait(writer *w, tinfo *ti, int64_t ts, int64_t waker, int res)
     fprintf(w->f, ",\"dur\":%.3f,\"args\":{\"what\":", (double)(ts - ti->park_ts) / 1e3);
     put_str(w->f, ti->park_what ? ti->park_what : "?");
     if (ti->park_fd >= 0)
-        fprintf(w->f, ",\"fd\":%d", ti->park_fd);
+        fprintf(w->f, ",\"fd\":%d,\"direction\":\"%s\"", ti->park_fd,
+                ti->park_input ? "in" : "out");
     if (waker >= 0) {
         fprintf(w->f, ",\"woken_by\":%lld,\"result\":", (long long)waker);
         err_arg(w->f, res);
@@ -386,6 +391,7 @@ static void put_event(writer *w, const trace_ev *e)
         ti->park_ts = e->ts;
         ti->park_what = e->what;
         ti->park_fd = e->fd;
+        ti->park_input = e->res;
         break;
     case EV_WAKE:
         if (ti->parked)

@@ -576,6 +576,7 @@ static void check_small_program(const jv *root)
     const jv *rd = find_ev(root, "X", "wait", "wait: read fd", tid_of(root, "reader"));
     assert_non_null(rd);
     assert_int_equal((int)jnum(jget(rd, "args"), "fd", -1), sv[0]);
+    assert_string_equal(jstr(jget(rd, "args"), "direction"), "in");
     /* The writer woke it: the wait names its waker. */
     assert_int_equal((long)jnum(jget(rd, "args"), "woken_by", -1), 0 /* the loop: I/O */);
     const jv *io = find_ev(root, "i", "io", "read fd", tid_of(root, "reader"));
