@@ -1314,9 +1314,33 @@ COIO_API ssize_t coio_stream_sendfile(coio_stream *s, int file_fd, int64_t offse
 
 /* Writes one line per task of this thread's loop: id, name, state, what it waits on, its
  * stack use, and a waiting task's details: the fd of an I/O wait, the object of another
- * wait, the time left to its timeout, and under COIO_DEBUG how long it has waited.
- * Returns the number of tasks listed, or -EPERM without a loop, -EINVAL for NULL. */
+ * wait, the time left to its timeout, and under COIO_DEBUG how long it has waited. Then,
+ * if tasks of this loop have failed (finished with a negative result other than
+ * -ECANCELED), the last 16 of them, newest first: id, name, error and how long ago.
+ * Returns the number of tasks listed (failed ones not counted), or -EPERM without a
+ * loop, -EINVAL for NULL. */
 COIO_API int coio_dump_tasks(FILE *out);
+
+/* The execution trace (docs/trace.md), like Go's runtime/trace: while it is on, this
+ * thread's loop records task spawns and finishes (with name and result, failures marked),
+ * every run slice, what each wait waited on (the same names as coio_dump_tasks, with
+ * the fd of an I/O wait) and who woke it, I/O results, task timers and worker-pool jobs,
+ * into a ring of `events` fixed-size events (0: 65536; rounded up to a power of two, 16
+ * to 2^26). When the ring is full the oldest events are overwritten: the trace
+ * keeps the latest ones. Recording allocates nothing per event. Setting COIO_TRACE=path
+ * (and optionally COIO_TRACE_EVENTS=n) traces every loop from its start to its end; the
+ * first loop of the process writes path, later ones path.2, path.3...
+ *
+ * coio_trace_start creates (or truncates) the file at once, so a bad path fails here.
+ * Returns 0, -EPERM outside coio_run, -EINVAL (path NULL or empty), -EALREADY if the
+ * loop already traces, -ENOMEM, or open(2)'s error. Does not suspend. */
+COIO_API int coio_trace_start(const char *path, size_t events);
+/* Stops the loop's trace and writes it as Chrome/Perfetto trace-event JSON (open it in
+ * ui.perfetto.dev or chrome://tracing; tools/coio-trace-summary.py summarises it). A
+ * trace still on when the loop ends is written then. Writing blocks the loop thread.
+ * Returns 0, -EPERM outside coio_run, -EALREADY if the loop does not trace, or the
+ * error of writing the file. */
+COIO_API int coio_trace_stop(void);
 
 /* ==== BEGIN process (child processes; docs/process.md) ==== */
 

@@ -1,4 +1,5 @@
-/* Introspection: coio_dump_tasks() and names for task states. */
+/* Introspection: coio_dump_tasks(), names for task states, starting and stopping the
+ * execution trace (recorded and written by trace.c). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -102,6 +103,20 @@ static void dump_one(coio__loop *L, coio_task *t)
     dump_count++;
 }
 
+/* The loop's last failed tasks, so that a dump taken after a failure names its cause. */
+static void dump_failed(FILE *out)
+{
+    coio__failed_task f[16];
+    size_t n = coio__failed_tasks(f, 16);
+    if (!n)
+        return;
+    int64_t now = coio__trace_clock_ns();
+    fprintf(out, "failed tasks (newest first):\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%-6u %-20s failed   %-22s %.3f s ago\n", f[i].id, f[i].name,
+                coio_err_name(f[i].err), (double)(now - f[i].when) / 1e9);
+}
+
 int coio_dump_tasks(FILE *out)
 {
     coio__loop *L = coio__loop_get();
@@ -121,10 +136,33 @@ int coio_dump_tasks(FILE *out)
             "details");
     coio__tasks_each(L, dump_one);
     int n = dump_count;
+    dump_failed(out);
     free(dump_timers);
     dump_timers = NULL;
     pthread_mutex_unlock(&mu);
     return n;
+}
+
+int coio_trace_start(const char *path, size_t events)
+{
+    coio__loop *L = coio__loop_get();
+    if (!L)
+        return -EPERM;
+    if (!path || !*path)
+        return -EINVAL;
+    if (COIO__TRACING(L))
+        return -EALREADY;
+    return coio__trace_begin(L, path, events);
+}
+
+int coio_trace_stop(void)
+{
+    coio__loop *L = coio__loop_get();
+    if (!L)
+        return -EPERM;
+    if (!COIO__TRACING(L))
+        return -EALREADY;
+    return coio__trace_end(L);
 }
 
 /* The deadlock report (COIO_DEBUG): which task waits on what. */

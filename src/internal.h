@@ -65,6 +65,7 @@ typedef struct coio__subsystem {
 
 /* The ids of the subsystems, in init order (registry.c lists them in the same order). */
 enum coio__subsystem_id {
+    COIO__SUB_TRACE,     /* trace.c: the execution trace (NULL while off); written last */
     COIO__SUB_CALLBACKS, /* callback.c: record pool, loop handle */
     COIO__SUB_STREAM,    /* stream.c: recycled buffers */
     COIO__SUB_DEBUG,     /* debug.c: no state; the deadlock report */
@@ -73,7 +74,7 @@ enum coio__subsystem_id {
 };
 extern const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT];
 extern const coio__subsystem coio__subsystem_callbacks, coio__subsystem_stream,
-    coio__subsystem_debug;
+    coio__subsystem_debug, coio__subsystem_trace;
 
 /* ---------------------------------------------------------------------------- timers */
 
@@ -763,6 +764,50 @@ void coio__loop_drain_ext(coio__loop *L);
 /* Prints "coio: <message>" to stderr (log.c). L may be NULL. */
 void coio__debug_warn(coio__loop *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *coio__state_name(int state);
+
+/* ---------------------------------------------------------------------------- trace */
+
+/* The execution trace (trace.c). A loop traces while its trace slot is set, so each hook
+ * below is called as `if (COIO__TRACING(L)) coio__trace_x(L, ...)`: one predictable
+ * branch when off. The hooks run on the loop's thread and never fail or allocate. */
+#define COIO__TRACING(L) __builtin_expect(coio__loop_sub((L), COIO__SUB_TRACE) != NULL, 0)
+/* The hooks are cold: their calls go out of the callers' hot paths. */
+#define COIO__COLD __attribute__((cold))
+/* The running task changes from `from` to `to` (either NULL: the loop). Ends from's run
+ * slice, and records its park (what it waits on) when it is WAITING. */
+COIO__COLD void coio__trace_switch(coio__loop *L, coio_task *from, coio_task *to);
+COIO__COLD void coio__trace_spawn(coio__loop *L, coio_task *t);
+/* t finished with result. Called whenever result < 0 too, tracing or not: it remembers
+ * failed tasks (not -ECANCELED) for coio_dump_tasks. */
+COIO__COLD void coio__trace_finish(coio__loop *L, coio_task *t, int result);
+/* t, parked, is woken with r by the running task (or the loop). */
+COIO__COLD void coio__trace_wake(coio__loop *L, coio_task *t, int r);
+/* The running task is about to park on an I/O operation on fd, for input or output. */
+COIO__COLD void coio__trace_io_wait(coio__loop *L, int fd, bool input);
+/* t's I/O operation `what` on fd returned res. */
+COIO__COLD void coio__trace_io(coio__loop *L, coio_task *t, const char *what, int fd, ssize_t res);
+/* t's timer fired: its wait's own deadline (sleep), or its scope's deadline. */
+COIO__COLD void coio__trace_timer(coio__loop *L, coio_task *t, bool deadline);
+/* t queued a job on the worker pool (done false), or its job finished with res. */
+COIO__COLD void coio__trace_pool(coio__loop *L, coio_task *t, bool done, int res);
+
+/* Starts tracing L into a ring of about `events` events (0: the default), writing to
+ * path at the end. 0, -ENOMEM or open(2)'s error. L must not trace already. */
+int coio__trace_begin(coio__loop *L, const char *path, size_t events);
+/* Stops L's trace and writes the file. 0 or a negative errno. L must trace. */
+int coio__trace_end(coio__loop *L);
+
+/* A task that finished with an error (not -ECANCELED), for coio_dump_tasks. */
+typedef struct coio__failed_task {
+    uint32_t id;
+    int err;
+    int64_t when; /* coio__trace_clock_ns */
+    char name[32];
+} coio__failed_task;
+/* The last failed tasks of this thread's loop, newest first; how many were copied. */
+size_t coio__failed_tasks(coio__failed_task *out, size_t cap);
+/* The trace's clock (CLOCK_MONOTONIC, ns): real time even when the loop's is not. */
+int64_t coio__trace_clock_ns(void);
 
 /* ==== BEGIN sync internals (callback.c, future.c) ==== */
 

@@ -183,6 +183,8 @@ static ssize_t op_submit_wait(coio__loop *L, coio_task *t, coio__op *op)
     if (r != 0)
         return r < 0 ? r : op->res;
     L->io_pending++;
+    if (COIO__TRACING(L))
+        coio__trace_io_wait(L, op->fd, coio__op_is_reader(op));
     r = coio__park(L, t, op_what(op), op, op_unwait, COIO__NEVER, true);
     if (!op->done) {
         /* Interrupted. A backend that can't drop the op at once (io_uring) still owns
@@ -209,7 +211,10 @@ ssize_t coio__op_run(coio__op *op)
     r = coio__budget_spend(L, t);
     if (r < 0)
         return r;
-    return op_submit_wait(L, t, op);
+    ssize_t res = op_submit_wait(L, t, op);
+    if (COIO__TRACING(L))
+        coio__trace_io(L, t, op_what(op), op->fd, res);
+    return res;
 }
 
 ssize_t coio__op_run_spent(coio__op *op)
@@ -219,7 +224,10 @@ ssize_t coio__op_run_spent(coio__op *op)
     int r = coio__check(L, t);
     if (r < 0)
         return r;
-    return op_submit_wait(L, t, op);
+    ssize_t res = op_submit_wait(L, t, op);
+    if (COIO__TRACING(L))
+        coio__trace_io(L, t, op_what(op), op->fd, res);
+    return res;
 }
 
 void coio__eventfd_signal(int fd)

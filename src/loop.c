@@ -194,6 +194,8 @@ static inline __attribute__((always_inline)) void schedule(coio__loop *L, coio_t
     if (__builtin_expect(L->debug, 0))
         debug_step_end(L, self);
     coio_task *next = requeue ? requeue_pick_next(L, self) : pick_next(L);
+    if (COIO__TRACING(L))
+        coio__trace_switch(L, self, next);
     if (__builtin_expect(next != self, 1)) {
         L->current = next; /* NULL: the loop */
         switch_ctx(L, &self->ctx, self, next ? &next->ctx : &L->ctx, next, false);
@@ -213,6 +215,8 @@ _Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self)
 {
     if (L->debug)
         debug_step_end(L, self);
+    if (COIO__TRACING(L))
+        coio__trace_switch(L, self, NULL);
     /* Always through the loop: it releases what can't be released from this stack. */
     L->current = NULL;
 #if defined(COIO_CONTEXT_UCONTEXT)
@@ -255,6 +259,8 @@ static void task_timer_fire(coio__loop *L, coio__timer *tm)
     coio_task *t = coio__container_of(tm, coio_task, timer);
     if (t->state != COIO__WAITING)
         return;
+    if (COIO__TRACING(L))
+        coio__trace_timer(L, t, t->timer_is_scope);
     if (t->timer_is_scope) /* a scope's deadline interrupts whatever t waits on */
         (void)coio__interrupt(L, t, coio__scope_fire(t, coio__loop_clock_ns(L)));
     else /* the wait's own deadline (sleep) */
@@ -303,6 +309,8 @@ void coio__wake(coio__loop *L, coio_task *t, int r)
 {
     if (t->state != COIO__WAITING)
         return;
+    if (COIO__TRACING(L))
+        coio__trace_wake(L, t, r);
     t->wake_result = r;
     t->state = COIO__READY;
     coio__readyq_push(&L->ready, t);
@@ -530,6 +538,8 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
     for (;;) {
         coio_task *next = pick_next(L);
         if (next) {
+            if (COIO__TRACING(L))
+                coio__trace_switch(L, NULL, next);
             L->current = next;
             switch_ctx(L, &L->ctx, NULL, &next->ctx, next, false);
             if (L->dead) {

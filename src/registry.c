@@ -17,6 +17,7 @@ const coio__backend *const coio__backends[] = {
 /* Init order; teardown runs in reverse. Each entry's index is its id in
  * enum coio__subsystem_id (internal.h). */
 const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT] = {
+    [COIO__SUB_TRACE] = &coio__subsystem_trace,
     [COIO__SUB_CALLBACKS] = &coio__subsystem_callbacks,
     [COIO__SUB_STREAM] = &coio__subsystem_stream,
     [COIO__SUB_DEBUG] = &coio__subsystem_debug,

@@ -159,6 +159,8 @@ coio_task *coio_spawn_ex(int (*fn)(void *), void *arg, const coio_spawn_opts *op
     L->ntasks++;
     L->nalive++;
     coio__readyq_push(&L->ready, t);
+    if (COIO__TRACING(L))
+        coio__trace_spawn(L, t);
     return t;
 }
 
@@ -168,6 +170,8 @@ void coio__task_finish(coio__loop *L, coio_task *t, int result)
     t->result = result;
     t->state = COIO__DONE;
     L->nalive--;
+    if (__builtin_expect(result < 0, 0) || COIO__TRACING(L))
+        coio__trace_finish(L, t, result);
     coio__joinset *js = t->joiner;
     if (js) {
         js->pending--;

@@ -216,6 +216,8 @@ static void job_arrived(coio__loop *L, coio__remote *r)
     coio__job *j = coio__container_of(r, coio__job, done_msg);
     j->done = true;
     L->ext_pending--;
+    if (COIO__TRACING(L))
+        coio__trace_pool(L, j->task, true, j->result);
     coio__wake_if_waiting(L, j->task, j, 0);
 }
 
@@ -250,6 +252,8 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     if (r < 0)
         return r;
     L->ext_pending++;
+    if (COIO__TRACING(L))
+        coio__trace_pool(L, t, false, 0);
     r = coio__park(L, t, "to_thread", &j, job_unwait, COIO__NEVER, true);
     if (j.done)
         return r < 0 ? r : j.result;
