@@ -623,8 +623,21 @@ static void free_leftover(coio__loop *L, coio_task *t)
     coio__task_free(L, t);
 }
 
+/* A task dropped while waiting leaves the object it waits on (an event, lock or queue
+ * of the caller's outlives the loop and must not keep a record on a dropped stack). All
+ * are withdrawn before any stack is released: one task may wait on another's object. */
+static void withdraw_leftover(coio__loop *L, coio_task *t)
+{
+    (void)L;
+    if (t->state == COIO__WAITING && t->unwait) {
+        t->unwait(t);
+        t->unwait = NULL;
+    }
+}
+
 static void free_all_tasks(coio__loop *L)
 {
+    coio__tasks_each(L, withdraw_leftover);
     coio__tasks_each(L, free_leftover);
     coio__task_chunks_free(L);
 }

@@ -1093,8 +1093,10 @@ static void deadlock_cancels_every_task_so_cleanup_runs(void **state)
 }
 
 /* A task that ignores cancellation (a shielded wait) cannot be helped: coio_run still
- * returns -EDEADLK rather than hang. */
-static coio_event *shielded_never; /* its waiter's stack is dropped: keep it reachable */
+ * returns -EDEADLK rather than hang, and the dropped waiters leave the objects they
+ * waited on, which the caller can then destroy. */
+static coio_event *shielded_never;
+static coio_lock *shielded_lock;
 
 static int shielded_stuck_child(void *arg)
 {
@@ -1106,11 +1108,25 @@ static int shielded_stuck_child(void *arg)
     return r;
 }
 
+static int shielded_lock_child(void *arg)
+{
+    (void)arg;
+    coio_scope sh;
+    coio_shield_begin(&sh, -1);
+    int r = coio_lock_acquire(shielded_lock);
+    coio_scope_end(&sh);
+    return r;
+}
+
 static int shielded_stuck_main(void *arg)
 {
     int *main_rc = arg;
     shielded_never = coio_event_create();
+    shielded_lock = coio_lock_create();
+    coio_assert_rc(coio_lock_acquire(shielded_lock), 0); /* held by main, never released */
+    coio_task *l = coio_spawn(shielded_lock_child, NULL);
     *main_rc = coio_await(coio_spawn(shielded_stuck_child, NULL));
+    (void)l;
     return *main_rc;
 }
 
@@ -1120,6 +1136,8 @@ static void deadlock_of_tasks_ignoring_cancellation_still_returns_edeadlk(void *
     int main_rc = 1;
     coio_assert_rc(coio_run(shielded_stuck_main, &main_rc), -EDEADLK);
     assert_int_equal(main_rc, 1); /* main never got back from its await */
+    coio_assert_rc(coio_event_destroy(shielded_never), 0);
+    coio_assert_rc(coio_lock_destroy(shielded_lock), 0);
 }
 
 /* ------------------------------------------------------------------ scope blocks */
