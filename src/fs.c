@@ -1008,11 +1008,13 @@ ssize_t coio_sendfile(int sock, int file_fd, int64_t offset, size_t count)
         bool ran;
         if ((r = coio__check(L, L ? L->current : NULL)) < 0) {
             ran = false; /* outside a task, cancelled or past a deadline */
-        } else if (range_cached(file_fd, at, want)) {
+        } else if (range_cached(file_fd, at, want < FS_CHUNK ? want : FS_CHUNK)) {
             /* Every page is in memory: sendfile only hands them to the non-blocking
-             * socket, a memory operation like send(2), done here without a thread hop. */
+             * socket, a memory operation like send(2), done here without a thread hop.
+             * FS_CHUNK at a time, so that a check costs little however far the file
+             * goes and a slow reader's many partial sends do not walk it again and again. */
             off_t off = (off_t)at;
-            r = sendfile(sock, file_fd, &off, want);
+            r = sendfile(sock, file_fd, &off, want < FS_CHUNK ? want : FS_CHUNK);
             r = r < 0 ? -errno : r;
             ran = true;
         } else {
