@@ -6,7 +6,7 @@
 #   make test           deps, then release, ASan+UBSan, ucontext, install-check, TSan,
 #                       aarch64-under-qemu and a 20 s fuzz run
 #   make memcheck       every test case under valgrind except io_uring ones (build/memcheck)
-#   make bench          build release and run bench/run.sh (W1-W10 with every peer, ~45 min)
+#   make bench          build release and run bench/run.sh (W1-W10 and W8e with every peer, ~45 min)
 #   make install        cmake --install into PREFIX (default /usr/local)
 #   make install-check  install into build/install-check and build a program against it
 #   make deps           check (and, as root, apt-get install) what the build needs

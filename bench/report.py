@@ -8,7 +8,8 @@ runs, n, command, measured_at}); regenerates docs/benchmarks.md from every
 bench/results/*.json (workloads not run this time keep their previous results), and,
 with gnuplot, docs/img/<w>.png. Standard library only.
 
-W4 (echo), W5 (HTTP) and W10 (HTTPS) are servers under a load client; their metrics carry
+W4 (echo), W5 (HTTP), W8e (a static file with sendfile) and W10 (HTTPS) are servers under a
+load client; their metrics carry
 the load point ("req_per_s c=100 m=64") and are shown per point, ranked by the server's CPU
 time per request, with requests/s, latency and the client's CPU use beside it. W8 (files)
 has four sub-workloads (W8a-d) whose rate is shown with the CPU time per operation and
@@ -26,8 +27,8 @@ import statistics
 import subprocess
 import sys
 
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
-SERVER_WORKLOADS = ("W4", "W5", "W10")  # a server under a load client, measured per load point
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W8e", "W9", "W10"]
+SERVER_WORKLOADS = ("W4", "W5", "W8e", "W10")  # a server under a load client, measured per load point
 IMPL_ORDER = ["coio", "coio_uring", "coio_uring_pool", "floor", "fio-psync", "fio-io_uring",
               "dd", "libuv", "nginx", "go", "tokio", "node", "uvloop", "asyncio", "xargs"]
 # One colour per implementation in every chart, so a reader can compare charts at a glance.
@@ -44,6 +45,7 @@ TITLES = {
     "W6": "W6 queue: producer to consumer through a maxsize-1 queue",
     "W7": "W7 lock: 100 tasks contending for one lock",
     "W8": "W8 files: reads and writes on a warm page cache, 64 in flight",
+    "W8e": "W8e static file: 1 MiB sent with sendfile over HTTP keep-alive under wrk -t1 -c100",
     "W9": "W9 spawn: /bin/true run 2,000 times, 16 at once",
     "W10": "W10 HTTPS: 'Hello, World!' over TLS 1.3 under wrk -t1 with C connections",
 }
@@ -60,7 +62,7 @@ def normalise(d):
     metrics become W5's names at the point "conn=new" (one request per connection, so a
     request is a handshake), keep-alive ones at "conn=keepalive"."""
     w = d["workload"]
-    if w.startswith("W8") and len(w) == 3:
+    if w.startswith("W8") and len(w) == 3 and w != "W8e":  # W8e is a workload of its own
         main = f"{w} {d['metric']}"
         impl = W8_IMPLS.get(d["impl"], d["impl"])
         out = [dict(d, workload="W8", impl=impl, metric=main)]
@@ -383,6 +385,8 @@ def server_targets(rows, check):
          "kernel-bound: coio ≥ 1.2× uvloop by CPU/request (uvloop ÷ coio)"),
         ("W5", "req_per_s", "uvloop", False, 1.2, False,
          "kernel-bound: coio ≥ 1.2× uvloop by requests/s (coio ÷ uvloop)"),
+        ("W8e", "cpu_us_per_req", "nginx", False, 1.0, True,
+         "1 MiB static file with sendfile: coio CPU/request ≤ nginx's (coio ÷ nginx)"),
         ("W10", "cpu_us_per_req", "nginx", False, 1.0, True,
          "W10a keep-alive: coio CPU/request ≤ nginx's (coio ÷ nginx)", "conn=keepalive"),
         ("W10", "req_per_s", "nginx", False, 0.95, False,
@@ -648,8 +652,8 @@ def machine():
         ("libuv (W4, W8, W9 peers)", sh(["pkg-config", "--modversion", "libuv"]) or "not installed"),
         ("xargs (W9 peer)", sh(["xargs", "--version"]).split("\n")[0] or "not installed"),
         ("Node.js", sh(["node", "--version"]) or "not installed"),
-        ("nginx (W5, W10 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
-        ("wrk (W5, W10 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
+        ("nginx (W5, W8e, W10 peer)", version(["nginx", "-v"], r"nginx/(\S+)")),
+        ("wrk (W5, W8e, W10 load generator)", version(["wrk", "-v"], r"wrk (\S+)")),
         ("fio (W8 peer)", sh(["fio", "--version"]) or "not installed"),
         ("OpenSSL (coio's TLS, W10)", sh(["openssl", "version"]) or "not installed"),
     ]
@@ -824,9 +828,9 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
     L.append("Benchmarks, not tests: they measure and report; a missed target fails nothing. "
              f"Every point runs {reps} times, bounded by a timeout; tables give the median and "
              "the min–max spread of those runs. W1–W3 and W6–W9 run pinned to CPU 0 with "
-             "`taskset -c 0` (W9's children inherit it); W4, W5 and W10 are a server pinned to "
+             "`taskset -c 0` (W9's children inherit it); W4, W5, W8e and W10 are a server pinned to "
              "CPU 0 and a load client pinned to CPU 1 (their drivers, `bench/w4_echo.sh`, "
-             "`bench/w5_http.sh` and `bench/w10_https.sh`, pin both). "
+             "`bench/w5_http.sh`, `bench/w8e_http.sh` and `bench/w10_https.sh`, pin both). "
              "Peers are measured in the same run as coio. Go runs with GOMAXPROCS=1 (one "
              "runtime thread, like one coio loop); Tokio on its `current_thread` runtime (one "
              "thread too), built in release mode by `bench/peers/tokio/build.sh` with Debian's "
@@ -1035,8 +1039,23 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "FileHandle calls (on libuv's pool); asyncio is `bench/peers/python/w8_files.py`, "
              "64 tasks each awaiting one `asyncio.to_thread` per file (open, I/O and close in "
              "the one thread call) or per pread, W8c with 50,000 preads instead of 200,000 "
-             "(the rate is per operation either way). W8e (sendfile over HTTP) is not "
-             "measured yet.")
+             "(the rate is per operation either way).")
+    L.append("- W8e: `bench/w8e_http.sh IMPL OPEN` makes a 1 MiB file of random bytes, reads it "
+             "so that it is in the page cache, starts the server on CPU 0, fetches the file "
+             "once with curl and compares it with `cmp` (a server sending other bytes records "
+             "no value), then on CPU 1 a 1 s `wrk` warm-up and `wrk -t1 -c100 -d5s --latency` "
+             "of `GET /file.bin` on keep-alive connections; CPU per request as in W5 (the "
+             "server, its threads and children: the worker pool's threads, nginx's master "
+             "and worker). coio is `bench/w8e_server.c` (headers with `coio_stream_write`, "
+             "the body with `coio_stream_sendfile`) on epoll, coio_uring the same on "
+             "io_uring; nginx has one worker, `sendfile on`, access_log off and its other "
+             "defaults (tcp_nopush off: neither server corks the headers onto the file). "
+             "`open=request`: both open the file, stat it and close it per request, nginx's "
+             "default (coio: `coio_file_open`, `coio_file_statx` on the fd, "
+             "`coio_file_close`: three pool hops a request on epoll, native requests on "
+             "io_uring); `open=cached`: the file stays open (`w8e_server --open-once`; "
+             "nginx `open_file_cache`), so the send alone is measured. A range wholly in "
+             "the page cache is sent from coio's loop thread (docs/files.md).")
     L.append("- W10: `bench/w10_https.sh`: wrk -t1 -c100 over TLS 1.3 with one self-signed "
              "ECDSA P-256 certificate made for the run, a 1 s warm-up, then 5 s measured; the "
              "server's CPU time is its utime + stime (all threads and children) over the "
@@ -1046,7 +1065,7 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "(net/http, crypto/tls, GOMAXPROCS=1); Node `bench/peers/node/w10_https.js` (the "
              "https module). wrk does not resume sessions, so every connection of "
              "`conn=new` is a full handshake. Tokio is not a peer: Debian has no tokio-rustls.")
-    L.append("- Ratios in the W4, W5, W8, W9 and W10 targets are decided by coio on the epoll backend; "
+    L.append("- Ratios in the W4, W5, W8, W8e, W9 and W10 targets are decided by coio on the epoll backend; "
              "coio_uring's ratio is given beside it.")
     L.append("")
     with open(os.path.join(root, "docs", "benchmarks.md"), "w") as f:
@@ -1138,7 +1157,7 @@ def main():
     # A workload not rerun keeps its chart only if the current document shows it: a run
     # without gnuplot leaves the image of an older run behind, which no longer matches.
     try:
-        shown_charts = set(re.findall(r"\]\((img/w\d+\.png)\)",
+        shown_charts = set(re.findall(r"\]\((img/w\d+e?\.png)\)",
                                       open(os.path.join(a.root, "docs", "benchmarks.md")).read()))
     except OSError:
         shown_charts = set()

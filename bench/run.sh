@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# coio benchmarks W1-W10 against their peers (libuv, Go, Tokio, Python asyncio, uvloop,
-# Node.js, nginx, xargs, fio, dd, and for W4 and W9 a hand-written floor).
+# coio benchmarks W1-W10 and W8e against their peers (libuv, Go, Tokio, Python asyncio,
+# uvloop, Node.js, nginx, xargs, fio, dd, and for W4 and W9 a hand-written floor).
 #
-#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W9] [W10]   (none: all of them)
+#   bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W8e] [W9] [W10]   (none: all)
 #
 # Every point runs REPS times (default 3) under a timeout. W1-W3, W6-W9 run pinned to
 # CPU 0 with taskset (W9's children inherit the pinning). W8 (files) reads and writes a
 # warm data set made once in $BUILD/bench-out/w8data (1 GiB + 10,000 small files, deleted
-# at the end). W4 (echo, bench/w4_echo.sh), W5 (HTTP, bench/w5_http.sh) and W10 (HTTPS,
-# bench/w10_https.sh) are a server and a load client: their drivers pin the server to
+# at the end). W4 (echo, bench/w4_echo.sh), W5 (HTTP, bench/w5_http.sh), W8e (a static
+# file sent with sendfile, bench/w8e_http.sh) and W10 (HTTPS, bench/w10_https.sh) are a
+# server and a load client: their drivers pin the server to
 # CPU 0 and the client to CPU 1 themselves, so this script runs them unpinned. Before measuring it prints an
 # estimate of the whole run's duration. bench/report.py takes the median and the
 # min-max spread, prints the table,
@@ -44,10 +45,11 @@ WORKLOADS=()
 for w in "$@"; do
     case "${w^^}" in
     W1 | W2 | W3 | W4 | W5 | W6 | W7 | W8 | W9 | W10) WORKLOADS+=("${w^^}") ;;
-    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W9] [W10]"; exit 2 ;;
+    W8E) WORKLOADS+=(W8e) ;;
+    *) say "usage: bench/run.sh [W1] [W2] [W3] [W4] [W5] [W6] [W7] [W8] [W8e] [W9] [W10]"; exit 2 ;;
     esac
 done
-[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10)
+[ ${#WORKLOADS[@]} -eq 0 ] && WORKLOADS=(W1 W2 W3 W4 W5 W6 W7 W8 W8e W9 W10)
 wants() { [[ " ${WORKLOADS[*]} " == *" $1 "* ]]; }
 
 # ---------------------------------------------------------------- peers (apt-get)
@@ -78,7 +80,7 @@ mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
 
 say "== peers"
-HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0 HAVE_XARGS=0 HAVE_FIO=0 HAVE_W10=0
+HAVE_GO=0 HAVE_TOKIO=0 HAVE_ASYNCIO=0 HAVE_UVLOOP=0 HAVE_GNUPLOT=0 HAVE_NODE=0 HAVE_LIBUV=0 HAVE_W5=0 HAVE_XARGS=0 HAVE_FIO=0 HAVE_W10=0 HAVE_W8E=0
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 [ -x "$GO" ] || { apt_install golang-go; GO=$(command -v go || echo /usr/lib/go/bin/go); }
 [ -x "$GO" ] && HAVE_GO=1 || say "  skip Go peers: no go (apt-get install golang-go)"
@@ -139,6 +141,18 @@ if wants W10; then
         say "  skip W10: it needs wrk and openssl (apt-get install wrk openssl)"
     fi
 fi
+if wants W8e; then # nginx is its peer; curl checks the bytes each server sends
+    W8E_NEED=()
+    command -v wrk >/dev/null || W8E_NEED+=(wrk)
+    command -v curl >/dev/null || W8E_NEED+=(curl)
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W8E_NEED+=(nginx)
+    [ ${#W8E_NEED[@]} -eq 0 ] || apt_install "${W8E_NEED[@]}"
+    if command -v wrk >/dev/null && command -v curl >/dev/null; then
+        HAVE_W8E=1
+    else
+        say "  skip W8e: it needs wrk and curl (apt-get install wrk curl)"
+    fi
+fi
 command -v gnuplot >/dev/null || apt_install gnuplot-nox
 command -v gnuplot >/dev/null && HAVE_GNUPLOT=1 || say "  no gnuplot: no charts"
 command -v taskset >/dev/null || { say "  no taskset: runs are not pinned"; PIN=(); }
@@ -150,7 +164,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
         { say "cmake configure failed: $OUT/cmake.log"; exit 1; }
 fi
 cmake --build "$BUILD" -j2 --target bench_sys_costs bench_w1_switch bench_w2_spawn bench_w3_sleep \
-    bench_w6_queue bench_w7_lock bench_w8_files bench_w9_spawn \
+    bench_w6_queue bench_w7_lock bench_w8_files bench_w8e_server bench_w9_spawn \
     >"$OUT/build.log" 2>&1 || { say "building the coio benchmarks failed: $OUT/build.log"; exit 1; }
 if wants W10; then # its coio server: examples/http_hello with --tls-cert/--tls-key
     cmake --build "$BUILD" -j2 --target http_hello >>"$OUT/build.log" 2>&1 ||
@@ -325,6 +339,8 @@ W10_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W10_IMPLS+=(nginx)
 [ -x "$BUILD/bench-w10/w10_https_go" ] && W10_IMPLS+=(go)
 [ $HAVE_NODE = 1 ] && W10_IMPLS+=(node)
+W8E_IMPLS=(coio coio_uring)
+{ [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W8E_IMPLS+=(nginx)
 W5_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W5_IMPLS+=(nginx)
 [ $HAVE_GO = 1 ] && W5_IMPLS+=(go)
@@ -368,6 +384,7 @@ estimate() {
         W7) ts=(1 1 3 2) ;;
         W8) s=$((s + 40)) # making the data (1 GiB and 10,000 files), then ~1 s a point
             for ((i = 0; i < 4 * ${#W8_IMPLS[@]}; i++)); do ts+=(1); done ;;
+        W8e) [ $HAVE_W8E = 1 ] && for ((i = 0; i < 2 * ${#W8E_IMPLS[@]}; i++)); do ts+=(8); done ;;
         W10) [ $HAVE_W10 = 1 ] && for ((i = 0; i < 2 * ${#W10_IMPLS[@]}; i++)); do ts+=(8); done ;;
         W9) for i in "${W9_IMPLS[@]}"; do
                 ts+=("${W9_S[$i]}")
@@ -485,6 +502,19 @@ for w in "${WORKLOADS[@]}"; do
             say "  skip W8: could not make its data in $W8DIR"
         fi
         rm -rf "$W8DIR"
+        ;;
+    W8e)
+        if [ $HAVE_W8E = 1 ]; then # rounds interleaved as in W4
+            for ((r = 1; r <= REPS; r++)); do
+                say "  round $r of $REPS"
+                for open in request cached; do
+                    for impl in "${W8E_IMPLS[@]}"; do
+                        REPS=1 unpinned W8e "$impl" env COIO_BENCH_BUILD="$BUILD" \
+                            bash "$ROOT/bench/w8e_http.sh" "$impl" $open
+                    done
+                done
+            done
+        fi
         ;;
     W10)
         if [ $HAVE_W10 = 1 ]; then

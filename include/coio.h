@@ -1296,7 +1296,9 @@ COIO_API int64_t coio_file_copy(const char *from, const char *to, unsigned flags
 
 /* Sends count bytes of file_fd from offset to the non-blocking socket sock with
  * sendfile(2), without copying through user space (asyncio's loop.sendfile). Waits for
- * room in the socket as coio_write does. Returns the bytes sent: count, less if the file
+ * room in the socket as coio_write does. A range wholly in the page cache (cachestat(2),
+ * Linux 6.5) is sent from the loop thread, any other on the worker pool, as reading it
+ * may wait for the disk. Returns the bytes sent: count, less if the file
  * ends first, or the bytes sent so far when an error or interruption comes after some
  * were sent. The file position of file_fd is not used or moved. */
 COIO_API ssize_t coio_sendfile(int sock, int file_fd, int64_t offset, size_t count);

@@ -3,7 +3,8 @@
  * sendfile, for tasks. Every file system call runs on the worker pool (threadpool.c), on
  * both backends: a regular file is always "ready", so the only way to keep a slow disk,
  * a page-cache miss or a blocking open (a FIFO, NFS) off the loop thread is another
- * thread. The calling task alone waits.
+ * thread. The calling task alone waits. The one exception is sendfile of a range the
+ * page cache holds whole: nothing can wait for the disk then, and it runs in place.
  *
  * Each call fills a request (fs_req), and fs_run hands it to coio_to_thread, which drops
  * a request no worker has taken when the task is interrupted and otherwise waits until
@@ -19,6 +20,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -958,22 +960,72 @@ int64_t coio_file_copy(const char *from, const char *to, unsigned flags)
 
 /* --------------------------------------------------------------- sendfile */
 
+#ifndef SYS_cachestat
+#define SYS_cachestat 451 /* Linux 6.5; the same number on every architecture but alpha */
+#endif
+
+struct fs_cachestat_range {
+    uint64_t off, len;
+};
+struct fs_cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+
+static atomic_bool no_cachestat; /* the kernel lacks cachestat(2): always the pool */
+
+/* Whether every page of file_fd's [off, off + len) is in the page cache, so that
+ * sendfile(2) reads nothing from the disk and, on a non-blocking socket, cannot block.
+ * False when it cannot tell (no cachestat, a file system without a page cache). A page
+ * evicted between this check and the send makes that one send wait for the disk. */
+static bool range_cached(int fd, int64_t off, size_t len)
+{
+    if (len == 0 || atomic_load_explicit(&no_cachestat, memory_order_relaxed))
+        return false;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    struct fs_cachestat_range rg = {(uint64_t)off, len};
+    struct fs_cachestat cs;
+    if (syscall(SYS_cachestat, fd, &rg, &cs, 0) != 0) {
+        if (errno == ENOSYS)
+            atomic_store_explicit(&no_cachestat, true, memory_order_relaxed);
+        return false;
+    }
+    uint64_t pages = ((uint64_t)off + len + page - 1) / page - (uint64_t)off / page;
+    return cs.nr_cache >= pages;
+}
+
 ssize_t coio_sendfile(int sock, int file_fd, int64_t offset, size_t count)
 {
     if (sock < 0 || file_fd < 0)
         return -EBADF;
     if (offset < 0)
         return -EINVAL;
+    coio__loop *L = coio__loop_get();
     size_t done = 0;
     while (done < count) {
         size_t want = count - done < 8 * (size_t)FS_CHUNK ? count - done : 8 * (size_t)FS_CHUNK;
-        /* On the pool: sendfile reads the file, which may wait for the disk. The socket
-         * is non-blocking, so a full socket buffer returns EAGAIN to the worker and the
-         * task waits for room on the loop. */
-        fs_req q = {.code = FS_SENDFILE, .fd = file_fd, .fd2 = sock, .off = offset + (int64_t)done,
-                    .len = want};
-        ssize_t r = fs_run(&q);
-        if (r == -EAGAIN && q.ran) {
+        int64_t at = offset + (int64_t)done;
+        ssize_t r;
+        bool ran;
+        if ((r = coio__check(L, L ? L->current : NULL)) < 0) {
+            ran = false; /* outside a task, cancelled or past a deadline */
+        } else if (range_cached(file_fd, at, want < FS_CHUNK ? want : FS_CHUNK)) {
+            /* Every page is in memory: sendfile only hands them to the non-blocking
+             * socket, a memory operation like send(2), done here without a thread hop.
+             * FS_CHUNK at a time, so that a check costs little however far the file
+             * goes and a slow reader's many partial sends do not walk it again and again. */
+            off_t off = (off_t)at;
+            r = sendfile(sock, file_fd, &off, want < FS_CHUNK ? want : FS_CHUNK);
+            r = r < 0 ? -errno : r;
+            ran = true;
+        } else {
+            /* On the pool: sendfile reads the file, which may wait for the disk. The
+             * socket is non-blocking, so a full socket buffer returns EAGAIN to the
+             * worker and the task waits for room on the loop. */
+            fs_req q = {.code = FS_SENDFILE, .fd = file_fd, .fd2 = sock, .off = at, .len = want};
+            r = fs_run(&q);
+            ran = q.ran;
+        }
+        if (r == -EAGAIN && ran) {
             r = coio_wait_fd(sock, COIO_WRITABLE);
             if (r >= 0)
                 continue;

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -857,6 +858,111 @@ static void sendfile_sends_a_range_and_follows_a_stream_s_buffer(void **state)
     run_in_tmpdir(sendfile_main, NULL);
 }
 
+/* A page-cached file goes out from the loop thread, without a pool hop (a web server's
+ * static file, sent per request); one that is not cached goes to the pool, where reading
+ * it from the disk cannot stall the loop. Shown with the pool's only worker blocked. */
+struct sf_block {
+    int pipe[2];
+    atomic_bool started;
+};
+
+static int sf_blocked_job(void *arg)
+{
+    struct sf_block *b = arg;
+    b->started = true;
+    char c;
+    return read(b->pipe[0], &c, 1) == 1 ? 0 : -EIO;
+}
+
+static int sf_blocker(void *arg)
+{
+    return coio_to_thread(sf_blocked_job, arg);
+}
+
+static long cached_pages(int fd, size_t len)
+{
+    struct {
+        uint64_t off, len;
+    } rg = {0, len};
+    uint64_t cs[5] = {0};
+    return syscall(451 /* cachestat */, fd, &rg, cs, 0) == 0 ? (long)cs[0] : -errno;
+}
+
+static int sendfile_cache_main(void *arg)
+{
+    (void)arg;
+    char path[128];
+    path_of(path, sizeof path, "cached");
+    size_t n = 256u << 10;
+    char *data = pattern(n);
+    CHECK_RC(coio_file_write_all(path, data, n, COIO_FILE_SYNC), 0);
+    int fd = coio_file_open(path, O_RDONLY, 0);
+    CHECK(fd >= 0);
+    long pages = cached_pages(fd, n);
+    if (pages == -ENOSYS) {
+        coio_file_close(fd);
+        coio_test_skip("no cachestat(2) (Linux 6.5): sendfile always runs on the pool");
+    }
+    CHECK_RC(pages, (long)(n / 4096));
+    int sv[2];
+    CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+
+    struct sf_block b = {.started = false};
+    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
+    coio_task *blk = coio_spawn(sf_blocker, &b);
+    while (!b.started) /* the pool's one worker now waits in read(2) */
+        coio_sleep(0.001);
+
+    /* Cached: sent while the pool cannot run anything. */
+    struct sf_peer p = {.fd = sv[1], .want = n, .got = malloc(n)};
+    coio_task *rd = coio_spawn(sf_reader, &p);
+    ssize_t cached = -1, uncached = -ETIMEDOUT;
+    COIO_WITH_TIMEOUT(5) {
+        cached = coio_sendfile(sv[0], fd, 0, n);
+    }
+    if (cached < 0)
+        coio_cancel(rd);
+    int rr = coio_await(rd);
+
+    /* Not cached (dropped from the page cache): it waits for the pool. */
+    int fa = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (fa == 0 && cached_pages(fd, n) < (long)(n / 4096)) {
+        COIO_WITH_TIMEOUT(0.2) {
+            uncached = coio_sendfile(sv[0], fd, 0, n);
+        }
+    }
+    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
+    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(cached, (long)n);
+    CHECK_RC(rr, 0);
+    CHECK(memcmp(p.got, data, n) == 0);
+    CHECK_RC(fa, 0);
+    CHECK_RC(uncached, -ETIMEDOUT);
+    p = (struct sf_peer){.fd = sv[1], .want = n, .got = p.got};
+    rd = coio_spawn(sf_reader, &p);
+    CHECK_RC(coio_sendfile(sv[0], fd, 0, n), (long)n);
+    CHECK_RC(coio_await(rd), 0);
+    CHECK(memcmp(p.got, data, n) == 0);
+
+    close(b.pipe[0]);
+    close(b.pipe[1]);
+    CHECK_RC(coio_close(sv[0]), 0);
+    CHECK_RC(coio_close(sv[1]), 0);
+    CHECK_RC(coio_file_close(fd), 0);
+    free(p.got);
+    free(data);
+    return 0;
+}
+
+static void sendfile_of_a_cached_file_skips_the_pool(void **state)
+{
+    (void)state;
+    int size = coio_threadpool_size();
+    assert_int_equal(coio_threadpool_set_size(1), 0);
+    run_in_tmpdir(sendfile_cache_main, NULL);
+    assert_int_equal(coio_threadpool_set_size(size), 0);
+}
+
 /* ---- streams over files ------------------------------------------------------------ */
 
 static int stream_main(void *arg)
@@ -1051,6 +1157,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(file_calls_run_on_a_pool_thread),
     cmocka_unit_test(io_uring_opens_natively_epoll_on_the_pool),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
+    cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
