@@ -1523,8 +1523,9 @@ COIO_API int coio_tls_connect(coio_tls_config *c, const char *host, const char *
                               coio_tls **out);
 /* Client handshake over fd, an already connected socket (STARTTLS, asyncio start_tls).
  * server_name is the name to verify and send as SNI (NULL: none, allowed only with
- * COIO_TLS_VERIFY_NONE). flags: COIO_TLS_OWN_FD. On failure fd is left open and
- * unchanged in ownership (the caller closes it). Errors as coio_tls_connect. */
+ * COIO_TLS_VERIFY_NONE). flags: COIO_TLS_OWN_FD. fd is made non-blocking (O_NONBLOCK),
+ * as by coio_stream_open, and stays so. On failure fd is left open and unchanged in
+ * ownership (the caller closes it). Errors as coio_tls_connect, and -EBADF. */
 COIO_API int coio_tls_client(coio_tls_config *c, int fd, const char *server_name,
                              unsigned flags, coio_tls **out);
 /* Server handshake over fd, an accepted socket (in a coio_server handler: flags 0, the

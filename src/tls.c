@@ -931,6 +931,13 @@ static bool is_ip_literal(const char *s)
 static int tls_new(coio_tls_config *c, int fd, unsigned flags, coio_tls **out)
 {
     ERR_clear_error();
+    /* The socket I/O expects EAGAIN: on a blocking fd, epoll's first try would block the
+     * loop's thread. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        set_error("%s", coio_strerror(-errno));
+        return -errno;
+    }
     int r = config_freeze(c);
     if (r < 0)
         return r;
