@@ -4,13 +4,13 @@
 #   make / make build   configure + build build/release (RelWithDebInfo, -Werror)
 #   make run            build and run examples/countasync
 #   make test           deps, then release, ASan+UBSan, ucontext, install-check, TSan,
-#                       aarch64-under-qemu and a 20 s fuzz run
+#                       aarch64-under-qemu and 10 s fuzz runs (plain, TLS)
 #   make memcheck       every test case under valgrind except io_uring ones (build/memcheck)
 #   make bench          build release and run bench/run.sh (W1-W10 and W8e with every peer, ~45 min)
 #   make install        cmake --install into PREFIX (default /usr/local)
 #   make install-check  install into build/install-check and build a program against it
 #   make deps           check (and, as root, apt-get install) what the build needs
-#   make fuzz           run tests/fuzz/run.sh for FUZZ_SECONDS (default 60)
+#   make fuzz           run tests/fuzz/run.sh for FUZZ_SECONDS per target (default 60)
 #   make clean          rm -rf build
 
 MAKEFLAGS += --no-print-directory
@@ -208,10 +208,11 @@ test-cross:
 	$(BANNER) "cross: aarch64 build under qemu-user"
 	@sh tests/cross/run.sh build/cross-aarch64; rc=$$?; [ $$rc = 0 ] || [ $$rc = 77 ]
 
-# A short libFuzzer run of the stream reader; `make fuzz` runs it longer.
+# Short libFuzzer runs of the stream reader, plain and over TLS; `make fuzz` runs them
+# longer.
 test-fuzz:
-	$(BANNER) "fuzz: stream reader, 20 s"
-	sh tests/fuzz/run.sh 20
+	$(BANNER) "fuzz: stream reader, plain and over TLS, 10 s each"
+	sh tests/fuzz/run.sh 10
 
 fuzz:
 	@if [ -f tests/fuzz/run.sh ]; then \

@@ -1598,8 +1598,9 @@ COIO_API int coio_tls_connect(coio_tls_config *c, const char *host, const char *
                               coio_tls **out);
 /* Client handshake over fd, an already connected socket (STARTTLS, asyncio start_tls).
  * server_name is the name to verify and send as SNI (NULL: none, allowed only with
- * COIO_TLS_VERIFY_NONE). flags: COIO_TLS_OWN_FD. On failure fd is left open and
- * unchanged in ownership (the caller closes it). Errors as coio_tls_connect. */
+ * COIO_TLS_VERIFY_NONE). flags: COIO_TLS_OWN_FD. fd is made non-blocking (O_NONBLOCK),
+ * as by coio_stream_open, and stays so. On failure fd is left open and unchanged in
+ * ownership (the caller closes it). Errors as coio_tls_connect, and -EBADF. */
 COIO_API int coio_tls_client(coio_tls_config *c, int fd, const char *server_name,
                              unsigned flags, coio_tls **out);
 /* Server handshake over fd, an accepted socket (in a coio_server handler: flags 0, the
@@ -1610,12 +1611,12 @@ COIO_API int coio_tls_accept(coio_tls_config *c, int fd, unsigned flags, coio_tl
 /* Turns t into a coio_stream (asyncio's StreamReader/StreamWriter over TLS): readline,
  * read_until, read_exactly, write + drain with the same water marks, FLUSH_ON_READ, work
  * as on any stream; coio_stream_write_eof sends close_notify (the socket stays open for
- * reading); coio_stream_close and coio_stream_abort send close_notify if the socket
- * takes it at once, then release t. A read returns 0 at the peer's close_notify and
- * -ECONNABORTED when the connection ended without one. COIO_STREAM_OWN_FD in opts makes
- * the stream close the fd (as does COIO_TLS_OWN_FD on t). The stream owns t from then
- * on: only the accessors below (coio_tls_alpn, ...) may still be used on t, until the
- * stream is closed. Does not suspend. NULL with errno EINVAL (t NULL, already a stream,
+ * reading); coio_stream_close sends close_notify if the socket takes it at once, then
+ * releases t; coio_stream_abort sends none (the peer sees a truncation). A read returns
+ * 0 at the peer's close_notify and -ECONNABORTED when the connection ended without one.
+ * COIO_STREAM_OWN_FD in opts makes the stream close the fd (as does COIO_TLS_OWN_FD on
+ * t). The stream owns t from then on: only the accessors below (coio_tls_alpn, ...) may
+ * still be used on t, until the stream is closed. Does not suspend. NULL with errno EINVAL (t NULL, already a stream,
  * or in use by a task), ENOMEM. */
 COIO_API coio_stream *coio_tls_stream_open(coio_tls *t, const coio_stream_opts *opts);
 

@@ -548,10 +548,13 @@ typedef struct coio__stream_transport {
     /* Ends the write direction once everything queued is written (coio_stream_write_eof).
      * May suspend. NULL: write_eof fails with -ENOTSOCK. */
     int (*shutdown_write)(void *ctx);
-    /* The stream is closing (close or abort): release ctx and what it owns. Does not
-     * suspend. Calls interrupted by the close return before or after it: a transport
-     * whose read/writev may still be running must keep ctx alive until they return. */
+    /* The stream is closing (close; abort too if abort is NULL): release ctx and what it
+     * owns. Does not suspend. Calls interrupted by the close return before or after it: a
+     * transport whose read/writev may still be running must keep ctx alive until then. */
     int (*close)(void *ctx);
+    /* coio_stream_abort: as close, but the connection ends at once, with no goodbye to the
+     * peer (TLS: no close_notify). NULL: close is used. */
+    int (*abort)(void *ctx);
 } coio__stream_transport;
 
 /* A stream over transport tp (ctx is passed to its functions; NULL: the stream itself).

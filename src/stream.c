@@ -1045,9 +1045,10 @@ int coio_stream_write_eof(coio_stream *s)
 
 /* ---------------------------------------------------------------- closing */
 
-/* Marks s closed, ends every wait on it, closes the fd if owned. s is freed now if no
- * call is in progress, else by the last one to leave. */
-static void stream_abort(coio_stream *s)
+/* Marks s closed, ends every wait on it, closes the fd if owned (graceful: the
+ * transport's close, else its abort). s is freed now if no call is in progress, else by
+ * the last one to leave. */
+static void stream_abort(coio_stream *s, bool graceful)
 {
     coio__loop *L = coio__loop_get();
     coio_task *self = L ? L->current : NULL;
@@ -1071,7 +1072,10 @@ static void stream_abort(coio_stream *s)
             s->wstate = W_IDLE;
         s->users = 0;
     }
-    (void)s->tp->close(s->tp_ctx);
+    if (!graceful && s->tp->abort)
+        (void)s->tp->abort(s->tp_ctx);
+    else
+        (void)s->tp->close(s->tp_ctx);
     s->fd = -1;
     if (s->users == 0)
         stream_free(s);
@@ -1081,7 +1085,7 @@ int coio_stream_abort(coio_stream *s)
 {
     if (!s)
         return -EINVAL;
-    stream_abort(s);
+    stream_abort(s, false);
     return 0;
 }
 
@@ -1100,12 +1104,12 @@ int coio_stream_close(coio_stream *s)
             if (r == 0)
                 r = wait_written(s, 0);
         }
-        stream_abort(s); /* s->users still counts us: not freed yet */
+        stream_abort(s, true); /* s->users still counts us: not freed yet */
         leave(s, false, 0);
     } else {
         if (s->wlen && !r)
             r = -EPERM;
-        stream_abort(s);
+        stream_abort(s, true);
     }
     return r;
 }

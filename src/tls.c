@@ -931,6 +931,13 @@ static bool is_ip_literal(const char *s)
 static int tls_new(coio_tls_config *c, int fd, unsigned flags, coio_tls **out)
 {
     ERR_clear_error();
+    /* The socket I/O expects EAGAIN: on a blocking fd, epoll's first try would block the
+     * loop's thread. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+        set_error("%s", coio_strerror(-errno));
+        return -errno;
+    }
     int r = config_freeze(c);
     if (r < 0)
         return r;
@@ -1375,15 +1382,11 @@ static int tp_shutdown_write(void *ctx)
     return (int)release(t, r);
 }
 
-/* The stream is closing (close or abort, which the stream does not tell apart): a
- * close_notify goes out if the socket takes it at once, so a peer reading to the end
- * sees a clean end rather than a truncation. */
-static int tp_close(void *ctx)
+/* The stream is aborted: no close_notify, so the peer sees the connection end without
+ * one (a truncation), never a clean end of the data. */
+static int tp_abort(void *ctx)
 {
     coio_tls *t = ctx;
-    if (!t->broken && !t->shut && !t->flushing && SSL_is_init_finished(t->ssl) &&
-        t->opos == t->olen && tls_close_notify(t) == 0)
-        (void)out_try(t);
     if (t->own_fd && t->fd >= 0)
         coio_close(t->fd);
     t->own_fd = false;
@@ -1394,6 +1397,17 @@ static int tp_close(void *ctx)
     return 0;
 }
 
+/* The stream is closing: a close_notify goes out if the socket takes it at once, so a
+ * peer reading to the end sees a clean end rather than a truncation. */
+static int tp_close(void *ctx)
+{
+    coio_tls *t = ctx;
+    if (!t->broken && !t->shut && !t->flushing && SSL_is_init_finished(t->ssl) &&
+        t->opos == t->olen && tls_close_notify(t) == 0)
+        (void)out_try(t);
+    return tp_abort(t);
+}
+
 static const coio__stream_transport tls_transport = {
     .name = "tls",
     .read = tp_read,
@@ -1401,6 +1415,7 @@ static const coio__stream_transport tls_transport = {
     .writev = tp_writev,
     .shutdown_write = tp_shutdown_write,
     .close = tp_close,
+    .abort = tp_abort,
 };
 
 coio_stream *coio_tls_stream_open(coio_tls *t, const coio_stream_opts *opts)

@@ -1205,6 +1205,81 @@ static void random_records(void **state)
     run(records_main, NULL);
 }
 
+/* How a stream's end reaches a real OpenSSL peer (Python's ssl over memory BIOs, so it
+ * also reports what TCP said: byte counts, 0 for a FIN, rst): coio_stream_close sends
+ * close_notify (a clean end), coio_stream_abort sends nothing, so the peer sees the
+ * connection end without one (SSLEOFError) or a reset, never a clean end of the data. */
+static const char py_end[] =
+    "import socket, ssl, sys\n"
+    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+    "ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n"
+    "ctx.options &= ~getattr(ssl, 'OP_IGNORE_UNEXPECTED_EOF', 0)\n" /* Debian sets it */
+    "ls = socket.socket(); ls.bind(('127.0.0.1', 0)); ls.listen()\n"
+    "print(ls.getsockname()[1], flush=True)\n"
+    "c, _ = ls.accept()\n"
+    "inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()\n"
+    "s = ctx.wrap_bio(inc, out, server_side=True)\n"
+    "data, log, end = b'', [], None\n"
+    "while end is None:\n"
+    "    try: raw = c.recv(65536)\n"
+    "    except ConnectionResetError: log.append('rst'); end = 'reset'; break\n"
+    "    log.append(len(raw))\n"
+    "    if raw: inc.write(raw)\n"
+    "    else: inc.write_eof()\n"
+    "    try:\n"
+    "        while True:\n"
+    "            d = s.read(4096)\n"
+    "            if not d: end = 'clean'; break\n"
+    "            data += d\n"
+    "    except ssl.SSLWantReadError: pass\n"
+    "    except ssl.SSLZeroReturnError: end = 'clean'\n"
+    "    except ssl.SSLError as e:\n" /* SSLEOFError, or this reason on Debian's */
+    "        eof = isinstance(e, ssl.SSLEOFError) or e.reason == 'UNEXPECTED_EOF_WHILE_READING'\n"
+    "        end = 'truncated' if eof else 'error:%s' % e.reason\n"
+    "    try: c.sendall(out.read())\n"
+    "    except OSError: pass\n" /* the session tickets, to a client that is gone */
+    "print(end, data.decode().strip(), log, flush=True)\n";
+
+static int end_seen_main(void *arg)
+{
+    bool abort = *(bool *)arg;
+    char *argv[] = {(char *)python3_path(), "-c", (char *)py_end, (char *)cert("srv.crt"),
+                    (char *)cert("srv.key"), NULL};
+    peer p = {0, -1};
+    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
+    int port = read_port_line(&p, NULL);
+    assert_true(port > 0);
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    coio_tls_config *c = client_config();
+    coio_tls *t;
+    coio_assert_rc(coio_tls_connect(c, "127.0.0.1", ps, &t), 0);
+    coio_stream *s = coio_tls_stream_open(t, NULL);
+    coio_assert_rc(coio_stream_write(s, "last words\n", 11), 11);
+    coio_assert_rc(coio_stream_flush(s), 0);
+    coio_assert_rc(abort ? coio_stream_abort(s) : coio_stream_close(s), 0);
+    char out[256];
+    peer_read_all(&p, out, sizeof out);
+    print_message("peer after %s: %s", abort ? "abort" : "close", out);
+    assert_int_equal(peer_wait(&p, 10), 0);
+    if (abort)
+        assert_true(!strncmp(out, "truncated last words ", 21) ||
+                    !strncmp(out, "reset last words ", 17));
+    else
+        assert_true(!strncmp(out, "clean last words ", 17));
+    coio_tls_config_destroy(c);
+    return 0;
+}
+
+static void abort_sends_no_close_notify(void **state)
+{
+    (void)state;
+    bool abort = false;
+    run(end_seen_main, &abort);
+    abort = true;
+    run(end_seen_main, &abort);
+}
+
 /* Clients against a coio TLS server: openssl s_client, Python's ssl, curl. */
 typedef struct client_prog {
     const char *name;
@@ -1593,6 +1668,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(openssl_s_server),
         cmocka_unit_test(python_ssl_server),
         cmocka_unit_test(random_records),
+        cmocka_unit_test(abort_sends_no_close_notify),
         cmocka_unit_test(openssl_s_client),
         cmocka_unit_test(python_ssl_client),
         cmocka_unit_test(curl_client),

@@ -4,28 +4,20 @@
  * The input is split into a header, a list of reader operations and a payload. Inside
  * coio_run, a writer task sends the payload through a pipe or a Unix socketpair with a
  * coio_stream (chunk sizes, drains and marks drawn from the input), then half-closes;
- * the main task runs the operations on a reading stream: readline, read_until (with a
- * separator of 1-4 bytes), read_exactly, read and read_all, with random limits and
- * capacities. Every result is checked against a model computed from the payload (what
- * must be returned, which error, what stays buffered): a mismatch abort()s, and so do
- * leaked fds. ASan and UBSan catch the rest.
+ * the main task runs the operations on a reading stream and checks every result against
+ * the model of stream_oracle.h: a mismatch abort()s, and so do leaked fds. ASan and
+ * UBSan catch the rest.
  *
  * Layout: [flags][limit lo][limit hi][nops][seed] then nops * 3 op bytes, then payload.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <coio.h>
+#include "stream_oracle.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -41,20 +33,6 @@ struct fz {
     int fds[2];
     coio_stream *r, *w;
 };
-
-#define EXPECT(cond)                                                                     \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "stream_fuzz: %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
-
-static uint32_t rnd(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return *s >> 8;
-}
 
 static int writer(void *arg)
 {
@@ -87,138 +65,17 @@ static int writer(void *arg)
     return 0;
 }
 
-/* Index of the first occurrence of sep in p[0..n), or n. */
-static size_t find(const uint8_t *p, size_t n, const uint8_t *sep, size_t seplen)
-{
-    const uint8_t *q = memmem(p, n, sep, seplen);
-    return q ? (size_t)(q - p) : n;
-}
-
 static int reader(void *arg)
 {
     struct fz *f = arg;
-    size_t pos = 0;
-    static uint8_t buf[70000];
     coio_task *wt = coio_spawn(writer, f);
     EXPECT(wt != NULL);
-    for (size_t i = 0; i < f->nops; i++) {
-        const uint8_t *op = f->ops + 3 * i;
-        const uint8_t *rest = f->payload + pos;
-        size_t left = f->len - pos;
-        size_t a = op[1], b = op[2];
-        switch (op[0] % 6) {
-        case 0:   /* readline */
-        case 1: { /* read_until, separator taken from the payload or the op */
-            size_t cap = b ? b * 64 + a : sizeof buf;
-            uint8_t sepb[5] = {(uint8_t)'\n', (uint8_t)a, (uint8_t)b, (uint8_t)(a ^ b),
-                               (uint8_t)(a + b)};
-            const uint8_t *sep = sepb;
-            size_t seplen = 1;
-            bool line = op[0] % 6 == 0;
-            if (!line) {
-                seplen = 1 + a % 4;
-                if (left >= seplen && b % 2)
-                    sep = rest + (b * 7) % (left - seplen + 1); /* one that occurs */
-                else
-                    sep = sepb + 1;
-            }
-            uint8_t sepcopy[4];
-            memcpy(sepcopy, sep, seplen);
-            ssize_t r = line ? coio_stream_readline(f->r, buf, cap)
-                             : coio_stream_read_until(f->r, sepcopy, seplen, buf, cap);
-            /* The limit bounds the record without its separator; cap holds both. */
-            size_t at = find(rest, left, sepcopy, seplen);
-            if (at < left) { /* a separator exists */
-                size_t end = at + seplen;
-                if (at <= f->limit && end <= cap) {
-                    EXPECT(r == (ssize_t)end);
-                    EXPECT(memcmp(buf, rest, end) == 0);
-                    pos += end;
-                } else {
-                    EXPECT(r == -EMSGSIZE);
-                    /* the whole record if its separator had arrived, else a prefix */
-                    EXPECT(coio_stream_overrun(f->r) > 0 && coio_stream_overrun(f->r) <= end);
-                }
-            } else if (left >= cap || (left >= seplen && left - seplen + 1 > f->limit)) {
-                EXPECT(r == -EMSGSIZE);
-                EXPECT(coio_stream_overrun(f->r) > 0 && coio_stream_overrun(f->r) <= left);
-            } else if (line) {
-                EXPECT(r == (ssize_t)left);
-                EXPECT(memcmp(buf, rest, left) == 0);
-                pos += left;
-            } else {
-                EXPECT(r == -EPIPE);
-                EXPECT(coio_stream_buffered(f->r) == left); /* partial record kept */
-            }
-            break;
-        }
-        case 2: { /* read_exactly */
-            size_t n = (a << 8 | b) % sizeof buf;
-            size_t got = 12345;
-            ssize_t r = coio_stream_read_exactly(f->r, buf, n, &got);
-            if (left >= n) {
-                EXPECT(r == (ssize_t)n && got == n);
-                EXPECT(memcmp(buf, rest, n) == 0);
-                pos += n;
-            } else {
-                EXPECT(r == -EPIPE && got == left);
-                EXPECT(memcmp(buf, rest, left) == 0);
-                pos += left;
-                EXPECT(coio_stream_at_eof(f->r));
-            }
-            break;
-        }
-        case 3: { /* read up to n */
-            size_t n = (a << 8 | b) % sizeof buf;
-            ssize_t r = coio_stream_read(f->r, buf, n);
-            if (n == 0 || left == 0) {
-                EXPECT(r == 0);
-            } else {
-                EXPECT(r > 0 && (size_t)r <= n && (size_t)r <= left);
-                EXPECT(memcmp(buf, rest, (size_t)r) == 0);
-                pos += (size_t)r;
-            }
-            break;
-        }
-        case 4: { /* read_all */
-            size_t cap = (a << 8 | b) % sizeof buf;
-            ssize_t r = coio_stream_read_all(f->r, buf, cap);
-            if (left > cap) {
-                EXPECT(r == -EMSGSIZE);
-                EXPECT(coio_stream_buffered(f->r) > cap);
-            } else {
-                EXPECT(r == (ssize_t)left);
-                EXPECT(memcmp(buf, rest, left) == 0);
-                pos += left;
-                EXPECT(coio_stream_at_eof(f->r));
-            }
-            break;
-        }
-        case 5: /* change the limit */
-            f->limit = 1 + (a << 8 | b) % 600;
-            EXPECT(coio_stream_set_limit(f->r, f->limit) == 0);
-            break;
-        }
-        EXPECT(!coio_stream_at_eof(f->r) || pos == f->len);
-    }
+    oracle_run(f->r, f->ops, f->nops, f->payload, f->len, &f->limit);
     /* Stop the writer if it still waits on a reader that has finished. */
     coio_stream_abort(f->r);
     f->r = NULL;
     coio_await(wt);
     return 0;
-}
-
-static int count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
