@@ -403,6 +403,22 @@ def server_targets(rows, check):
                 measured += f" (coio_uring {u:.3f}×)"
             ok = None if r is None else (r <= limit if at_most else r >= limit)
             check(w, f"{text}, {p}", measured, ok, peer, f"{name} {p}")
+    # W10 beside Tokio (tokio-rustls on one thread): the issue sets no target, so reported
+    for name, conn, text in (
+            ("cpu_us_per_req", "conn=keepalive",
+             "W10a keep-alive: coio CPU/request ÷ Tokio's (tokio-rustls; no target)"),
+            ("req_per_s", "conn=new",
+             "W10b a handshake per request: coio handshakes/s ÷ Tokio's (tokio-rustls; no target)")):
+        for p in [p for p in points(rows, "W10") if conn in p] or [f"c=100 {conn}"]:
+            r = ratio("W10", "coio", name, p, "tokio", False)
+            u = ratio("W10", "coio_uring", name, p, "tokio", False)
+            if r:
+                measured = f"{r:.3f}×" + (f" (coio_uring {u:.3f}×)" if u else "")
+            elif not any(x["workload"] == "W10" and x["impl"] == "tokio" for x in rows):
+                measured = "not measured: the Tokio peer is not available"
+            else:
+                measured = "not measured"
+            check("W10", f"{text}, {p}", measured, "report" if r else None, "tokio", f"{name} {p}")
 
 
 def targets(rows, sysrows):
@@ -666,7 +682,9 @@ def tokio_version():
                    for d in glob.glob("/usr/share/cargo/registry/tokio-1.*"))
     if not rustc or not tokio:
         return "not installed"
-    return f"{rustc}, Tokio {', '.join(tokio)}"
+    tls = sorted(os.path.basename(d)[len("tokio-rustls-"):]
+                 for d in glob.glob("/usr/share/cargo/registry/tokio-rustls-*"))
+    return f"{rustc}, Tokio {', '.join(tokio)}" + (f", tokio-rustls {', '.join(tls)}" if tls else "")
 
 
 def gq(text):
@@ -1063,8 +1081,12 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "coio_uring the same on io_uring; nginx runs one worker with `ssl_protocols "
              "TLSv1.3` and its default session settings; Go is `bench/peers/go/w10_https.go` "
              "(net/http, crypto/tls, GOMAXPROCS=1); Node `bench/peers/node/w10_https.js` (the "
-             "https module). wrk does not resume sessions, so every connection of "
-             "`conn=new` is a full handshake. Tokio is not a peer: Debian has no tokio-rustls.")
+             "https module); Tokio `bench/peers/tokio_tls` (tokio-rustls 0.23 on rustls 0.20 "
+             "and ring, `current_thread`, the W5 Tokio server's hand-written HTTP, stateless "
+             "session tickets; a cargo project of its own, built by its `build.sh` from "
+             "Debian's librust-tokio-rustls-dev and librust-rustls-pemfile-dev, and not "
+             "available where they are missing). wrk does not resume sessions, so every "
+             "connection of `conn=new` is a full handshake.")
     L.append("- Ratios in the W4, W5, W8, W8e, W9 and W10 targets are decided by coio on the epoll backend; "
              "coio_uring's ratio is given beside it.")
     L.append("")

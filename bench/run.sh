@@ -23,7 +23,9 @@
 # cannot stretch the run), COIO_BENCH_NO_INSTALL=1 (never apt-get install a missing peer).
 # The Tokio peers (bench/peers/tokio) build offline with Debian's cargo and rustc against
 # its packaged crates (apt-get install cargo rustc librust-tokio-dev), in release mode, into
-# $BUILD/bench-tokio; a rustup toolchain on PATH is not used.
+# $BUILD/bench-tokio; a rustup toolchain on PATH is not used. W10's Tokio peer
+# (bench/peers/tokio_tls, a project of its own) also needs librust-tokio-rustls-dev and
+# librust-rustls-pemfile-dev, and builds into $BUILD/bench-tokio-tls.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -91,6 +93,13 @@ have_tokio() { # Debian's toolchain and Tokio crate (not a rustup cargo on PATH)
 have_tokio || apt_install cargo rustc librust-tokio-dev
 have_tokio && HAVE_TOKIO=1 ||
     say "  skip Tokio peers: no Debian cargo, rustc and Tokio (apt-get install cargo rustc librust-tokio-dev)"
+have_tokio_tls() { # W10's Tokio peer: tokio-rustls and rustls-pemfile too
+    compgen -G "/usr/share/cargo/registry/tokio-rustls-*" >/dev/null &&
+        compgen -G "/usr/share/cargo/registry/rustls-pemfile-*" >/dev/null
+}
+if wants W10 && [ $HAVE_TOKIO = 1 ] && ! have_tokio_tls; then
+    apt_install librust-tokio-rustls-dev librust-rustls-pemfile-dev
+fi
 [ -x $SYSPY ] || apt_install python3
 if ! $SYSPY -c 'import uvloop' 2>/dev/null; then apt_install python3-uvloop; fi
 [ -x $SYSPY ] && HAVE_ASYNCIO=1 || say "  skip asyncio peers: no $SYSPY (apt-get install python3)"
@@ -203,6 +212,14 @@ if wants W10 && [ $HAVE_W10 = 1 ] && [ $HAVE_GO = 1 ]; then # the Go server, not
     (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
         GO111MODULE=off "$GO" build -o "$BUILD/bench-w10/w10_https_go" w10_https.go) >>"$OUT/build.log" 2>&1 ||
         say "  the Go peer of W10 did not build ($OUT/build.log)"
+fi
+if wants W10 && [ $HAVE_W10 = 1 ] && [ $HAVE_TOKIO = 1 ]; then # its Tokio server (~1-2 min at first)
+    bash "$ROOT/bench/peers/tokio_tls/build.sh" "$BUILD" >>"$OUT/build.log" 2>&1
+    case $? in
+    0) ;;
+    77) say "  skip the Tokio peer of W10: not available (apt-get install librust-tokio-rustls-dev librust-rustls-pemfile-dev)" ;;
+    *) say "  the Tokio peer of W10 did not build ($OUT/build.log)" ;;
+    esac
 fi
 if wants W4; then # its servers, client and peers, so that no measured point builds
     W4_BUILD_ONLY=1 COIO_BENCH_BUILD=$BUILD bash "$ROOT/bench/w4_echo.sh" >>"$OUT/build.log" 2>&1 ||
@@ -339,6 +356,7 @@ W10_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W10_IMPLS+=(nginx)
 [ -x "$BUILD/bench-w10/w10_https_go" ] && W10_IMPLS+=(go)
 [ $HAVE_NODE = 1 ] && W10_IMPLS+=(node)
+[ -x "$BUILD/bench-tokio-tls/target/release/w10_https" ] && W10_IMPLS+=(tokio)
 W8E_IMPLS=(coio coio_uring)
 { [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; } && W8E_IMPLS+=(nginx)
 W5_IMPLS=(coio coio_uring)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # W10 HTTPS: wrk (one thread, GET /, TLS) against a "Hello, World!" HTTPS server pinned to
-# CPU 0, wrk pinned to CPU 1, with one ECDSA P-256 certificate made here and TLS 1.3:
+# CPU 0, wrk pinned to CPU 1 (https://localhost:PORT/), with one ECDSA P-256 certificate
+# made here and TLS 1.3:
 #   W10a  keep-alive, c=100: req_per_s and cpu_us_per_req (the server's utime+stime
 #         over the measured run, per request)
 #   W10b  a new TLS connection per request (wrk sends "Connection: close"), c=100:
@@ -18,11 +19,14 @@
 #
 # IMPL: coio (COIO_BACKEND=epoll), coio_uring (io_uring), nginx, go (bench/peers/go/
 # w10_https.go: net/http and crypto/tls, GOMAXPROCS=1, built with `GO111MODULE=off go
-# build`), node (bench/peers/node/w10_https.js: the https module). Uses
-# $BUILD/examples/http_hello (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release;
-# `make build`). Tokio is not a peer here: Debian has no tokio-rustls crate.
+# build`), node (bench/peers/node/w10_https.js: the https module), tokio
+# (bench/peers/tokio_tls: tokio-rustls on the current_thread runtime, built offline by its
+# build.sh from Debian's crates; skipped when librust-tokio-rustls-dev or
+# librust-rustls-pemfile-dev is missing). Uses $BUILD/examples/http_hello (BUILD:
+# COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release; `make build`).
 # Environment: W10_WARMUP (1), W10_SECONDS (5), W10_SERVER_CPU (0), W10_CLIENT_CPU (1),
-# W10_C (100). Debian packages: wrk, nginx, openssl, golang-go, nodejs.
+# W10_C (100). Debian packages: wrk, nginx, openssl, golang-go, nodejs, cargo + rustc +
+# librust-tokio-dev + librust-tokio-rustls-dev + librust-rustls-pemfile-dev.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,7 +55,8 @@ have() {
         build_go || { say "w10: skip go"; return 1; }
         ;;
     node) [ -x "$NODE" ] || { say "w10: skip node: no node (apt-get install nodejs)"; return 1; } ;;
-    *) say "w10: unknown impl $1 (coio coio_uring nginx go node)"; return 2 ;;
+    tokio) build_tokio || return 1 ;;
+    *) say "w10: unknown impl $1 (coio coio_uring nginx go node tokio)"; return 2 ;;
     esac
 }
 
@@ -62,6 +67,21 @@ build_go() {
     (cd "$ROOT/bench/peers/go" && GOCACHE=$BUILD/go-cache GOPATH=$BUILD/go-path \
         GO111MODULE=off "$GO" build -o "$BIN/w10_https_go" w10_https.go) >"$BIN/go-build.log" 2>&1 ||
         { say "w10: go build w10_https.go failed: $(tail -c 300 "$BIN/go-build.log")"; return 1; }
+}
+
+# The Tokio server: built (or found up to date) by its build.sh; 77 means a missing crate.
+build_tokio() {
+    local rc
+    mkdir -p "$BIN"
+    bash "$ROOT/bench/peers/tokio_tls/build.sh" "$BUILD" >"$BIN/tokio-build.log" 2>&1
+    rc=$?
+    [ $rc = 0 ] && return 0
+    if [ $rc = 77 ]; then
+        say "w10: skip tokio: not available: $(tail -n 1 "$BIN/tokio-build.log")"
+    else
+        say "w10: skip tokio: its build failed: $(tail -c 300 "$BIN/tokio-build.log")"
+    fi
+    return 1
 }
 
 # cpu_ticks PID: utime+stime of PID and its descendants, all threads.
@@ -165,7 +185,10 @@ start_server() {
 wrk_run() { # mode seconds outfile
     local hdr=()
     [ "$1" = close ] && hdr=(-H "Connection: close")
-    taskset -c "$CCPU" wrk -t1 -c"$C" -d"$2"s "${hdr[@]}" "https://127.0.0.1:$port/" >"$3" 2>&1
+    # localhost, not 127.0.0.1: wrk sends the URL's host as SNI, and rustls 0.20 (the Tokio
+    # peer's) refuses a ClientHello whose SNI is an IP address. The servers listen on
+    # 127.0.0.1 only, the one address of localhost wrk finds accepting.
+    taskset -c "$CCPU" wrk -t1 -c"$C" -d"$2"s "${hdr[@]}" "https://localhost:$port/" >"$3" 2>&1
 }
 
 point() { # impl mode
@@ -182,6 +205,7 @@ point() { # impl mode
     nginx) start_nginx "$tmp" ;;
     go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w10_https_go" "$tmp/cert.pem" "$tmp/key.pem" ;;
     node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w10_https.js" "$tmp/cert.pem" "$tmp/key.pem" ;;
+    tokio) start_server "$tmp" "$BUILD/bench-tokio-tls/target/release/w10_https" "$tmp/cert.pem" "$tmp/key.pem" ;;
     esac || { rm -rf "$tmp"; return 1; }
     out=$tmp/wrk
     if [ "$WARM" != 0 ]; then
@@ -237,7 +261,7 @@ fi
 [ $# = 0 ] || { say "usage: bench/w10_https.sh [IMPL keepalive|close]"; exit 2; }
 failed=0
 for mode in keepalive close; do
-    for impl in coio coio_uring nginx go node; do
+    for impl in coio coio_uring nginx go node tokio; do
         point "$impl" "$mode"
         rc=$?
         [ $rc = 0 ] || [ $rc = 77 ] || { say "w10: $impl $mode failed"; failed=1; }
