@@ -853,7 +853,9 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "runtime thread, like one coio loop); Tokio on its `current_thread` runtime (one "
              "thread too), built in release mode by `bench/peers/tokio/build.sh` with Debian's "
              "cargo and rustc against its packaged crates (`apt-get install cargo rustc "
-             "librust-tokio-dev`, offline); the Python peers use Debian's "
+             "librust-tokio-dev`, offline; W10's Tokio peer, `bench/peers/tokio_tls`, "
+             "also needs librust-tokio-rustls-dev and librust-rustls-pemfile-dev); the Python "
+             "peers use Debian's "
              "`/usr/bin/python3` with `asyncio` and `uvloop` loops.\n")
     L.append("`coio ×better` is how many times better coio is on that row's metric "
              "(peer/coio for times, sizes and fault counts; coio/peer for rates): above 1 "
@@ -1074,7 +1076,9 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "io_uring); `open=cached`: the file stays open (`w8e_server --open-once`; "
              "nginx `open_file_cache`), so the send alone is measured. A range wholly in "
              "the page cache is sent from coio's loop thread (docs/files.md).")
-    L.append("- W10: `bench/w10_https.sh`: wrk -t1 -c100 over TLS 1.3 with one self-signed "
+    L.append("- W10: `bench/w10_https.sh`: wrk -t1 -c100 over TLS 1.3 (to "
+             "`https://localhost:PORT/`, as rustls 0.20 refuses an IP address as SNI) with one "
+             "self-signed "
              "ECDSA P-256 certificate made for the run, a 1 s warm-up, then 5 s measured; the "
              "server's CPU time is its utime + stime (all threads and children) over the "
              "measured run. coio is `examples/http_hello --tls-cert --tls-key` on epoll, "
