@@ -1,9 +1,11 @@
 /*
  * Files: open, read, write, sync, stat, directories, whole-file helpers, copy and
- * sendfile, for tasks. Every file system call runs on the worker pool (threadpool.c), on
- * both backends: a regular file is always "ready", so the only way to keep a slow disk,
+ * sendfile, for tasks. Every file system call runs in io_uring or on the worker pool
+ * (threadpool.c): a regular file is always "ready", so the only way to keep a slow disk,
  * a page-cache miss or a blocking open (a FIFO, NFS) off the loop thread is another
- * thread. The calling task alone waits.
+ * thread. The calling task alone waits. The one exception is a small read the page
+ * cache can serve, which preadv2(RWF_NOWAIT) does on the loop thread without blocking
+ * (read_nowait).
  *
  * Each call fills a request (fs_req), and fs_run hands it to coio_to_thread, which drops
  * a request no worker has taken when the task is interrupted and otherwise waits until
@@ -18,6 +20,7 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +28,14 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FS_CHUNK (2u << 20)          /* bytes per request of a large read or write */
 #define FS_SMALL_FILE (256u << 10)   /* read_all reads files this small in one request */
 #define FS_DIRBUF (32u << 10)        /* getdents64 buffer of a coio_dir */
+#define FS_NOWAIT_MAX (256u << 10)   /* larger reads go to the pool even when cached */
 
 enum fs_code {
     FS_OPEN,
@@ -59,6 +64,7 @@ enum fs_code {
     FS_SENDFILE,
     FS_READ_SMALL,
     FS_COMMIT,
+    FS_READ_REST,
 };
 
 /* One file system call for the pool. Lives on the calling task's stack. */
@@ -85,6 +91,7 @@ static ssize_t ret(ssize_t r)
 
 static ssize_t copy_chunk(fs_req *q);
 static ssize_t read_small(fs_req *q);
+static ssize_t read_rest(fs_req *q);
 static ssize_t commit(fs_req *q);
 
 /* Runs on a worker thread. */
@@ -145,6 +152,8 @@ static ssize_t fs_syscall(fs_req *q)
         return read_small(q);
     case FS_COMMIT:
         return commit(q);
+    case FS_READ_REST:
+        return read_rest(q);
     }
     return -EINVAL;
 }
@@ -231,6 +240,78 @@ static bool backend_has(const coio__loop *L, int code)
     return L && L->backend->native && L->backend->native(code);
 }
 
+/* Whether preadv2(RWF_NOWAIT) may be tried: cleared for good when the kernel has no
+ * preadv2 (< 4.6). A file that can't honour RWF_NOWAIT (/proc, most devices) says
+ * EOPNOTSUPP per call and goes to the pool. */
+static _Atomic bool nowait_ok = true;
+
+/* FS_READ_REST, on a worker: the part of a read that RWF_NOWAIT left (pages not in the
+ * cache). Only a regular file or a block device is read on: a short read from a pipe or
+ * a socket is what it had, and waiting for more would change the call's meaning. */
+static ssize_t read_rest(fs_req *q)
+{
+    struct stat st;
+    if (fstat(q->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+        return 0;
+    return ret(q->off < 0 ? read(q->fd, q->buf, q->len)
+                          : pread(q->fd, q->buf, q->len, (off_t)q->off));
+}
+
+/* A read whose data is in the page cache, done on the loop thread with preadv2(
+ * RWF_NOWAIT): the kernel copies cached pages and refuses (EAGAIN) rather than wait for
+ * the disk, a lock or a pipe's writer, so nothing here can block the loop. A read the
+ * cache serves only in part continues on the pool (FS_READ_REST). Returns -EAGAIN when
+ * the read must go to the pool whole; else the call's result. Like every call that
+ * returns without suspending, it spends the task's budget (fairness). */
+static ssize_t read_nowait(coio__loop *L, fs_req *q)
+{
+    coio_task *t = L ? L->current : NULL;
+    /* A large read stays on the pool: copying megabytes would hold the loop thread (and
+     * every other task) for hundreds of microseconds, where a worker copies in
+     * parallel and the call can be cancelled between its pieces. */
+    if (!t || q->len == 0 || q->len > FS_NOWAIT_MAX ||
+        !atomic_load_explicit(&nowait_ok, memory_order_relaxed))
+        return -EAGAIN;
+    int c = coio__check(L, t);
+    if (c < 0)
+        return c;
+    c = coio__budget_spend(L, t);
+    if (c < 0)
+        return c;
+    /* A short read is the end of the file, or pages not in the cache: the next read
+     * tells which (0 at the end, EAGAIN for the disk), without leaving this thread for
+     * the common case, a buffer larger than what is left of the file. */
+    size_t done = 0;
+    for (;;) {
+        struct iovec v = {(char *)q->buf + done, q->len - done};
+        ssize_t r = preadv2(q->fd, &v, 1,
+                            q->code == FS_PREAD ? (off_t)(q->off + (int64_t)done) : -1,
+                            RWF_NOWAIT);
+        if (r < 0) {
+            if (errno == ENOSYS)
+                atomic_store_explicit(&nowait_ok, false, memory_order_relaxed);
+            if (done == 0)
+                return -EAGAIN; /* any error: the pool's call gives the answer */
+            break;
+        }
+        done += (size_t)r;
+        if (r == 0 || done == q->len) {
+            q->ran = true;
+            q->res = (ssize_t)done;
+            return q->res;
+        }
+    }
+    q->ran = true;
+    q->res = (ssize_t)done;
+    fs_req rest = {.code = FS_READ_REST, .fd = q->fd, .buf = (char *)q->buf + done,
+                   .len = q->len - done,
+                   .off = q->code == FS_PREAD ? q->off + (int64_t)done : -1};
+    coio_to_thread(fs_work, &rest);
+    if (rest.ran && rest.res > 0)
+        q->res += rest.res;
+    return q->res; /* what was read is kept; an interruption shows at the next call */
+}
+
 /* Performs q for the current task: in the backend if it does q natively (io_uring),
  * else on the pool. Returns q's result, or -ECANCELED / -ETIMEDOUT / -EPERM / -EAGAIN
  * when it did not run or failed after an interruption. io.c's rule for an interrupted
@@ -254,6 +335,11 @@ static ssize_t fs_run(fs_req *q)
             }
             return r;
         }
+    }
+    if (q->code == FS_READ || q->code == FS_PREAD) {
+        ssize_t r = read_nowait(L, q);
+        if (r != -EAGAIN)
+            return r;
     }
     int r = coio_to_thread(fs_work, q);
     if (q->ran && (r == 0 || q->res >= 0))
@@ -579,9 +665,10 @@ int coio_dir_close(coio_dir *d)
 
 /* --------------------------------------------------------------- whole files */
 
-/* FS_READ_SMALL: opens q->path and reads it whole if it holds at most FS_SMALL_FILE
- * bytes (and at most q->len, the cap); otherwise leaves it open in q->fd with what it
- * read so far. The buffer (q->buf, malloc'd here) has room for a final NUL. */
+/* FS_READ_SMALL: opens q->path and reads it whole, up to EOF, if it holds at most
+ * FS_SMALL_FILE bytes (and at most q->len, the cap); otherwise leaves it open in q->fd
+ * with what it read so far (q->off bytes, the buffer's room). The buffer (q->buf,
+ * malloc'd here) has room for a final NUL. */
 static ssize_t read_small(fs_req *q)
 {
     q->fd = -1;
@@ -606,14 +693,14 @@ static ssize_t read_small(fs_req *q)
         want = FS_SMALL_FILE;
     if (want > cap)
         want = cap;
-    char *b = malloc(want + 1);
+    char *b = malloc(want + 2); /* + 1 byte that tells the end, + the NUL */
     if (!b) {
         close(fd);
         return -ENOMEM;
     }
     size_t got = 0;
     for (;;) {
-        ssize_t r = read(fd, b + got, want - got);
+        ssize_t r = read(fd, b + got, want + (got == want) - got);
         if (r < 0) {
             int e = errno;
             free(b);
@@ -623,12 +710,20 @@ static ssize_t read_small(fs_req *q)
         got += (size_t)r;
         if (r == 0)
             break;
-        if (got == want) { /* more to come, or exactly at EOF: the caller finds out */
-            q->fd = fd;
+        if (got > want) { /* the file goes on past the size it had */
+            if (want == cap) {
+                free(b);
+                close(fd);
+                return -EFBIG;
+            }
+            q->fd = fd; /* the caller reads the rest */
             q->buf = b;
-            q->off = (int64_t)want;
+            q->off = (int64_t)got;
             return (ssize_t)got;
         }
+        /* got == want: one more byte of room (b has want + 2) tells the end of the file
+         * from more to come, so that a whole small file is one request: open, read,
+         * close, no second trip to see EOF. */
     }
     close(fd);
     q->buf = b;
