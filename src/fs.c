@@ -36,6 +36,9 @@
 #define FS_SMALL_FILE (256u << 10)   /* read_all reads files this small in one request */
 #define FS_DIRBUF (32u << 10)        /* getdents64 buffer of a coio_dir */
 #define FS_NOWAIT_MAX (256u << 10)   /* larger reads go to the pool even when cached */
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008 /* Linux 4.14; older C libraries lack the name */
+#endif
 
 enum fs_code {
     FS_OPEN,
@@ -278,6 +281,12 @@ static ssize_t read_nowait(coio__loop *L, fs_req *q)
     c = coio__budget_spend(L, t);
     if (c < 0)
         return c;
+    /* O_DIRECT bypasses the cache: RWF_NOWAIT then only spares the submission a wait,
+     * and the read itself waits for the device. The flag can change (F_SETFL), so it is
+     * asked each time. */
+    int fl = fcntl(q->fd, F_GETFL);
+    if (fl < 0 || (fl & O_DIRECT))
+        return -EAGAIN;
     /* A short read is the end of the file, or pages not in the cache: the next read
      * tells which (0 at the end, EAGAIN for the disk), without leaving this thread for
      * the common case, a buffer larger than what is left of the file. */

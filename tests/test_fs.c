@@ -866,6 +866,40 @@ static int cached_main(void *arg)
     return 0;
 }
 
+/* O_DIRECT never reads from the cache: the device's wait would fall on the loop thread,
+ * so such a read goes to the pool. */
+static int direct_main(void *arg)
+{
+    int *skipped = arg;
+    char path[128];
+    path_of(path, sizeof path, "direct");
+    int fd = plain_file(path, 8192);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) { /* the file system has no direct I/O */
+        *skipped = 1;
+        return 0;
+    }
+    char *buf = aligned_alloc(4096, 4096);
+    CHECK_RC(coio_file_pread(fd, buf, 4096, 4096), 4096);
+    CHECK(matches(buf, 4096, 4096));
+    free(buf);
+    close(fd);
+    CHECK(pool_threads() > 0);
+    return 0;
+}
+
+static void direct_io_reads_run_on_the_pool(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1);
+    int skipped = 0;
+    run_in_tmpdir(direct_main, &skipped);
+    if (skipped)
+        coio_test_skip("/tmp does not support O_DIRECT");
+}
+
 static void cached_reads_complete_without_a_pool_thread(void **state)
 {
     (void)state;
@@ -1308,6 +1342,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(file_calls_run_on_a_pool_thread),
     cmocka_unit_test(io_uring_opens_natively_epoll_on_the_pool),
     cmocka_unit_test(cached_reads_complete_without_a_pool_thread),
+    cmocka_unit_test(direct_io_reads_run_on_the_pool),
     cmocka_unit_test(reads_the_cache_lacks_in_part_or_whole_are_complete),
     cmocka_unit_test(read_of_an_empty_fifo_waits_off_the_loop_thread),
     cmocka_unit_test(cancelled_read_all_leaks_no_fd),
