@@ -248,6 +248,30 @@ static bool backend_has(const coio__loop *L, int code)
  * EOPNOTSUPP per call and goes to the pool. */
 static _Atomic bool nowait_ok = true;
 
+/* The fds coio_file_open opened without O_DIRECT, until coio_file_close: reads on them
+ * need not ask fcntl whether they bypass the cache. Like the epoll backend's knowledge of
+ * an fd, it assumes the fd is closed with coio_file_close (api.md) and not given
+ * O_DIRECT later with F_SETFL (files.md). */
+#define FS_PLAIN_FDS 65536
+static _Atomic uint64_t plain_fds[FS_PLAIN_FDS / 64];
+
+static void plain_fd_set(int fd, bool plain)
+{
+    if (fd < 0 || fd >= FS_PLAIN_FDS)
+        return;
+    uint64_t bit = (uint64_t)1 << (fd % 64);
+    if (plain)
+        atomic_fetch_or_explicit(&plain_fds[fd / 64], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&plain_fds[fd / 64], ~bit, memory_order_relaxed);
+}
+
+static bool plain_fd_known(int fd)
+{
+    return fd >= 0 && fd < FS_PLAIN_FDS &&
+           (atomic_load_explicit(&plain_fds[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
+}
+
 /* FS_READ_REST, on a worker: the part of a read that RWF_NOWAIT left (pages not in the
  * cache). Only a regular file or a block device is read on: a short read from a pipe or
  * a socket is what it had, and waiting for more would change the call's meaning. */
@@ -282,11 +306,13 @@ static ssize_t read_nowait(coio__loop *L, fs_req *q)
     if (c < 0)
         return c;
     /* O_DIRECT bypasses the cache: RWF_NOWAIT then only spares the submission a wait,
-     * and the read itself waits for the device. The flag can change (F_SETFL), so it is
-     * asked each time. */
-    int fl = fcntl(q->fd, F_GETFL);
-    if (fl < 0 || (fl & O_DIRECT))
-        return -EAGAIN;
+     * and the read itself waits for the device. An fd coio_file_open opened without it
+     * is known; any other is asked (a system call, a fifth of a cached 4 KiB read). */
+    if (!plain_fd_known(q->fd)) {
+        int fl = fcntl(q->fd, F_GETFL);
+        if (fl < 0 || (fl & O_DIRECT))
+            return -EAGAIN;
+    }
     /* A short read is the end of the file, or pages not in the cache: the next read
      * tells which (0 at the end, EAGAIN for the disk), without leaving this thread for
      * the common case, a buffer larger than what is left of the file. */
@@ -370,6 +396,7 @@ static void fs_run_shielded(fs_req *q)
 static void close_quietly(int fd)
 {
     if (fd >= 0) {
+        plain_fd_set(fd, false);
         fs_req q = {.code = FS_CLOSE, .fd = fd};
         fs_run_shielded(&q);
     }
@@ -383,7 +410,9 @@ int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
         return -EINVAL;
     fs_req q = {.code = FS_OPEN, .dirfd = dirfd, .path = path, .flags = flags,
                   .mode = mode};
-    return (int)fs_run(&q);
+    int fd = (int)fs_run(&q);
+    plain_fd_set(fd, !(flags & O_DIRECT));
+    return fd;
 }
 
 int coio_file_open(const char *path, int flags, mode_t mode)
@@ -401,6 +430,7 @@ int coio_file_close(int fd)
     /* close(2) releases the file even when it reports an error (EIO from a delayed
      * write-back, EINTR): the fd is gone either way, so an interruption must not leave
      * it open. */
+    plain_fd_set(fd, false);
     fs_req q = {.code = FS_CLOSE, .fd = fd};
     coio_scope s;
     int sr = coio_shield_begin(&s, -1);

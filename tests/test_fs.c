@@ -809,6 +809,47 @@ static int pool_threads(void)
     return n;
 }
 
+/* The pool threads' voluntary context switches (each sleep after a job), once every one
+ * of them sleeps; -1 if one is still busy after a second. */
+static long pool_sleeps(void)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        DIR *d = opendir("/proc/self/task");
+        long sum = 0;
+        bool busy = false;
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            char p[300], line[256], name[32] = "";
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
+            FILE *f = fopen(p, "r");
+            bool worker = f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0;
+            if (f)
+                fclose(f);
+            if (!worker)
+                continue;
+            snprintf(p, sizeof p, "/proc/self/task/%s/status", e->d_name);
+            f = fopen(p, "r");
+            long v;
+            while (f && fgets(line, sizeof line, f)) {
+                if (strncmp(line, "State:", 6) == 0 && !strstr(line, "S (sleeping)"))
+                    busy = true;
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                    sum += v;
+            }
+            if (f)
+                fclose(f);
+        }
+        if (d)
+            closedir(d);
+        if (!busy)
+            return sum;
+        coio_sleep(0.001);
+    }
+    return -1;
+}
+
 /* Writes n bytes of the pattern to path with plain system calls (no pool thread), flushed
  * to the disk so that its pages can be dropped from the cache. Returns an O_RDONLY fd. */
 static int plain_file(const char *path, size_t n)
@@ -884,9 +925,26 @@ static int direct_main(void *arg)
     char *buf = aligned_alloc(4096, 4096);
     CHECK_RC(coio_file_pread(fd, buf, 4096, 4096), 4096);
     CHECK(matches(buf, 4096, 4096));
-    free(buf);
     close(fd);
     CHECK(pool_threads() > 0);
+    /* The same through coio_file_open, which knows the flags it opened with: a cached
+     * fd reads on this thread (no worker wakes), an O_DIRECT one on the pool. */
+    int plain = coio_file_open(path, O_RDONLY, 0);
+    CHECK(plain >= 0);
+    long before = pool_sleeps();
+    CHECK(before >= 0);
+    CHECK_RC(coio_file_pread(plain, buf, 4096, 0), 4096);
+    CHECK_RC(pool_sleeps(), before);
+    CHECK_RC(coio_file_close(plain), 0);
+    int direct = coio_file_open(path, O_RDONLY | O_DIRECT, 0);
+    CHECK(direct >= 0);
+    before = pool_sleeps();
+    CHECK(before >= 0);
+    CHECK_RC(coio_file_pread(direct, buf, 4096, 0), 4096);
+    CHECK(matches(buf, 0, 4096));
+    CHECK(pool_sleeps() > before);
+    CHECK_RC(coio_file_close(direct), 0);
+    free(buf);
     return 0;
 }
 
