@@ -234,9 +234,9 @@ static int ep_poll(coio__loop *L, int64_t timeout_ns)
     for (int i = 0; i < n; i++) {
         struct epoll_event *e = &b->events[i];
         if (e->data.u64 == WAKE_TAG) {
-            uint64_t v;
-            while (read(b->evfd, &v, sizeof v) > 0) {
-            }
+            uint64_t v; /* one read takes the whole count (not EFD_SEMAPHORE) */
+            ssize_t rr = read(b->evfd, &v, sizeof v);
+            (void)rr;
             coio__loop_drain_ext(L);
             continue;
         }

@@ -222,6 +222,8 @@ int coio_getaddrinfo(const char *host, const char *service, const struct addrinf
     pthread_mutex_lock(&pool.mu);
     r = coio__pool_enqueue(&pool, &j->link);
     pthread_mutex_unlock(&pool.mu);
+    if (r > 0)
+        pthread_cond_signal(&pool.cv);
     if (r < 0) {
         coio_close(j->efd);
         free(j);

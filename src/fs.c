@@ -1,10 +1,11 @@
 /*
  * Files: open, read, write, sync, stat, directories, whole-file helpers, copy and
- * sendfile, for tasks. Every file system call runs on the worker pool (threadpool.c), on
- * both backends: a regular file is always "ready", so the only way to keep a slow disk,
+ * sendfile, for tasks. Every file system call runs in io_uring or on the worker pool
+ * (threadpool.c): a regular file is always "ready", so the only way to keep a slow disk,
  * a page-cache miss or a blocking open (a FIFO, NFS) off the loop thread is another
- * thread. The calling task alone waits. The one exception is sendfile of a range the
- * page cache holds whole: nothing can wait for the disk then, and it runs in place.
+ * thread. The calling task alone waits. Two exceptions run on the loop thread because
+ * the page cache holds their data, so nothing can wait for the disk: a small read that
+ * preadv2(RWF_NOWAIT) serves (read_nowait), and sendfile of a range the cache holds whole.
  *
  * Each call fills a request (fs_req), and fs_run hands it to coio_to_thread, which drops
  * a request no worker has taken when the task is interrupted and otherwise waits until
@@ -27,12 +28,17 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define FS_CHUNK (2u << 20)          /* bytes per request of a large read or write */
 #define FS_SMALL_FILE (256u << 10)   /* read_all reads files this small in one request */
 #define FS_DIRBUF (32u << 10)        /* getdents64 buffer of a coio_dir */
+#define FS_NOWAIT_MAX (256u << 10)   /* larger reads go to the pool even when cached */
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008 /* Linux 4.14; older C libraries lack the name */
+#endif
 
 enum fs_code {
     FS_OPEN,
@@ -61,6 +67,7 @@ enum fs_code {
     FS_SENDFILE,
     FS_READ_SMALL,
     FS_COMMIT,
+    FS_READ_REST,
 };
 
 /* One file system call for the pool. Lives on the calling task's stack. */
@@ -87,6 +94,7 @@ static ssize_t ret(ssize_t r)
 
 static ssize_t copy_chunk(fs_req *q);
 static ssize_t read_small(fs_req *q);
+static ssize_t read_rest(fs_req *q);
 static ssize_t commit(fs_req *q);
 
 /* Runs on a worker thread. */
@@ -147,6 +155,8 @@ static ssize_t fs_syscall(fs_req *q)
         return read_small(q);
     case FS_COMMIT:
         return commit(q);
+    case FS_READ_REST:
+        return read_rest(q);
     }
     return -EINVAL;
 }
@@ -233,6 +243,110 @@ static bool backend_has(const coio__loop *L, int code)
     return L && L->backend->native && L->backend->native(code);
 }
 
+/* Whether preadv2(RWF_NOWAIT) may be tried: cleared for good when the kernel has no
+ * preadv2 (< 4.6). A file that can't honour RWF_NOWAIT (/proc, most devices) says
+ * EOPNOTSUPP per call and goes to the pool. */
+static _Atomic bool nowait_ok = true;
+
+/* The fds coio_file_open opened without O_DIRECT, until coio_file_close: reads on them
+ * need not ask fcntl whether they bypass the cache. Like the epoll backend's knowledge of
+ * an fd, it assumes the fd is closed with coio_file_close (api.md) and not given
+ * O_DIRECT later with F_SETFL (files.md). */
+#define FS_PLAIN_FDS 65536
+static _Atomic uint64_t plain_fds[FS_PLAIN_FDS / 64];
+
+static void plain_fd_set(int fd, bool plain)
+{
+    if (fd < 0 || fd >= FS_PLAIN_FDS)
+        return;
+    uint64_t bit = (uint64_t)1 << (fd % 64);
+    if (plain)
+        atomic_fetch_or_explicit(&plain_fds[fd / 64], bit, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&plain_fds[fd / 64], ~bit, memory_order_relaxed);
+}
+
+static bool plain_fd_known(int fd)
+{
+    return fd >= 0 && fd < FS_PLAIN_FDS &&
+           (atomic_load_explicit(&plain_fds[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
+}
+
+/* FS_READ_REST, on a worker: the part of a read that RWF_NOWAIT left (pages not in the
+ * cache). Only a regular file or a block device is read on: a short read from a pipe or
+ * a socket is what it had, and waiting for more would change the call's meaning. */
+static ssize_t read_rest(fs_req *q)
+{
+    struct stat st;
+    if (fstat(q->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
+        return 0;
+    return ret(q->off < 0 ? read(q->fd, q->buf, q->len)
+                          : pread(q->fd, q->buf, q->len, (off_t)q->off));
+}
+
+/* A read whose data is in the page cache, done on the loop thread with preadv2(
+ * RWF_NOWAIT): the kernel copies cached pages and refuses (EAGAIN) rather than wait for
+ * the disk, a lock or a pipe's writer, so nothing here can block the loop. A read the
+ * cache serves only in part continues on the pool (FS_READ_REST). Returns -EAGAIN when
+ * the read must go to the pool whole; else the call's result. Like every call that
+ * returns without suspending, it spends the task's budget (fairness). */
+static ssize_t read_nowait(coio__loop *L, fs_req *q)
+{
+    coio_task *t = L ? L->current : NULL;
+    /* A large read stays on the pool: copying megabytes would hold the loop thread (and
+     * every other task) for hundreds of microseconds, where a worker copies in
+     * parallel and the call can be cancelled between its pieces. */
+    if (!t || q->len == 0 || q->len > FS_NOWAIT_MAX ||
+        !atomic_load_explicit(&nowait_ok, memory_order_relaxed))
+        return -EAGAIN;
+    int c = coio__check(L, t);
+    if (c < 0)
+        return c;
+    c = coio__budget_spend(L, t);
+    if (c < 0)
+        return c;
+    /* O_DIRECT bypasses the cache: RWF_NOWAIT then only spares the submission a wait,
+     * and the read itself waits for the device. An fd coio_file_open opened without it
+     * is known; any other is asked (a system call, a fifth of a cached 4 KiB read). */
+    if (!plain_fd_known(q->fd)) {
+        int fl = fcntl(q->fd, F_GETFL);
+        if (fl < 0 || (fl & O_DIRECT))
+            return -EAGAIN;
+    }
+    /* A short read is the end of the file, or pages not in the cache: the next read
+     * tells which (0 at the end, EAGAIN for the disk), without leaving this thread for
+     * the common case, a buffer larger than what is left of the file. */
+    size_t done = 0;
+    for (;;) {
+        struct iovec v = {(char *)q->buf + done, q->len - done};
+        ssize_t r = preadv2(q->fd, &v, 1,
+                            q->code == FS_PREAD ? (off_t)(q->off + (int64_t)done) : -1,
+                            RWF_NOWAIT);
+        if (r < 0) {
+            if (errno == ENOSYS)
+                atomic_store_explicit(&nowait_ok, false, memory_order_relaxed);
+            if (done == 0)
+                return -EAGAIN; /* any error: the pool's call gives the answer */
+            break;
+        }
+        done += (size_t)r;
+        if (r == 0 || done == q->len) {
+            q->ran = true;
+            q->res = (ssize_t)done;
+            return q->res;
+        }
+    }
+    q->ran = true;
+    q->res = (ssize_t)done;
+    fs_req rest = {.code = FS_READ_REST, .fd = q->fd, .buf = (char *)q->buf + done,
+                   .len = q->len - done,
+                   .off = q->code == FS_PREAD ? q->off + (int64_t)done : -1};
+    coio_to_thread(fs_work, &rest);
+    if (rest.ran && rest.res > 0)
+        q->res += rest.res;
+    return q->res; /* what was read is kept; an interruption shows at the next call */
+}
+
 /* Performs q for the current task: in the backend if it does q natively (io_uring),
  * else on the pool. Returns q's result, or -ECANCELED / -ETIMEDOUT / -EPERM / -EAGAIN
  * when it did not run or failed after an interruption. io.c's rule for an interrupted
@@ -257,6 +371,11 @@ static ssize_t fs_run(fs_req *q)
             return r;
         }
     }
+    if (q->code == FS_READ || q->code == FS_PREAD) {
+        ssize_t r = read_nowait(L, q);
+        if (r != -EAGAIN)
+            return r;
+    }
     int r = coio_to_thread(fs_work, q);
     if (q->ran && (r == 0 || q->res >= 0))
         return q->res;
@@ -277,6 +396,7 @@ static void fs_run_shielded(fs_req *q)
 static void close_quietly(int fd)
 {
     if (fd >= 0) {
+        plain_fd_set(fd, false);
         fs_req q = {.code = FS_CLOSE, .fd = fd};
         fs_run_shielded(&q);
     }
@@ -290,7 +410,9 @@ int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
         return -EINVAL;
     fs_req q = {.code = FS_OPEN, .dirfd = dirfd, .path = path, .flags = flags,
                   .mode = mode};
-    return (int)fs_run(&q);
+    int fd = (int)fs_run(&q);
+    plain_fd_set(fd, !(flags & O_DIRECT));
+    return fd;
 }
 
 int coio_file_open(const char *path, int flags, mode_t mode)
@@ -308,6 +430,7 @@ int coio_file_close(int fd)
     /* close(2) releases the file even when it reports an error (EIO from a delayed
      * write-back, EINTR): the fd is gone either way, so an interruption must not leave
      * it open. */
+    plain_fd_set(fd, false);
     fs_req q = {.code = FS_CLOSE, .fd = fd};
     coio_scope s;
     int sr = coio_shield_begin(&s, -1);
@@ -581,9 +704,10 @@ int coio_dir_close(coio_dir *d)
 
 /* --------------------------------------------------------------- whole files */
 
-/* FS_READ_SMALL: opens q->path and reads it whole if it holds at most FS_SMALL_FILE
- * bytes (and at most q->len, the cap); otherwise leaves it open in q->fd with what it
- * read so far. The buffer (q->buf, malloc'd here) has room for a final NUL. */
+/* FS_READ_SMALL: opens q->path and reads it whole, up to EOF, if it holds at most
+ * FS_SMALL_FILE bytes (and at most q->len, the cap); otherwise leaves it open in q->fd
+ * with what it read so far (q->off bytes, the buffer's room). The buffer (q->buf,
+ * malloc'd here) has room for a final NUL. */
 static ssize_t read_small(fs_req *q)
 {
     q->fd = -1;
@@ -608,14 +732,14 @@ static ssize_t read_small(fs_req *q)
         want = FS_SMALL_FILE;
     if (want > cap)
         want = cap;
-    char *b = malloc(want + 1);
+    char *b = malloc(want + 2); /* + 1 byte that tells the end, + the NUL */
     if (!b) {
         close(fd);
         return -ENOMEM;
     }
     size_t got = 0;
     for (;;) {
-        ssize_t r = read(fd, b + got, want - got);
+        ssize_t r = read(fd, b + got, want + (got == want) - got);
         if (r < 0) {
             int e = errno;
             free(b);
@@ -625,12 +749,20 @@ static ssize_t read_small(fs_req *q)
         got += (size_t)r;
         if (r == 0)
             break;
-        if (got == want) { /* more to come, or exactly at EOF: the caller finds out */
-            q->fd = fd;
+        if (got > want) { /* the file goes on past the size it had */
+            if (want == cap) {
+                free(b);
+                close(fd);
+                return -EFBIG;
+            }
+            q->fd = fd; /* the caller reads the rest */
             q->buf = b;
-            q->off = (int64_t)want;
+            q->off = (int64_t)got;
             return (ssize_t)got;
         }
+        /* got == want: one more byte of room (b has want + 2) tells the end of the file
+         * from more to come, so that a whole small file is one request: open, read,
+         * close, no second trip to see EOF. */
     }
     close(fd);
     q->buf = b;

@@ -615,6 +615,10 @@ struct coio__loop {
     void *backend_data;
     size_t io_pending;   /* ops submitted and not completed */
     size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
+    /* Run before each poll once set: work a subsystem defers to the end of the turn, so
+     * that one turn's requests go out together (the worker pool's wake-ups). */
+    void (*before_poll)(coio__loop *L);
+    unsigned pool_kicks; /* idle pool workers chosen this turn, signalled before the poll */
     coio__stacks stacks;
     coio_task *task_free; /* recycled task structs, linked through ->arg */
     coio_task *task_chunk_next; /* uncarved part of the newest chunk */
@@ -857,7 +861,9 @@ typedef struct coio__pool {
         .run = (run_), .mu = PTHREAD_MUTEX_INITIALIZER                                 \
     }
 /* Queues item (call with P->mu held) and starts a worker if none is idle and the bound
- * allows. 0, or -EAGAIN when no worker runs and none could be started (item unqueued). */
+ * allows. 1: an idle worker was chosen, signal P->cv once P->mu is released (a worker
+ * woken while the lock is held would run, find it taken and sleep again at once); 0;
+ * or -EAGAIN when no worker runs and none could be started (item unqueued). */
 int coio__pool_enqueue(coio__pool *P, coio__list *item);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */

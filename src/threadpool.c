@@ -16,7 +16,7 @@
 
 #define POOL_SIZE_MAX 1024 /* libuv's bound for UV_THREADPOOL_SIZE */
 
-enum { JOB_QUEUED, JOB_RUNNING, JOB_FINISHED, JOB_DROPPED };
+enum { JOB_QUEUED, JOB_RUNNING, JOB_DROPPED };
 
 typedef struct coio__job {
     coio__list link;       /* pool queue */
@@ -103,7 +103,9 @@ int coio__pool_enqueue(coio__pool *P, coio__list *item)
      * as idle would leave a burst of jobs to the threads that already exist. */
     if (P->nidle > P->nsignalled) {
         P->nsignalled++;
-    } else if (P->nthreads < P->max) {
+        return 1;
+    }
+    if (P->nthreads < P->max) {
         if (coio__thread_start(pool_worker, P) == 0) {
             P->nthreads++;
         } else if (P->nthreads == 0) {
@@ -111,7 +113,6 @@ int coio__pool_enqueue(coio__pool *P, coio__list *item)
             return -EAGAIN;
         }
     }
-    pthread_cond_signal(&P->cv);
     return 0;
 }
 
@@ -170,16 +171,20 @@ static void job_run(coio__list *item)
 {
     coio__job *j = coio__container_of(item, coio__job, link);
     int r = j->fn(j->arg);
-    pthread_mutex_lock(&pool.mu);
-    j->state = JOB_FINISHED;
-    pthread_mutex_unlock(&pool.mu);
+    /* No state change under pool.mu here: the loop only asks whether a job is still
+     * queued, and waits for a running one's message. */
     /* The wake-up happens under ext_lock: the loop can't see the job, let its task
-     * return and the loop end, before this thread is done touching the loop. */
+     * return and the loop end, before this thread is done touching the loop. Only the
+     * message that makes the list non-empty wakes the loop: the loop takes the whole
+     * list at once (coio__loop_drain_ext), so the later ones ride on that wake-up, and a
+     * burst of completions costs one eventfd write, not one each. */
     coio__loop *L = j->loop;
     pthread_mutex_lock(&L->ext_lock);
     j->result = r;
+    bool first = coio__list_is_empty(&L->ext_done);
     coio__list_push_back(&L->ext_done, &j->done_msg.link);
-    L->backend->wake(L);
+    if (first)
+        L->backend->wake(L);
     pthread_mutex_unlock(&L->ext_lock);
 }
 
@@ -234,6 +239,16 @@ static void job_unwait(coio_task *t)
     pthread_mutex_unlock(&pool.mu);
 }
 
+/* Before the loop polls: wakes the idle workers its tasks' jobs chose this turn. Waking
+ * each as its job is queued would let it run (on a busy machine, in place of the loop)
+ * on a queue of one job, sleep again, and be woken for the next: deferred, the workers
+ * find the whole turn's jobs queued and take them one after another. */
+static void pool_kick(coio__loop *L)
+{
+    for (; L->pool_kicks; L->pool_kicks--)
+        pthread_cond_signal(&pool.cv);
+}
+
 int coio_to_thread(int (*fn)(void *), void *arg)
 {
     coio__loop *L = coio__loop_get();
@@ -251,6 +266,10 @@ int coio_to_thread(int (*fn)(void *), void *arg)
     pthread_mutex_unlock(&pool.mu);
     if (r < 0)
         return r;
+    if (r > 0) { /* signalled before the loop polls, with the turn's other jobs queued */
+        L->pool_kicks++;
+        L->before_poll = pool_kick;
+    }
     L->ext_pending++;
     if (COIO__TRACING(L))
         coio__trace_pool(L, t, false, 0);

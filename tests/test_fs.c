@@ -4,12 +4,14 @@
 #define _GNU_SOURCE
 #include "coio_test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -786,6 +788,353 @@ static void io_uring_opens_natively_epoll_on_the_pool(void **state)
     run_in_tmpdir(native_main, NULL);
 }
 
+/* ---- cached reads on the loop thread ---------------------------------------------- */
+
+/* Pool threads alive in this process (they are named coio-worker). */
+static int pool_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char p[300], name[32] = "";
+        snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(p, "r") : NULL;
+        if (f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0)
+            n++;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* The pool threads' voluntary context switches (each sleep after a job), once every one
+ * of them sleeps; -1 if one is still busy after a second. */
+static long pool_sleeps(void)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        DIR *d = opendir("/proc/self/task");
+        long sum = 0;
+        bool busy = false;
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            char p[300], line[256], name[32] = "";
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
+            FILE *f = fopen(p, "r");
+            bool worker = f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0;
+            if (f)
+                fclose(f);
+            if (!worker)
+                continue;
+            snprintf(p, sizeof p, "/proc/self/task/%s/status", e->d_name);
+            f = fopen(p, "r");
+            long v;
+            while (f && fgets(line, sizeof line, f)) {
+                if (strncmp(line, "State:", 6) == 0 && !strstr(line, "S (sleeping)"))
+                    busy = true;
+                if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+                    sum += v;
+            }
+            if (f)
+                fclose(f);
+        }
+        if (d)
+            closedir(d);
+        if (!busy)
+            return sum;
+        coio_sleep(0.001);
+    }
+    return -1;
+}
+
+/* Writes n bytes of the pattern to path with plain system calls (no pool thread), flushed
+ * to the disk so that its pages can be dropped from the cache. Returns an O_RDONLY fd. */
+static int plain_file(const char *path, size_t n)
+{
+    char *data = pattern(n);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t done = 0;
+    while (fd >= 0 && done < n) {
+        ssize_t w = write(fd, data + done, n - done);
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    free(data);
+    if (fd < 0 || done != n || fsync(fd) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static bool matches(const char *b, uint64_t off, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)b[i] != pat(off + i))
+            return false;
+    return true;
+}
+
+static int cached_main(void *arg)
+{
+    (void)arg;
+    char path[128], buf[8192];
+    path_of(path, sizeof path, "cached");
+    int fd = plain_file(path, 5000);
+    CHECK(fd >= 0);
+    /* Short reads at the end of the file, positional and at the file position. */
+    CHECK_RC(coio_file_pread(fd, buf, sizeof buf, 0), 5000);
+    CHECK(matches(buf, 0, 5000));
+    CHECK_RC(coio_file_pread(fd, buf, 4096, 4096), 904);
+    CHECK(matches(buf, 4096, 904));
+    CHECK_RC(coio_file_pread(fd, buf, 4096, 5000), 0);
+    CHECK_RC(coio_file_pread(fd, buf, 4096, 1 << 20), 0);
+    CHECK_RC(coio_file_read(fd, buf, 4096), 4096);
+    CHECK(matches(buf, 0, 4096));
+    CHECK_RC(coio_file_read(fd, buf, 4096), 904);
+    CHECK(matches(buf, 4096, 904));
+    CHECK_RC(coio_file_read(fd, buf, 4096), 0);
+    /* Every one of them was served from the page cache, on this thread: the pool never
+     * started (io_uring does them in the kernel, and starts no pool thread either). */
+    CHECK_RC(pool_threads(), 0);
+    close(fd);
+    return 0;
+}
+
+/* O_DIRECT never reads from the cache: the device's wait would fall on the loop thread,
+ * so such a read goes to the pool. */
+static int direct_main(void *arg)
+{
+    int *skipped = arg;
+    char path[128];
+    path_of(path, sizeof path, "direct");
+    int fd = plain_file(path, 8192);
+    CHECK(fd >= 0);
+    close(fd);
+    fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) { /* the file system has no direct I/O */
+        *skipped = 1;
+        return 0;
+    }
+    char *buf = aligned_alloc(4096, 4096);
+    CHECK_RC(coio_file_pread(fd, buf, 4096, 4096), 4096);
+    CHECK(matches(buf, 4096, 4096));
+    close(fd);
+    CHECK(pool_threads() > 0);
+    /* The same through coio_file_open, which knows the flags it opened with: a cached
+     * fd reads on this thread (no worker wakes), an O_DIRECT one on the pool. */
+    int plain = coio_file_open(path, O_RDONLY, 0);
+    CHECK(plain >= 0);
+    long before = pool_sleeps();
+    CHECK(before >= 0);
+    CHECK_RC(coio_file_pread(plain, buf, 4096, 0), 4096);
+    CHECK_RC(pool_sleeps(), before);
+    CHECK_RC(coio_file_close(plain), 0);
+    int direct = coio_file_open(path, O_RDONLY | O_DIRECT, 0);
+    CHECK(direct >= 0);
+    before = pool_sleeps();
+    CHECK(before >= 0);
+    CHECK_RC(coio_file_pread(direct, buf, 4096, 0), 4096);
+    CHECK(matches(buf, 0, 4096));
+    CHECK(pool_sleeps() > before);
+    CHECK_RC(coio_file_close(direct), 0);
+    free(buf);
+    return 0;
+}
+
+static void direct_io_reads_run_on_the_pool(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1);
+    int skipped = 0;
+    run_in_tmpdir(direct_main, &skipped);
+    if (skipped)
+        coio_test_skip("/tmp does not support O_DIRECT");
+}
+
+static void cached_reads_complete_without_a_pool_thread(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1); /* on io_uring, the pool's path too */
+    run_in_tmpdir(cached_main, NULL);
+}
+
+#define HALF (128u << 10)
+
+/* True if the page of fd at off is in the page cache. */
+static bool resident(int fd, off_t off)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    void *m = mmap(NULL, (size_t)pg, PROT_READ, MAP_SHARED, fd, off);
+    unsigned char v = 0;
+    bool in = m != MAP_FAILED && mincore(m, (size_t)pg, &v) == 0 && (v & 1);
+    if (m != MAP_FAILED)
+        munmap(m, (size_t)pg);
+    return in;
+}
+
+static int uncached_main(void *arg)
+{
+    int *skipped = arg;
+    char path[128];
+    path_of(path, sizeof path, "uncached");
+    int fd = plain_file(path, 2 * HALF);
+    CHECK(fd >= 0);
+    char *buf = malloc(2 * HALF);
+    /* The first half in the cache, the second not: the read starts on the loop thread
+     * and must go on for the rest, not stop at the first page the cache lacks as if the
+     * file ended there. */
+    CHECK_RC(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    CHECK_RC(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM), 0); /* no readahead past HALF */
+    CHECK_RC(pread(fd, buf, HALF, 0), (long)HALF);
+    if (resident(fd, HALF) || !resident(fd, 0)) { /* tmpfs: its pages are its storage */
+        *skipped = 1;
+        free(buf);
+        close(fd);
+        return 0;
+    }
+    memset(buf, 0, 2 * HALF);
+    CHECK_RC(coio_file_pread(fd, buf, 2 * HALF, 0), (long)(2 * HALF));
+    CHECK(matches(buf, 0, 2 * HALF));
+    /* Nothing in the cache, at the file position, then positional. */
+    CHECK_RC(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    memset(buf, 0, 2 * HALF);
+    CHECK_RC(coio_file_read(fd, buf, 2 * HALF), (long)(2 * HALF));
+    CHECK(matches(buf, 0, 2 * HALF));
+    CHECK_RC(coio_file_read(fd, buf, HALF), 0);
+    CHECK_RC(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+    CHECK_RC(coio_file_pread(fd, buf, 4096, HALF + 100), 4096);
+    CHECK(matches(buf, HALF + 100, 4096));
+    free(buf);
+    close(fd);
+    return 0;
+}
+
+static void reads_the_cache_lacks_in_part_or_whole_are_complete(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1);
+    int skipped = 0;
+    run_in_tmpdir(uncached_main, &skipped);
+    if (skipped)
+        coio_test_skip("/tmp keeps dropped pages (tmpfs?): no uncached read to test");
+}
+
+struct fifo_wait {
+    int fd;
+    int ticks, ticks_at_read;
+    ssize_t r;
+    char byte;
+};
+
+static int empty_fifo_reader(void *arg)
+{
+    struct fifo_wait *f = arg;
+    f->r = coio_file_read(f->fd, &f->byte, 1); /* nothing to read yet: waits on the pool */
+    f->ticks_at_read = f->ticks;
+    return 0;
+}
+
+static int empty_fifo_main(void *arg)
+{
+    struct fifo_wait *f = arg;
+    char path[128];
+    path_of(path, sizeof path, "fifo");
+    CHECK_RC(mkfifo(path, 0600), 0);
+    int w = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC); /* a writer, never blocks */
+    CHECK(w >= 0);
+    f->fd = open(path, O_RDONLY | O_CLOEXEC); /* a blocking reader */
+    CHECK(f->fd >= 0);
+    coio_task *t = coio_spawn(empty_fifo_reader, f);
+    while (f->ticks < 20) { /* the loop runs on while the reader waits */
+        coio_sleep(0.002);
+        f->ticks++;
+    }
+    CHECK_RC(write(w, "x", 1), 1);
+    CHECK_RC(coio_await(t), 0);
+    CHECK_RC(f->r, 1);
+    CHECK_RC(f->byte, 'x');
+    CHECK_RC(f->ticks_at_read, 20);
+    close(w);
+    close(f->fd);
+    return 0;
+}
+
+static void read_of_an_empty_fifo_waits_off_the_loop_thread(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1);
+    struct fifo_wait f = {.fd = -1};
+    run_in_tmpdir(empty_fifo_main, &f);
+}
+
+/* read_all's fused open + read + close on the pool: cancelled at any point, it leaves no
+ * fd open, including the one a worker hands back with more of the file to read. */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int read_all_task(void *arg)
+{
+    void *data = NULL;
+    ssize_t r = coio_file_read_all(arg, 1 << 22, &data);
+    free(data);
+    return r >= 0 || r == -ECANCELED ? 0 : (int)r;
+}
+
+static int read_all_cancel_main(void *arg)
+{
+    (void)arg;
+    char big[128], small[128];
+    path_of(big, sizeof big, "big");
+    path_of(small, sizeof small, "small");
+    int a = plain_file(big, 1u << 20), b = plain_file(small, 4096);
+    CHECK(a >= 0 && b >= 0);
+    close(a);
+    close(b);
+    void *warm;
+    CHECK_RC(coio_file_read_all(big, 1 << 22, &warm), 1 << 20); /* starts the pool */
+    free(warm);
+    int before = count_fds();
+    for (int i = 0; i < 200; i++) {
+        coio_task *t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = coio_spawn(read_all_task, k & 1 ? small : big);
+        for (int y = 0; y < i % 7; y++)
+            coio_yield();
+        if (i % 3)
+            coio_sleep(0.0001 * (i % 5));
+        for (int k = 0; k < 4; k++)
+            coio_cancel(t[k]);
+        for (int k = 0; k < 4; k++) { /* -ECANCELED: cancelled before it started */
+            int r = coio_await(t[k]);
+            CHECK(r == 0 || r == -ECANCELED);
+        }
+    }
+    CHECK_RC(count_fds(), before);
+    return 0;
+}
+
+static void cancelled_read_all_leaks_no_fd(void **state)
+{
+    (void)state;
+    run_in_tmpdir(read_all_cancel_main, NULL);
+}
+
 /* ---- sendfile ---------------------------------------------------------------------- */
 
 struct sf_peer {
@@ -1156,6 +1505,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(blocking_open_of_a_fifo_runs_off_the_loop_thread),
     cmocka_unit_test(file_calls_run_on_a_pool_thread),
     cmocka_unit_test(io_uring_opens_natively_epoll_on_the_pool),
+    cmocka_unit_test(cached_reads_complete_without_a_pool_thread),
+    cmocka_unit_test(direct_io_reads_run_on_the_pool),
+    cmocka_unit_test(reads_the_cache_lacks_in_part_or_whole_are_complete),
+    cmocka_unit_test(read_of_an_empty_fifo_waits_off_the_loop_thread),
+    cmocka_unit_test(cancelled_read_all_leaks_no_fd),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
     cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
