@@ -36,14 +36,15 @@ SECS=${W10_SECONDS:-5}
 SCPU=${W10_SERVER_CPU:-0}
 CCPU=${W10_CLIENT_CPU:-1}
 C=${W10_C:-100}
-HZ=$(getconf CLK_TCK)
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 NODE=$(command -v node || echo /usr/bin/node)
 HELLO=$BUILD/examples/http_hello
 BIN=$BUILD/bench-w10
-
-say() { printf '%s\n' "$*" >&2; }
+W=w10
+LISTEN_SCHEME=https:// # the servers print "listening on https://127.0.0.1:PORT"
+# shellcheck source=bench/http_lib.sh
+. "$ROOT/bench/http_lib.sh"
 
 have() {
     case $1 in
@@ -84,26 +85,6 @@ build_tokio() {
     return 1
 }
 
-# cpu_ticks PID: utime+stime of PID and its descendants, all threads.
-cpu_ticks() {
-    local total=0 p s f q
-    local todo=("$1")
-    while [ ${#todo[@]} -gt 0 ]; do
-        p=${todo[0]}
-        todo=("${todo[@]:1}")
-        if read -r s </proc/"$p"/stat 2>/dev/null; then
-            s=${s##*) }
-            read -ra f <<<"$s"
-            total=$((total + f[11] + f[12]))
-        fi
-        # shellcheck disable=SC2013
-        for q in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
-            todo+=("$q")
-        done
-    done
-    echo $total
-}
-
 emit() { # impl metric value unit n
     printf '{"workload":"W10","impl":"%s","metric":"%s c=%s","value":%s,"unit":"%s","n":%s}\n' \
         "$1" "$2" "$C" "$3" "$4" "$5"
@@ -116,72 +97,28 @@ make_cert() {
         -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
 }
 
-wait_port() { # pid
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0
-        kill -0 "$1" 2>/dev/null || return 1
-        sleep 0.05
-    done
-    return 1
-}
-
-start_nginx() {
-    local tmp=$1
-    mkdir -p "$tmp/tmp"
-    for _ in 1 2 3 4 5; do
-        port=$((20000 + RANDOM % 40000))
-        cat >"$tmp/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
+# shellcheck disable=SC2317 # called by start_nginx
+nginx_conf() { # tmp: the http block of the config
+    nginx_conf_head "$1"
+    cat <<EOF
 http {
     access_log off;
     keepalive_requests 1000000;
     default_type text/plain;
-    client_body_temp_path $tmp/tmp; proxy_temp_path $tmp/tmp; fastcgi_temp_path $tmp/tmp;
-    uwsgi_temp_path $tmp/tmp; scgi_temp_path $tmp/tmp;
+    client_body_temp_path $1/tmp; proxy_temp_path $1/tmp; fastcgi_temp_path $1/tmp;
+    uwsgi_temp_path $1/tmp; scgi_temp_path $1/tmp;
     ssl_protocols TLSv1.3;
     server {
         listen 127.0.0.1:$port ssl backlog=4096;
-        ssl_certificate $tmp/cert.pem;
-        ssl_certificate_key $tmp/key.pem;
+        ssl_certificate $1/cert.pem;
+        ssl_certificate_key $1/key.pem;
         location / { return 200 "Hello, World!"; }
     }
 }
 EOF
-        taskset -c "$SCPU" "$NGINX" -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/error.log" \
-            >"$tmp/out" 2>&1 &
-        pid=$!
-        wait_port $pid && return 0
-        kill $pid 2>/dev/null
-        wait $pid 2>/dev/null
-    done
-    say "w10: nginx did not start: $(tail -c 300 "$tmp/error.log" 2>/dev/null)"
-    return 1
 }
 
-# start_server TMP COMMAND...: a server that prints "listening on https://127.0.0.1:PORT".
-start_server() {
-    local tmp=$1
-    shift
-    : >"$tmp/out"
-    taskset -c "$SCPU" "$@" >"$tmp/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^listening on' "$tmp/out" && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.05
-    done
-    port=$(sed -n 's/^listening on https:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
-    [ -n "$port" ] && return 0
-    say "w10: server did not start: $(head -c 300 "$tmp/out")"
-    return 1
-}
-
+# shellcheck disable=SC2317 # called by measure
 wrk_run() { # mode seconds outfile
     local hdr=()
     [ "$1" = close ] && hdr=(-H "Connection: close")
@@ -192,7 +129,7 @@ wrk_run() { # mode seconds outfile
 }
 
 point() { # impl mode
-    local impl=$1 mode=$2 tmp pid port rc=0 t0 t1 out n rps
+    local impl=$1 mode=$2 tmp pid port rc=0 t0 t1 out n secs rps p50 p99 ct
     have "$impl"
     rc=$?
     [ $rc = 0 ] || { [ $rc = 1 ] && return 77; return $rc; }
@@ -202,43 +139,22 @@ point() { # impl mode
     coio | coio_uring)
         start_server "$tmp" env COIO_BACKEND="$([ "$impl" = coio ] && echo epoll || echo io_uring)" \
             "$HELLO" --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" 0 ;;
-    nginx) start_nginx "$tmp" ;;
+    nginx) start_nginx "$tmp" nginx_conf ;;
     go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w10_https_go" "$tmp/cert.pem" "$tmp/key.pem" ;;
     node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w10_https.js" "$tmp/cert.pem" "$tmp/key.pem" ;;
     tokio) start_server "$tmp" "$BUILD/bench-tokio-tls/target/release/w10_https" "$tmp/cert.pem" "$tmp/key.pem" ;;
     esac || { rm -rf "$tmp"; return 1; }
     out=$tmp/wrk
-    if [ "$WARM" != 0 ]; then
-        wrk_run "$mode" "$WARM" "$out" || { say "w10: $impl $mode: warm-up: $(tail -c 300 "$out")"; rc=1; }
-    fi
-    if [ $rc = 0 ]; then
-        t0=$(cpu_ticks "$pid")
-        wrk_run "$mode" "$SECS" "$out" || { say "w10: $impl $mode: wrk failed: $(tail -c 300 "$out")"; rc=1; }
-        t1=$(cpu_ticks "$pid")
-    fi
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    if [ $rc = 0 ]; then
-        if grep -qE 'Non-2xx' "$out"; then
-            say "w10: $impl $mode failed: $(grep -E 'Non-2xx' "$out" | tr -s ' \n' ' ')"
-            rc=1
-        fi
-        # a server closing after each answer shows as read errors in wrk: expected in
-        # close mode, a failure in keep-alive mode
-        if [ "$mode" = keepalive ] && grep -q 'Socket errors' "$out"; then
-            say "w10: $impl $mode: $(grep 'Socket errors' "$out")"
-            rc=1
-        fi
-        n=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
-        rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out")
-        if [ $rc = 0 ] && { [ -z "${n:-}" ] || [ "$n" = 0 ] || [ -z "$rps" ]; }; then
-            say "w10: $impl $mode: cannot parse wrk's output: $(head -c 400 "$out")"
-            rc=1
-        fi
-    fi
+    measure "$impl $mode" wrk_run "$mode" || rc=1
+    stop_server
+    # a server closing after each answer shows as read errors in wrk: expected in close
+    # mode, a failure in keep-alive mode
+    [ $rc = 0 ] && wrk_errors "$out" "$impl $mode" 'Non-2xx' &&
+        { [ "$mode" != keepalive ] || wrk_errors "$out" "$impl $mode" 'Socket errors'; } &&
+        wrk_parse "$out" "$impl $mode" || rc=1
     if [ $rc = 0 ]; then
         local cpu
-        cpu=$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.6g", d * 1e6 / hz / n }')
+        cpu=$(per_op_us $((t1 - t0)) "$n")
         if [ "$mode" = keepalive ]; then
             emit "$impl" req_per_s "$rps" req/s "$n"
             emit "$impl" cpu_us_per_req "$cpu" us "$n"

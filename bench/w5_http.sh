@@ -38,9 +38,9 @@ CCPU=${W5_CLIENT_CPU:-1}
 CC=${CC:-cc}
 CFLAGS=(-O2 -g -Wall -Wextra)
 SYSPY=/usr/bin/python3 # Debian's: the pyenv python3 on PATH has no uvloop
-HZ=$(getconf CLK_TCK)
-
-say() { printf '%s\n' "$*" >&2; }
+W=w5
+# shellcheck source=bench/http_lib.sh
+. "$ROOT/bench/http_lib.sh"
 
 # ---------------------------------------------------------------- build and peers
 
@@ -96,108 +96,32 @@ have() {
 
 # ---------------------------------------------------------------- measuring
 
-# cpu_ticks PID: utime+stime (clock ticks) of PID and its descendants, all threads
-# (a process's /proc/PID/stat sums its threads; nginx's worker is the master's child).
-cpu_ticks() {
-    local total=0 p s f q
-    local todo=("$1")
-    while [ ${#todo[@]} -gt 0 ]; do
-        p=${todo[0]}
-        todo=("${todo[@]:1}")
-        if read -r s </proc/"$p"/stat 2>/dev/null; then
-            s=${s##*) } # comm may hold spaces: fields from state on
-            read -ra f <<<"$s"
-            total=$((total + f[11] + f[12]))
-        fi
-        # shellcheck disable=SC2013 # the file is one line of space-separated pids
-        for q in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
-            todo+=("$q")
-        done
-    done
-    echo $total
-}
-
-# to_us VALUE: wrk's "1.29ms" / "652.00us" / "2.01s" / "1.00m" in microseconds
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        m = u == "us" ? 1 : u == "ms" ? 1e3 : u == "s" ? 1e6 : u == "m" ? 6e7 : u == "h" ? 3.6e9 : -1
-        if (m < 0) exit 1
-        printf "%.6g\n", n * m }'
-}
-
-emit() { # impl metric c value unit n
+emit() { # impl metric value unit n (c: point's)
     printf '{"workload":"W5","impl":"%s","metric":"%s c=%s","value":%s,"unit":"%s","n":%s}\n' \
-        "$1" "$2" "$3" "$4" "$5" "$6"
+        "$1" "$2" "$c" "$3" "$4" "$5"
 }
 
-# Starts nginx on a free port with a config in $tmp; sets pid and port.
-start_nginx() {
-    local tmp=$1
-    mkdir -p "$tmp/tmp"
-    for _ in 1 2 3 4 5; do # a random port may be taken: try another
-        port=$((20000 + RANDOM % 40000))
-        cat >"$tmp/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
+# shellcheck disable=SC2317 # called by start_nginx
+nginx_conf() { # tmp: the http block of the config
+    nginx_conf_head "$1"
+    cat <<EOF
 http {
     access_log off;
     keepalive_requests 1000000;
     default_type text/plain;
-    client_body_temp_path $tmp/tmp; proxy_temp_path $tmp/tmp; fastcgi_temp_path $tmp/tmp;
-    uwsgi_temp_path $tmp/tmp; scgi_temp_path $tmp/tmp;
+    client_body_temp_path $1/tmp; proxy_temp_path $1/tmp; fastcgi_temp_path $1/tmp;
+    uwsgi_temp_path $1/tmp; scgi_temp_path $1/tmp;
     server {
         listen 127.0.0.1:$port backlog=4096;
         location / { return 200 "Hello, World!"; }
     }
 }
 EOF
-        taskset -c "$SCPU" "$NGINX" -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/error.log" \
-            >"$tmp/out" 2>&1 &
-        pid=$!
-        for _ in $(seq 100); do
-            (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && return 0
-            kill -0 $pid 2>/dev/null || break
-            sleep 0.05
-        done
-        kill $pid 2>/dev/null
-        wait $pid 2>/dev/null
-    done
-    say "w5: nginx did not start: $(tail -c 300 "$tmp/error.log" 2>/dev/null)"
-    return 1
 }
 
-# Starts a server that prints "listening on 127.0.0.1:PORT"; sets pid and port.
-start_server() {
-    local tmp=$1
-    shift
-    : >"$tmp/out" # exists before the server's shell gets to its redirection
-    taskset -c "$SCPU" "$@" >"$tmp/out" 2>&1 &
-    pid=$!
-    for _ in $(seq 200); do
-        grep -q '^listening on' "$tmp/out" && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.05
-    done
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
-    [ -n "$port" ] && return 0
-    say "w5: server did not start: $(head -c 300 "$tmp/out")"
-    return 1
-}
-
-# wrk_run C SECONDS OUTFILE: wrk pinned to the client CPU; appends "client_ticks N" (its
-# utime+stime: the wrapper shell's cutime+cstime once wrk is reaped) to OUTFILE.
-wrk_run() {
-    # shellcheck disable=SC2016 # expanded by the inner shell
-    taskset -c "$CCPU" bash -c 'wrk "$@"; rc=$?; read -r s </proc/$$/stat; s=${s##*) }
-        read -ra f <<<"$s"; echo "client_ticks $((f[13] + f[14]))"; exit $rc' \
-        wrk -t1 -c"$1" -d"$2"s --latency "http://127.0.0.1:$port/" >"$3" 2>&1
-}
+# wrk_run C SECONDS OUTFILE
+# shellcheck disable=SC2317 # called by measure
+wrk_run() { wrk_ticks "$2" "$3" "$1" "http://127.0.0.1:$port/"; }
 
 # point IMPL C: one measured run, JSON lines on stdout
 point() {
@@ -209,47 +133,20 @@ point() {
     case $impl in
     coio) start_server "$tmp" env COIO_BACKEND=epoll "$BIN/http_hello" 0 ;;
     coio_uring) start_server "$tmp" env COIO_BACKEND=io_uring "$BIN/http_hello" 0 ;;
-    nginx) start_nginx "$tmp" ;;
+    nginx) start_nginx "$tmp" nginx_conf ;;
     go) start_server "$tmp" env GOMAXPROCS=1 "$BIN/w5_http_go" 0 ;;
     tokio) start_server "$tmp" "$TOKIO_BIN/w5_http" 0 ;;
     node) start_server "$tmp" "$NODE" "$ROOT/bench/peers/node/w5_http.js" 0 ;;
     uvloop | asyncio) start_server "$tmp" $SYSPY "$ROOT/bench/peers/python/w5_http.py" "$impl" 0 ;;
     esac || { rm -rf "$tmp"; return 1; }
     out=$tmp/wrk
-    if [ "$WARM" != 0 ]; then
-        wrk_run "$c" "$WARM" "$out" || { say "w5: $impl c=$c: warm-up: $(tail -c 300 "$out")"; rc=1; }
-    fi
-    if [ $rc = 0 ]; then
-        t0=$(cpu_ticks "$pid")
-        wrk_run "$c" "$SECS" "$out" || { say "w5: $impl c=$c: wrk failed: $(tail -c 300 "$out")"; rc=1; }
-        t1=$(cpu_ticks "$pid")
-    fi
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    if [ $rc = 0 ]; then
-        if grep -qE 'Non-2xx|Socket errors' "$out"; then
-            say "w5: $impl c=$c failed: $(grep -E 'Non-2xx|Socket errors' "$out" | tr -s ' \n' ' ')"
-            rc=1
-        fi
-        read -r n secs < <(sed -n 's/^ *\([0-9]*\) requests in \([0-9.]*\)\(m\?s\).*/\1 \2 \3/p' "$out" |
-            awk '{ print $1, $3 == "ms" ? $2 / 1000 : $2 }')
-        rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$out")
-        p50=$(awk '$1 == "50%" { print $2 }' "$out")
-        p99=$(awk '$1 == "99%" { print $2 }' "$out")
-        ct=$(sed -n 's/^client_ticks \([0-9]*\)$/\1/p' "$out")
-        if [ $rc = 0 ] && { [ -z "${n:-}" ] || [ "$n" = 0 ] || [ -z "$rps" ] || [ -z "$p99" ]; }; then
-            say "w5: $impl c=$c: cannot parse wrk's output: $(head -c 400 "$out")"
-            rc=1
-        fi
-    fi
-    if [ $rc = 0 ]; then
-        emit "$impl" req_per_s "$c" "$rps" req/s "$n"
-        emit "$impl" p50_us "$c" "$(to_us "$p50")" us "$n"
-        emit "$impl" p99_us "$c" "$(to_us "$p99")" us "$n"
-        emit "$impl" cpu_us_per_req "$c" \
-            "$(awk -v d=$((t1 - t0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.6g", d * 1e6 / hz / n }')" us "$n"
-        emit "$impl" client_cpu_pct "$c" \
-            "$(awk -v t="$ct" -v hz="$HZ" -v s="$secs" 'BEGIN { printf "%.6g", t / hz / s * 100 }')" % "$n"
+    measure "$impl c=$c" wrk_run "$c" || rc=1
+    stop_server
+    if [ $rc = 0 ] && wrk_errors "$out" "$impl c=$c" 'Non-2xx|Socket errors' &&
+        wrk_parse "$out" "$impl c=$c" latency; then
+        emit_wrk "$impl"
+    else
+        rc=1
     fi
     rm -rf "$tmp"
     return $rc
