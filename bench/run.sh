@@ -77,6 +77,18 @@ apt_install() { # pkg...: installs the debs that apt knows, when root and allowe
     say "  apt-get install ${want[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >"$OUT/apt.log" 2>&1
 }
+have_tools() { # tool...: whether every tool is on PATH
+    local t
+    for t in "$@"; do command -v "$t" >/dev/null || return 1; done
+}
+install_tools() { # tool...: installs those missing, each from the package of its name
+    local t need=()
+    for t in "$@"; do # nginx is in /usr/sbin, which a user's PATH may lack
+        [ "$t" = nginx ] && [ -x /usr/sbin/nginx ] && continue
+        command -v "$t" >/dev/null || need+=("$t")
+    done
+    [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+}
 
 mkdir -p "$OUT/raw" "$ROOT/bench/results"
 rm -f "$OUT"/raw/*.jsonl "$OUT"/raw/*.fail "$OUT/commands.txt"
@@ -116,10 +128,7 @@ if wants W4 || wants W8 || wants W9; then
         say "  skip the libuv peer: no libuv (apt-get install libuv1-dev)"
 fi
 if wants W5; then
-    W5_NEED=()
-    command -v wrk >/dev/null || W5_NEED+=(wrk)
-    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W5_NEED+=(nginx)
-    [ ${#W5_NEED[@]} -eq 0 ] || apt_install "${W5_NEED[@]}"
+    install_tools wrk nginx
     if [ ! -f "$ROOT/bench/w5_http.sh" ]; then
         say "  skip W5: no bench/w5_http.sh in this tree"
     elif ! command -v wrk >/dev/null; then
@@ -139,24 +148,16 @@ if wants W8; then # fio: this machine's limit for W8a and W8c; dd is in coreutil
     command -v fio >/dev/null && HAVE_FIO=1 || say "  skip the fio peers of W8: no fio (apt-get install fio)"
 fi
 if wants W10; then
-    W10_NEED=()
-    command -v wrk >/dev/null || W10_NEED+=(wrk)
-    command -v openssl >/dev/null || W10_NEED+=(openssl)
-    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W10_NEED+=(nginx)
-    [ ${#W10_NEED[@]} -eq 0 ] || apt_install "${W10_NEED[@]}"
-    if command -v wrk >/dev/null && command -v openssl >/dev/null; then
+    install_tools wrk openssl nginx
+    if have_tools wrk openssl; then
         HAVE_W10=1
     else
         say "  skip W10: it needs wrk and openssl (apt-get install wrk openssl)"
     fi
 fi
 if wants W8e; then # nginx is its peer; curl checks the bytes each server sends
-    W8E_NEED=()
-    command -v wrk >/dev/null || W8E_NEED+=(wrk)
-    command -v curl >/dev/null || W8E_NEED+=(curl)
-    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || W8E_NEED+=(nginx)
-    [ ${#W8E_NEED[@]} -eq 0 ] || apt_install "${W8E_NEED[@]}"
-    if command -v wrk >/dev/null && command -v curl >/dev/null; then
+    install_tools wrk curl nginx
+    if have_tools wrk curl; then
         HAVE_W8E=1
     else
         say "  skip W8e: it needs wrk and curl (apt-get install wrk curl)"
