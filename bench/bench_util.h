@@ -61,6 +61,36 @@ static inline void bench_emit(const char *workload, const char *metric, double v
     fflush(stdout);
 }
 
+/* The open-files limit raised to its hard maximum, for servers of 1000 connections. */
+static inline void bench_raise_nofile(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+#ifdef COIO_H /* for the servers, which include coio.h first */
+/* In a task: a coio_server of handler on 127.0.0.1:port ("0": a free one), announced on
+ * stdout as "listening on 127.0.0.1:PORT" (the scripts wait for that line), until it
+ * ends. Returns 0, or 1 when it could not start or ended on an error. */
+static inline int bench_serve(const char *name, const char *port,
+                              int (*handler)(int fd, void *arg))
+{
+    int fd = coio_tcp_listen("127.0.0.1", port, 0);
+    if (fd < 0) {
+        fprintf(stderr, "%s: %s\n", name, coio_strerror(fd));
+        return 1;
+    }
+    coio_server *srv = coio_server_start(fd, handler, NULL, NULL);
+    if (!srv)
+        return 1;
+    printf("listening on 127.0.0.1:%d\n", coio_sock_port(fd));
+    fflush(stdout);
+    return coio_server_wait(srv) < 0;
+}
+#endif
+
 static inline long bench_arg_long(int argc, char **argv, int i, long dflt)
 {
     if (argc > i) {

@@ -8,12 +8,7 @@
 #define _GNU_SOURCE
 #include <coio.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
+#include "bench_util.h"
 
 static int echo(int fd, void *arg)
 {
@@ -30,28 +25,11 @@ static int echo(int fd, void *arg)
 
 static int serve(void *arg)
 {
-    const char *port = arg;
-    int fd = coio_tcp_listen("127.0.0.1", port, 0);
-    if (fd < 0) {
-        fprintf(stderr, "w4_echo_server: %s\n", coio_strerror(fd));
-        return 1;
-    }
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    coio_server *s = coio_server_start(fd, echo, NULL, NULL);
-    if (!s)
-        return 1;
-    printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
-    fflush(stdout);
-    return coio_server_wait(s) < 0;
+    return bench_serve("w4_echo_server", arg, echo);
 }
 
 int main(int argc, char **argv)
 {
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    bench_raise_nofile();
     return coio_run(serve, argc > 1 ? argv[1] : "0") != 0;
 }

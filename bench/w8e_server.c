@@ -17,20 +17,19 @@
 #define _GNU_SOURCE
 #include <coio.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 static const char *path;
 static int cached_fd = -1; /* --open-once: the file's one fd, shared by every request */
@@ -136,18 +135,7 @@ static int serve_conn(int fd, void *arg)
 
 static int serve(void *arg)
 {
-    const char *port = arg;
-    int fd = coio_tcp_listen("127.0.0.1", port, 0);
-    if (fd < 0) {
-        fprintf(stderr, "w8e_server: %s\n", coio_strerror(fd));
-        return 1;
-    }
-    coio_server *srv = coio_server_start(fd, serve_conn, NULL, NULL);
-    if (!srv)
-        return 1;
-    printf("listening on 127.0.0.1:%d\n", coio_sock_port(fd));
-    fflush(stdout);
-    return coio_server_wait(srv) < 0;
+    return bench_serve("w8e_server", arg, serve_conn);
 }
 
 /* --open-once: opens the file before serving, on the loop's task (it is in a task, as
@@ -175,9 +163,6 @@ int main(int argc, char **argv)
         return 2;
     }
     path = argv[1];
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    bench_raise_nofile();
     return coio_run(once ? serve_open_once : serve, argc > 2 ? argv[2] : "0") != 0;
 }
