@@ -41,19 +41,7 @@
 
 #include <cmocka.h>
 
-static inline int coio_test_count_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1; /* the DIR's own fd */
-}
+#include "fd_count.h"
 
 static int coio_test_fds_at_start;
 

@@ -1046,6 +1046,24 @@ static int read_port_line(peer *p, const char *word)
     }
 }
 
+/* Starts the peer argv, reads the port it announces (read_port_line: on the line that
+ * holds word, or alone on one) and connects a TLS client of c to host:port. */
+static coio_tls *peer_tls_connect(peer *p, char *const argv[], const char *word, const char *host,
+                                  coio_tls_config *c)
+{
+    coio_assert_rc(peer_start(p, argv, 1, -1), 0);
+    int port = read_port_line(p, word);
+    assert_true(port > 0);
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    coio_tls *t;
+    int r = coio_tls_connect(c, host, ps, &t);
+    if (r < 0)
+        print_error("connect: %s\n", coio_tls_last_error());
+    coio_assert_rc(r, 0);
+    return t;
+}
+
 static int s_server_main(void *arg)
 {
     (void)arg;
@@ -1053,17 +1071,8 @@ static int s_server_main(void *arg)
                     (char *)cert("srv.crt"), "-key", (char *)cert("srv.key"), "-rev",
                     "-naccept", "1", NULL};
     peer p = {0, -1};
-    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
-    int port = read_port_line(&p, "ACCEPT");
-    assert_true(port > 0);
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", port);
     coio_tls_config *c = client_config();
-    coio_tls *t;
-    int r = coio_tls_connect(c, "localhost", ps, &t);
-    if (r < 0)
-        print_error("connect: %s\n", coio_tls_last_error());
-    coio_assert_rc(r, 0);
+    coio_tls *t = peer_tls_connect(&p, argv, "ACCEPT", "localhost", c);
     coio_stream *s = coio_tls_stream_open(t, NULL);
     coio_assert_rc(coio_stream_write(s, "hello\n", 6), 6);
     expect_line(s, "olleh\n"); /* -rev answers every line reversed */
@@ -1101,14 +1110,8 @@ static int py_server_main(void *arg)
     char *argv[] = {(char *)python3_path(), "-c", (char *)py_server, (char *)cert("srv.crt"),
                     (char *)cert("srv.key"), NULL};
     peer p = {0, -1};
-    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
-    int port = read_port_line(&p, NULL);
-    assert_true(port > 0);
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", port);
     coio_tls_config *c = client_config();
-    coio_tls *t;
-    coio_assert_rc(coio_tls_connect(c, "127.0.0.1", ps, &t), 0);
+    coio_tls *t = peer_tls_connect(&p, argv, NULL, "127.0.0.1", c);
     coio_stream *s = coio_tls_stream_open(t, NULL);
     static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
     coio_assert_rc(coio_stream_write(s, req, sizeof req - 1), sizeof req - 1);
@@ -1161,14 +1164,8 @@ static int records_main(void *arg)
     char *argv[] = {(char *)python3_path(), "-c", (char *)py_records, (char *)cert("srv.crt"),
                     (char *)cert("srv.key"), seed, NULL};
     peer p = {0, -1};
-    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
-    int port = read_port_line(&p, NULL);
-    assert_true(port > 0);
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", port);
     coio_tls_config *c = client_config();
-    coio_tls *t;
-    coio_assert_rc(coio_tls_connect(c, "127.0.0.1", ps, &t), 0);
+    coio_tls *t = peer_tls_connect(&p, argv, NULL, "127.0.0.1", c);
     coio_stream_opts o = {.limit = 4096};
     coio_stream *s = coio_tls_stream_open(t, &o);
     char line[4096];
@@ -1246,14 +1243,8 @@ static int end_seen_main(void *arg)
     char *argv[] = {(char *)python3_path(), "-c", (char *)py_end, (char *)cert("srv.crt"),
                     (char *)cert("srv.key"), NULL};
     peer p = {0, -1};
-    coio_assert_rc(peer_start(&p, argv, 1, -1), 0);
-    int port = read_port_line(&p, NULL);
-    assert_true(port > 0);
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", port);
     coio_tls_config *c = client_config();
-    coio_tls *t;
-    coio_assert_rc(coio_tls_connect(c, "127.0.0.1", ps, &t), 0);
+    coio_tls *t = peer_tls_connect(&p, argv, NULL, "127.0.0.1", c);
     coio_stream *s = coio_tls_stream_open(t, NULL);
     coio_assert_rc(coio_stream_write(s, "last words\n", 11), 11);
     coio_assert_rc(coio_stream_flush(s), 0);

@@ -89,22 +89,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         signal(SIGPIPE, SIG_IGN); /* pipes have no MSG_NOSIGNAL */
         once = true;
     }
-    int fds0 = count_fds();
+    int fds0 = coio_test_count_fds();
     struct fz f = {0};
     uint8_t flags = data[0];
     f.sock = flags & 1;
-    f.limit = 1 + (size_t)(data[1] | data[2] << 8) % 600;
-    if (flags & 2)
-        f.limit = COIO_STREAM_LIMIT_DEFAULT;
+    f.limit = oracle_limit(data + 1, flags & 2);
     f.nops = data[3] % 32;
     f.seed = data[4];
     data += 5;
     size -= 5;
-    if (f.nops * 3 > size)
-        f.nops = size / 3;
-    f.ops = data;
-    f.payload = data + f.nops * 3;
-    f.len = size - f.nops * 3;
+    oracle_split(data, size, &f.nops, &f.ops, &f.payload, &f.len);
 
     int r = f.sock ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.fds)
                    : pipe2(f.fds, O_CLOEXEC);
@@ -123,6 +117,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (f.r)
         coio_stream_abort(f.r);
     coio_stream_abort(f.w);
-    EXPECT(count_fds() == fds0);
+    EXPECT(coio_test_count_fds() == fds0);
     return 0;
 }

@@ -14,13 +14,14 @@
 
 #include <coio.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "../fd_count.h"
 
 #define EXPECT(cond)                                                                     \
     do {                                                                                 \
@@ -151,17 +152,22 @@ static void oracle_run(coio_stream *r, const uint8_t *ops, size_t nops, const ui
     }
 }
 
-static int count_fds(void)
+/* The reader's first limit: 1 to 600 from two input bytes, or the default one. */
+static size_t oracle_limit(const uint8_t *two, bool use_default)
 {
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
+    return use_default ? COIO_STREAM_LIMIT_DEFAULT : 1 + (size_t)(two[0] | two[1] << 8) % 600;
+}
+
+/* Splits the rest of an input into at most *nops operations (3 bytes each: as many as
+ * fit) and the payload after them. */
+static void oracle_split(const uint8_t *data, size_t size, size_t *nops, const uint8_t **ops,
+                         const uint8_t **payload, size_t *len)
+{
+    if (*nops * 3 > size)
+        *nops = size / 3;
+    *ops = data;
+    *payload = data + *nops * 3;
+    *len = size - *nops * 3;
 }
 
 #endif

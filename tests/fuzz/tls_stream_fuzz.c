@@ -207,12 +207,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup();
         once = true;
     }
-    int fds0 = count_fds();
+    int fds0 = coio_test_count_fds();
     struct tfz f = {0};
     f.flags = data[0];
-    f.limit = 1 + (size_t)(data[1] | data[2] << 8) % 600;
-    if (f.flags & 4)
-        f.limit = COIO_STREAM_LIMIT_DEFAULT;
+    f.limit = oracle_limit(data + 1, f.flags & 4);
     f.nops = data[3] % 32;
     f.seed = data[4];
     f.nrec = data[5] % 16;
@@ -223,11 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.recs = data;
     data += f.nrec;
     size -= f.nrec;
-    if (f.nops * 3 > size)
-        f.nops = size / 3;
-    f.ops = data;
-    f.payload = data + f.nops * 3;
-    f.len = size - f.nops * 3;
+    oracle_split(data, size, &f.nops, &f.ops, &f.payload, &f.len);
 
     /* The peer's end is made non-blocking for coio_send/recv; coio's end is left
      * blocking: the TLS handshake must make it non-blocking itself. */
@@ -236,6 +230,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int r = coio_run(client, &f);
     EXPECT(r == 0);
     close(f.fds[1]);
-    EXPECT(count_fds() == fds0);
+    EXPECT(coio_test_count_fds() == fds0);
     return 0;
 }
