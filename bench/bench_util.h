@@ -74,8 +74,7 @@ static inline void bench_raise_nofile(void)
 /* In a task: a coio_server of handler on 127.0.0.1:port ("0": a free one), announced on
  * stdout as "listening on 127.0.0.1:PORT" (the scripts wait for that line), until it
  * ends. Returns 0, or 1 when it could not start or ended on an error. */
-static inline int bench_serve(const char *name, const char *port,
-                              int (*handler)(int fd, void *arg))
+static inline int bench_serve(const char *name, const char *port, int (*handler)(int fd, void *arg))
 {
     int fd = coio_tcp_listen("127.0.0.1", port, 0);
     if (fd < 0) {

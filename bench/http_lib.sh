@@ -164,6 +164,18 @@ wrk_parse() {
     fi
 }
 
+# wrk_point IMPL LABEL COMMAND...: the W5 and W8e point once its server runs: measure
+# COMMAND, stop the server, check and parse wrk's output, emit_wrk IMPL. Fails (saying
+# why) when one of those does.
+wrk_point() {
+    local impl=$1 label=$2 ok=0
+    shift 2
+    measure "$label" "$@" || ok=1
+    stop_server
+    [ $ok = 0 ] && wrk_errors "$out" "$label" 'Non-2xx|Socket errors' &&
+        wrk_parse "$out" "$label" latency && emit_wrk "$impl"
+}
+
 # emit_wrk IMPL: the five lines of W5's schema from what measure and wrk_parse set, through
 # the caller's emit IMPL METRIC VALUE UNIT N
 emit_wrk() {

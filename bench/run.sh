@@ -269,6 +269,22 @@ unpinned() {
     point "$@"
 }
 
+# rounds W SCRIPT "VARIANT..." IMPL...: REPS rounds, interleaved as in W4, of bench/SCRIPT
+# IMPL VARIANT for every VARIANT x IMPL
+rounds() {
+    local w=$1 script=$2 variants=$3 r v impl
+    shift 3
+    for ((r = 1; r <= REPS; r++)); do
+        say "  round $r of $REPS"
+        for v in $variants; do
+            for impl in "$@"; do
+                REPS=1 unpinned "$w" "$impl" env COIO_BENCH_BUILD="$BUILD" \
+                    bash "$ROOT/bench/$script" "$impl" "$v"
+            done
+        done
+    done
+}
+
 gopeer() { [ $HAVE_GO = 1 ] && point "$1" go env GOMAXPROCS=1 GOGC=100 "$GOBIN_DIR/$2" "${@:3}"; }
 tokiopeer() { [ $HAVE_TOKIO = 1 ] && point "$1" tokio "$TOKIO_BIN/$2" "${@:3}"; }
 pypeer() {
@@ -523,30 +539,10 @@ for w in "${WORKLOADS[@]}"; do
         rm -rf "$W8DIR"
         ;;
     W8e)
-        if [ $HAVE_W8E = 1 ]; then # rounds interleaved as in W4
-            for ((r = 1; r <= REPS; r++)); do
-                say "  round $r of $REPS"
-                for open in request cached; do
-                    for impl in "${W8E_IMPLS[@]}"; do
-                        REPS=1 unpinned W8e "$impl" env COIO_BENCH_BUILD="$BUILD" \
-                            bash "$ROOT/bench/w8e_http.sh" "$impl" $open
-                    done
-                done
-            done
-        fi
+        if [ $HAVE_W8E = 1 ]; then rounds W8e w8e_http.sh "request cached" "${W8E_IMPLS[@]}"; fi
         ;;
     W10)
-        if [ $HAVE_W10 = 1 ]; then
-            for ((r = 1; r <= REPS; r++)); do
-                say "  round $r of $REPS"
-                for mode in keepalive close; do
-                    for impl in "${W10_IMPLS[@]}"; do
-                        REPS=1 unpinned W10 "$impl" env COIO_BENCH_BUILD="$BUILD" \
-                            bash "$ROOT/bench/w10_https.sh" "$impl" $mode
-                    done
-                done
-            done
-        fi
+        if [ $HAVE_W10 = 1 ]; then rounds W10 w10_https.sh "keepalive close" "${W10_IMPLS[@]}"; fi
         ;;
     W9)
         # Rounds interleaved as in W4: each round runs every implementation once from the

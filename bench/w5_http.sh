@@ -140,14 +140,7 @@ point() {
     uvloop | asyncio) start_server "$tmp" $SYSPY "$ROOT/bench/peers/python/w5_http.py" "$impl" 0 ;;
     esac || { rm -rf "$tmp"; return 1; }
     out=$tmp/wrk
-    measure "$impl c=$c" wrk_run "$c" || rc=1
-    stop_server
-    if [ $rc = 0 ] && wrk_errors "$out" "$impl c=$c" 'Non-2xx|Socket errors' &&
-        wrk_parse "$out" "$impl c=$c" latency; then
-        emit_wrk "$impl"
-    else
-        rc=1
-    fi
+    wrk_point "$impl" "$impl c=$c" wrk_run "$c" || rc=1
     rm -rf "$tmp"
     return $rc
 }

@@ -106,13 +106,10 @@ point() { # impl
         rc=1
     fi
     out=$tmp/wrk
-    [ $rc = 0 ] && { measure "$impl" wrk_run || rc=1; }
-    stop_server
-    if [ $rc = 0 ] && wrk_errors "$out" "$impl" 'Non-2xx|Socket errors' &&
-        wrk_parse "$out" "$impl" latency; then
-        emit_wrk "$impl"
+    if [ $rc = 0 ]; then
+        wrk_point "$impl" "$impl" wrk_run || rc=1
     else
-        rc=1
+        stop_server
     fi
     rm -rf "$tmp"
     return $rc
