@@ -1,5 +1,6 @@
-# Shared by the wrk benchmarks (bench/w5_http.sh, bench/w8e_http.sh, bench/w10_https.sh):
-# sourced, not run. The sourcing script sets, before calling these:
+# Shared by the wrk benchmarks (bench/w5_http.sh, bench/w8e_http.sh, bench/w10_https.sh)
+# and, for starting its servers, bench/w4_echo.sh: sourced, not run. The sourcing script
+# sets, before calling these:
 #   W      its name in messages (w5, w8e, w10)
 #   SCPU   the CPU the server is pinned to, CCPU the client's (wrk's)
 #   WARM   the warm-up seconds (0: none), SECS the measured seconds

@@ -37,8 +37,9 @@ CFLAGS=(-O2 -g -Wall -Wextra)
 SYSPY=/usr/bin/python3 # Debian's: a python3 earlier on PATH (pyenv) may lack uvloop
 GO=$(command -v go || echo /usr/lib/go/bin/go)
 SKIPPED=77 # exit status of a point whose peer is not installed (as bench/w5_http.sh)
-
-say() { printf '%s\n' "$*" >&2; }
+W=w4
+# shellcheck source=bench/http_lib.sh
+. "$ROOT/bench/http_lib.sh" # say, start_server, stop_server
 
 build() {
     mkdir -p "$BIN"
@@ -100,7 +101,7 @@ missing() {
 
 # point IMPL C M: one measured run, JSON lines on stdout
 point() {
-    local impl=$1 c=$2 m=$3 server env=() out port pid rc
+    local impl=$1 c=$2 m=$3 server env=() tmp port pid rc
     case $impl in
     coio) server=("$BIN/w4_echo_server"); env=(COIO_BACKEND=epoll) ;;
     coio_uring) server=("$BIN/w4_echo_server"); env=(COIO_BACKEND=io_uring) ;;
@@ -115,27 +116,16 @@ point() {
     local why
     why=$(missing "$impl") && { say "w4: skip $impl: $why"; return $SKIPPED; }
     [ -x "${server[0]}" ] || { say "w4: ${server[0]} missing"; return 1; }
-    out=$(mktemp)
-    env "${env[@]}" taskset -c "$SCPU" "${server[@]}" 0 >"$out" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do
-        grep -q '^listening on' "$out" && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.05
-    done
-    port=$(sed -n 's/^listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$out")
-    if [ -z "$port" ]; then
-        say "w4: $impl server did not start: $(head -c 300 "$out")"
-        kill $pid 2>/dev/null
-        wait $pid 2>/dev/null
-        rm -f "$out"
+    tmp=$(mktemp -d)
+    if ! start_server "$tmp" env "${env[@]}" "${server[@]}" 0; then
+        stop_server
+        rm -rf "$tmp"
         return 1
     fi
     taskset -c "$CCPU" "$BIN/w4_echo_client" "$port" "$c" "$m" "$pid" "$impl" "$WARM" "$SECS"
     rc=$?
-    kill $pid 2>/dev/null
-    wait $pid 2>/dev/null
-    rm -f "$out"
+    stop_server
+    rm -rf "$tmp"
     return $rc
 }
 
