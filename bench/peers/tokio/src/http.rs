@@ -7,6 +7,7 @@
 //! Date, Content-Type, Content-Length.
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const BODY: &[u8] = b"Hello, World!";
 
@@ -128,4 +129,36 @@ pub fn answer(buf: &mut Vec<u8>, skip: &mut usize, out: &mut Vec<u8>) -> bool {
     }
     buf.drain(..at);
     close
+}
+
+/// Serves one connection: reads into a buffer and answers what it holds with one write,
+/// until the client closes, an error, or a "Connection: close" request, after which
+/// `shutdown` says whether to shut the write side down before the drop closes it (for
+/// TLS: the close_notify).
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, shutdown: bool) {
+    let mut buf = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(4096);
+    let mut skip = 0;
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        match s.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let close = answer(&mut buf, &mut skip, &mut out);
+        if !out.is_empty() {
+            if s.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if close {
+            if shutdown {
+                let _ = s.shutdown().await;
+            }
+            return;
+        }
+    }
 }

@@ -8,7 +8,6 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::rustls;
 
 #[path = "../../tokio/src/http.rs"]
@@ -16,7 +15,7 @@ mod http;
 #[path = "../../tokio/src/lib.rs"]
 #[allow(dead_code)]
 mod peer;
-use http::answer;
+use http::serve;
 
 fn tls_config(cert: &str, key: &str) -> Result<rustls::ServerConfig, String> {
     let open = |p: &str| File::open(p).map(BufReader::new).map_err(|e| format!("{p}: {e}"));
@@ -47,33 +46,6 @@ fn tls_config(cert: &str, key: &str) -> Result<rustls::ServerConfig, String> {
         .map_err(|e| format!("{key}: {e}"))?;
     cfg.ticketer = rustls::Ticketer::new().map_err(|e| e.to_string())?;
     Ok(cfg)
-}
-
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
-    let mut buf = Vec::with_capacity(4096);
-    let mut out = Vec::with_capacity(4096);
-    let mut skip = 0;
-    loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
-        }
-        match s.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let close = answer(&mut buf, &mut skip, &mut out);
-        if !out.is_empty() {
-            if s.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
-        }
-        if close {
-            // close_notify, then the TCP write side
-            let _ = s.shutdown().await;
-            return;
-        }
-    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -111,7 +83,7 @@ async fn main() {
             tokio::spawn(async move {
                 let _ = s.set_nodelay(true);
                 if let Ok(t) = acceptor.accept(s).await {
-                    serve(t).await;
+                    serve(t, true).await; // close_notify on "Connection: close"
                 }
             });
         }

@@ -7,37 +7,15 @@
 //! Content-Type, Content-Length.
 //! Usage: w5_http [PORT] (default 0: a free port); prints "listening on 127.0.0.1:PORT".
 use coio_bench_tokio::{arg_u64, listen, raise_nofile};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[path = "../http.rs"]
 mod http;
-use http::answer;
+use http::serve;
 
-async fn serve(mut s: TcpStream) {
+async fn serve_tcp(s: TcpStream) {
     let _ = s.set_nodelay(true);
-    let mut buf = Vec::with_capacity(4096);
-    let mut out = Vec::with_capacity(4096);
-    let mut skip = 0;
-    loop {
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(4096);
-        }
-        match s.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let close = answer(&mut buf, &mut skip, &mut out);
-        if !out.is_empty() {
-            if s.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
-        }
-        if close {
-            return;
-        }
-    }
+    serve(s, false).await;
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -46,7 +24,7 @@ async fn main() -> std::io::Result<()> {
     let l = listen(arg_u64(1, 0) as u16)?;
     loop {
         if let Ok((s, _)) = l.accept().await {
-            tokio::spawn(serve(s));
+            tokio::spawn(serve_tcp(s));
         }
     }
 }
