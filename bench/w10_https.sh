@@ -31,6 +31,7 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD # the servers run from other directories
 WARM=${W10_WARMUP:-1}
 SECS=${W10_SECONDS:-5}
 SCPU=${W10_SERVER_CPU:-0}

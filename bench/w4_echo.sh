@@ -26,6 +26,7 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD # the servers run from other directories
 BIN=$BUILD/bench-w4
 TOKIO_BIN=$BUILD/bench-tokio/target/release
 WARM=${W4_WARMUP:-1}

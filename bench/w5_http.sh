@@ -29,6 +29,7 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD # the servers run from other directories
 BIN=$BUILD/bench-w5
 TOKIO_BIN=$BUILD/bench-tokio/target/release
 WARM=${W5_WARMUP:-1}

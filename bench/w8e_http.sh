@@ -27,6 +27,7 @@ set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${COIO_BENCH_BUILD:-${COIO_BUILD_DIR:-$ROOT/build/release}}
+[[ $BUILD = /* ]] || BUILD=$PWD/$BUILD # the servers run from other directories
 SERVER=$BUILD/bench/w8e_server
 DATA=$BUILD/bench-out/w8e
 FILE=$DATA/file.bin
