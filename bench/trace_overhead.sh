@@ -7,7 +7,8 @@
 #   bench/trace_overhead.sh [ROUNDS]      (default 5)
 #
 # BUILD as for bench/w4_echo.sh (COIO_BENCH_BUILD, COIO_BUILD_DIR or build/release).
-# Environment: TRACE_SECONDS (3) per run, TRACE_BACKEND (epoll), TRACE_EVENTS (the
+# Environment: TRACE_ONLY_W4 (set: W5 is left out), TRACE_SECONDS (3) per run,
+# TRACE_BACKEND (epoll), TRACE_EVENTS (the
 # ring size, default the library's). The traced server is killed at the end of its run,
 # so the trace file stays empty: this measures recording, not writing.
 set -u -o pipefail
@@ -26,7 +27,7 @@ run() { # workload mode
     [ "$2" = on ] && env=(env COIO_TRACE="$out/trace.json" ${TRACE_EVENTS:+COIO_TRACE_EVENTS=$TRACE_EVENTS})
     case $1 in
     W4) W4_WARMUP=1 W4_SECONDS=$SECS "${env[@]}" bash "$ROOT/bench/w4_echo.sh" $impl 100 64 ;;
-    W5) W5_WARMUP=1 W5_SECONDS=$SECS "${env[@]}" bash "$ROOT/bench/w5_http.sh" $impl 100 ;;
+    W5) [ -n "${TRACE_ONLY_W4:-}" ] && return; W5_WARMUP=1 W5_SECONDS=$SECS "${env[@]}" bash "$ROOT/bench/w5_http.sh" $impl 100 ;;
     esac 2>/dev/null | cpu_of
 }
 
