@@ -71,6 +71,14 @@ static void run_in_tmpdir(int (*main_fn)(void *), void *arg)
     coio_assert_rc(rc, 0);
 }
 
+/* A case that is only "run main_fn in a fresh directory". */
+#define TMPDIR_CASE(name, main_fn)                                                       \
+    static void name(void **state)                                                       \
+    {                                                                                    \
+        (void)state;                                                                     \
+        run_in_tmpdir(main_fn, NULL);                                                    \
+    }
+
 static void path_of(char *buf, size_t cap, const char *name)
 {
     snprintf(buf, cap, "%s/%s", g_dir, name);
@@ -135,11 +143,7 @@ static int sizes_main(void *arg)
     return 0;
 }
 
-static void sizes_0_1_4096_1mib_round_trip(void **state)
-{
-    (void)state;
-    run_in_tmpdir(sizes_main, NULL);
-}
+TMPDIR_CASE(sizes_0_1_4096_1mib_round_trip, sizes_main)
 
 static int short_read_main(void *arg)
 {
@@ -161,11 +165,7 @@ static int short_read_main(void *arg)
     return 0;
 }
 
-static void short_reads_at_eof(void **state)
-{
-    (void)state;
-    run_in_tmpdir(short_read_main, NULL);
-}
+TMPDIR_CASE(short_reads_at_eof, short_read_main)
 
 static int append_main(void *arg)
 {
@@ -186,11 +186,7 @@ static int append_main(void *arg)
     return 0;
 }
 
-static void o_append_writes_go_to_the_end(void **state)
-{
-    (void)state;
-    run_in_tmpdir(append_main, NULL);
-}
+TMPDIR_CASE(o_append_writes_go_to_the_end, append_main)
 
 /* ---- concurrency ------------------------------------------------------------------- */
 
@@ -251,11 +247,7 @@ static int preads_main(void *arg)
     return 0;
 }
 
-static void concurrent_preads_at_many_offsets_match_byte_for_byte(void **state)
-{
-    (void)state;
-    run_in_tmpdir(preads_main, NULL);
-}
+TMPDIR_CASE(concurrent_preads_at_many_offsets_match_byte_for_byte, preads_main)
 
 static int fsync_main(void *arg)
 {
@@ -293,11 +285,7 @@ static int fsync_main(void *arg)
     return 0;
 }
 
-static void write_fsync_then_read_back(void **state)
-{
-    (void)state;
-    run_in_tmpdir(fsync_main, NULL);
-}
+TMPDIR_CASE(write_fsync_then_read_back, fsync_main)
 
 /* ---- errors ------------------------------------------------------------------------ */
 
@@ -346,11 +334,7 @@ static int errors_main(void *arg)
     return 0;
 }
 
-static void errors_enoent_eisdir_enotdir_ebadf(void **state)
-{
-    (void)state;
-    run_in_tmpdir(errors_main, NULL);
-}
+TMPDIR_CASE(errors_enoent_eisdir_enotdir_ebadf, errors_main)
 
 static void calls_outside_a_task_return_eperm(void **state)
 {
@@ -522,11 +506,7 @@ static int dirs_main(void *arg)
     return 0;
 }
 
-static void dirs_copy_rename_and_read_all(void **state)
-{
-    (void)state;
-    run_in_tmpdir(dirs_main, NULL);
-}
+TMPDIR_CASE(dirs_copy_rename_and_read_all, dirs_main)
 
 /* ---- cancellation ------------------------------------------------------------------ */
 
@@ -574,11 +554,7 @@ static int cancel_read_main(void *arg)
     return 0;
 }
 
-static void cancel_mid_large_read_leaves_rest_of_buffer_untouched(void **state)
-{
-    (void)state;
-    run_in_tmpdir(cancel_read_main, NULL);
-}
+TMPDIR_CASE(cancel_mid_large_read_leaves_rest_of_buffer_untouched, cancel_read_main)
 
 static int cancel_write_main(void *arg)
 {
@@ -608,11 +584,7 @@ static int cancel_write_main(void *arg)
     return 0;
 }
 
-static void cancel_mid_large_write_writes_only_the_reported_prefix(void **state)
-{
-    (void)state;
-    run_in_tmpdir(cancel_write_main, NULL);
-}
+TMPDIR_CASE(cancel_mid_large_write_writes_only_the_reported_prefix, cancel_write_main)
 
 struct atomic_w {
     const char *path;
@@ -678,11 +650,7 @@ static int atomic_main(void *arg)
     return 0;
 }
 
-static void cancelled_atomic_write_leaves_old_or_new_never_a_mix(void **state)
-{
-    (void)state;
-    run_in_tmpdir(atomic_main, NULL);
-}
+TMPDIR_CASE(cancelled_atomic_write_leaves_old_or_new_never_a_mix, atomic_main)
 
 /* ---- off the loop thread ----------------------------------------------------------- */
 
@@ -782,11 +750,7 @@ static int native_main(void *arg)
     return 0;
 }
 
-static void io_uring_opens_natively_epoll_on_the_pool(void **state)
-{
-    (void)state;
-    run_in_tmpdir(native_main, NULL);
-}
+TMPDIR_CASE(io_uring_opens_natively_epoll_on_the_pool, native_main)
 
 /* ---- cached reads on the loop thread ---------------------------------------------- */
 
@@ -1129,11 +1093,7 @@ static int read_all_cancel_main(void *arg)
     return 0;
 }
 
-static void cancelled_read_all_leaks_no_fd(void **state)
-{
-    (void)state;
-    run_in_tmpdir(read_all_cancel_main, NULL);
-}
+TMPDIR_CASE(cancelled_read_all_leaks_no_fd, read_all_cancel_main)
 
 /* ---- sendfile ---------------------------------------------------------------------- */
 
@@ -1201,11 +1161,7 @@ static int sendfile_main(void *arg)
     return 0;
 }
 
-static void sendfile_sends_a_range_and_follows_a_stream_s_buffer(void **state)
-{
-    (void)state;
-    run_in_tmpdir(sendfile_main, NULL);
-}
+TMPDIR_CASE(sendfile_sends_a_range_and_follows_a_stream_s_buffer, sendfile_main)
 
 /* A page-cached file goes out from the loop thread, without a pool hop (a web server's
  * static file, sent per request); one that is not cached goes to the pool, where reading
@@ -1346,11 +1302,7 @@ static int stream_main(void *arg)
     return 0;
 }
 
-static void stream_readline_and_write_over_a_regular_file(void **state)
-{
-    (void)state;
-    run_in_tmpdir(stream_main, NULL);
-}
+TMPDIR_CASE(stream_readline_and_write_over_a_regular_file, stream_main)
 
 /* ---- bounded threads --------------------------------------------------------------- */
 
