@@ -754,21 +754,28 @@ TMPDIR_CASE(io_uring_opens_natively_epoll_on_the_pool, native_main)
 
 /* ---- cached reads on the loop thread ---------------------------------------------- */
 
-/* Pool threads alive in this process (they are named coio-worker). */
+/* Whether thread `tid` (an entry of /proc/self/task) is a pool thread: named coio-worker. */
+static bool is_pool_thread(const char *tid)
+{
+    char p[300], name[32] = "";
+    if (tid[0] == '.')
+        return false;
+    snprintf(p, sizeof p, "/proc/self/task/%s/comm", tid);
+    FILE *f = fopen(p, "r");
+    bool worker = f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0;
+    if (f)
+        fclose(f);
+    return worker;
+}
+
+/* Pool threads alive in this process. */
 static int pool_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        char p[300], name[32] = "";
-        snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = e->d_name[0] != '.' ? fopen(p, "r") : NULL;
-        if (f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0)
-            n++;
-        if (f)
-            fclose(f);
-    }
+    while (d && (e = readdir(d)) != NULL)
+        n += is_pool_thread(e->d_name);
     if (d)
         closedir(d);
     return n;
@@ -784,18 +791,11 @@ static long pool_sleeps(void)
         bool busy = false;
         struct dirent *e;
         while (d && (e = readdir(d)) != NULL) {
-            char p[300], line[256], name[32] = "";
-            if (e->d_name[0] == '.')
-                continue;
-            snprintf(p, sizeof p, "/proc/self/task/%s/comm", e->d_name);
-            FILE *f = fopen(p, "r");
-            bool worker = f && fgets(name, sizeof name, f) && strcmp(name, "coio-worker\n") == 0;
-            if (f)
-                fclose(f);
-            if (!worker)
+            char p[300], line[256];
+            if (!is_pool_thread(e->d_name))
                 continue;
             snprintf(p, sizeof p, "/proc/self/task/%s/status", e->d_name);
-            f = fopen(p, "r");
+            FILE *f = fopen(p, "r");
             long v;
             while (f && fgets(line, sizeof line, f)) {
                 if (strncmp(line, "State:", 6) == 0 && !strstr(line, "S (sleeping)"))
