@@ -317,8 +317,10 @@ COIO_API int coio_to_thread(int (*fn)(void *), void *arg);
 
 /* The pool's bound on threads (like libuv's UV_THREADPOOL_SIZE): 1..1024. The default is
  * COIO_THREADPOOL_SIZE from the environment when it holds a number in that range (read
- * when the pool first starts), else min(32, CPUs + 4). Threads start only when a job finds
- * none idle; lowering the bound lets idle threads above it exit. The file calls
+ * when the pool first starts), else min(32, CPUs + 4). A job goes to an awake worker when
+ * there is one, else one idle worker is woken (or a thread started) per loop turn; more
+ * are woken, one per waiting job, when a job has waited 0.5 ms for busy workers.
+ * Lowering the bound lets idle threads above it exit. The file calls
  * (coio_file_*) run on this pool, so the bound is also how many file operations run at
  * once. coio_threadpool_set_size returns 0 or -EINVAL (n out of range); any thread may
  * call it, at any time. coio_threadpool_size returns the bound. */

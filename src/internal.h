@@ -616,9 +616,11 @@ struct coio__loop {
     size_t io_pending;   /* ops submitted and not completed */
     size_t ext_pending;  /* things other threads will complete (thread-pool jobs) */
     /* Run before each poll once set: work a subsystem defers to the end of the turn, so
-     * that one turn's requests go out together (the worker pool's wake-ups). */
-    void (*before_poll)(coio__loop *L);
+     * that one turn's requests go out together (the worker pool's wake-ups). It may
+     * shorten *timeout (ns, COIO__NEVER: none) to look again sooner. */
+    void (*before_poll)(coio__loop *L, int64_t *timeout);
     unsigned pool_kicks; /* idle pool workers chosen this turn, signalled before the poll */
+    unsigned pool_jobs;  /* this loop's coio_to_thread jobs queued or running */
     coio__stacks stacks;
     coio_task *task_free; /* recycled task structs, linked through ->arg */
     coio_task *task_chunk_next; /* uncarved part of the newest chunk */

@@ -589,7 +589,7 @@ static int run_loop(coio__loop *L, bool *main_deadlocked)
         }
         /* keepalive: another thread may post to this loop; look at least once a turn. */
         if (L->before_poll)
-            L->before_poll(L);
+            L->before_poll(L, &timeout);
         if (L->io_pending || L->ext_pending || L->keepalive || timeout) {
             int r = L->backend->poll(L, timeout);
             if (r < 0 && r != -EINTR)

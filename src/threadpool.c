@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #define POOL_SIZE_MAX 1024 /* libuv's bound for UV_THREADPOOL_SIZE */
+/* How long a coio_to_thread job may wait for the workers already awake before the loop
+ * wakes more (pool_kick): long enough for one worker to clear a turn's burst of short
+ * jobs (64 cached opens take about 250 us here), short beside a disk's wait. */
+#define POOL_BACKLOG_NS 500000
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DROPPED };
 
@@ -28,6 +32,7 @@ typedef struct coio__job {
     bool done;  /* seen by the loop (loop thread only) */
     coio__loop *loop;
     coio_task *task;
+    int64_t queued_ns; /* CLOCK_MONOTONIC, for the backlog check */
 } coio__job;
 
 static void job_take(coio__list *item);
@@ -221,6 +226,7 @@ static void job_arrived(coio__loop *L, coio__remote *r)
     coio__job *j = coio__container_of(r, coio__job, done_msg);
     j->done = true;
     L->ext_pending--;
+    L->pool_jobs--;
     if (COIO__TRACING(L))
         coio__trace_pool(L, j->task, true, j->result);
     coio__wake_if_waiting(L, j->task, j, 0);
@@ -235,17 +241,87 @@ static void job_unwait(coio_task *t)
         coio__list_unlink(&j->link);
         j->state = JOB_DROPPED;
         j->loop->ext_pending--;
+        j->loop->pool_jobs--;
     }
     pthread_mutex_unlock(&pool.mu);
 }
 
-/* Before the loop polls: wakes the idle workers its tasks' jobs chose this turn. Waking
- * each as its job is queued would let it run (on a busy machine, in place of the loop)
- * on a queue of one job, sleep again, and be woken for the next: deferred, the workers
- * find the whole turn's jobs queued and take them one after another. */
-static void pool_kick(coio__loop *L)
+static int64_t mono_ns(void)
 {
-    for (; L->pool_kicks; L->pool_kicks--)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Call with pool.mu. Queues j. A worker that is awake (running a job, or signalled and
+ * not yet up) takes it when it is free: waking another at once, per job, as libuv does,
+ * makes each woken worker find the queue already emptied by the first (on one CPU, two
+ * context switches and three futex calls each for nothing), so more are woken only when
+ * the queue backs up (pool_kick). Returns 1 when an idle worker was chosen to be
+ * signalled before the loop polls, 0, or -EAGAIN (no worker runs or can start). */
+static int job_enqueue(coio__job *j)
+{
+    j->queued_ns = mono_ns();
+    if (pool.ready && pool.nthreads - pool.nidle + pool.nsignalled > 0) {
+        coio__list_push_back(&pool.queue, &j->link);
+        return 0;
+    }
+    return coio__pool_enqueue(&pool, &j->link);
+}
+
+/* Call with pool.mu. When the oldest queued job has waited POOL_BACKLOG_NS, the awake
+ * workers are stuck (a disk, a slow call of the user's): one more worker per queued job
+ * is woken or started, within the bound. Returns how many idle workers to signal, and
+ * shortens *timeout so that the loop looks again while jobs wait. */
+static unsigned pool_backlog(int64_t *timeout)
+{
+    if (coio__list_is_empty(&pool.queue))
+        return 0;
+    coio__job *head = coio__container_of(pool.queue.next, coio__job, link);
+    int64_t age = mono_ns() - head->queued_ns;
+    if (age < POOL_BACKLOG_NS) {
+        if (*timeout == COIO__NEVER || *timeout > POOL_BACKLOG_NS - age)
+            *timeout = POOL_BACKLOG_NS - age;
+        return 0;
+    }
+    unsigned wake = 0;
+    bool added = false;
+    for (coio__list *it = pool.queue.next; it != &pool.queue; it = it->next) {
+        if (pool.nidle > pool.nsignalled) {
+            pool.nsignalled++;
+            wake++;
+        } else if (pool.nthreads < pool.max && coio__thread_start(pool_worker, &pool) == 0) {
+            pool.nthreads++;
+        } else {
+            break;
+        }
+        added = true;
+    }
+    if (added) { /* look again a backlog later: the new workers may be stuck too */
+        head->queued_ns = mono_ns();
+        if (*timeout == COIO__NEVER || *timeout > POOL_BACKLOG_NS)
+            *timeout = POOL_BACKLOG_NS;
+    }
+    return wake;
+}
+
+/* Before the loop polls: wakes the idle worker its tasks' jobs chose this turn. Waking
+ * it as its job is queued would let it run (on a busy machine, in place of the loop) on
+ * a queue of one job, sleep again, and be woken for the next: deferred, the worker finds
+ * the whole turn's jobs queued and takes them one after another. While the loop has jobs
+ * in the pool it also watches the queue for a backlog. */
+static void pool_kick(coio__loop *L, int64_t *timeout)
+{
+    unsigned kicks = L->pool_kicks;
+    L->pool_kicks = 0;
+    if (L->pool_jobs) {
+        pthread_mutex_lock(&pool.mu);
+        kicks += pool_backlog(timeout);
+        pthread_mutex_unlock(&pool.mu);
+    } else {
+        L->before_poll = NULL;
+    }
+    for (; kicks; kicks--)
         pthread_cond_signal(&pool.cv);
 }
 
@@ -262,14 +338,14 @@ int coio_to_thread(int (*fn)(void *), void *arg)
                    .done_msg = {.run = job_arrived}};
     pthread_mutex_lock(&pool.mu);
     pool_bound();
-    r = coio__pool_enqueue(&pool, &j.link);
+    r = job_enqueue(&j);
     pthread_mutex_unlock(&pool.mu);
     if (r < 0)
         return r;
-    if (r > 0) { /* signalled before the loop polls, with the turn's other jobs queued */
+    if (r > 0) /* signalled before the loop polls, with the turn's other jobs queued */
         L->pool_kicks++;
-        L->before_poll = pool_kick;
-    }
+    L->before_poll = pool_kick;
+    L->pool_jobs++;
     L->ext_pending++;
     if (COIO__TRACING(L))
         coio__trace_pool(L, t, false, 0);
@@ -282,6 +358,7 @@ int coio_to_thread(int (*fn)(void *), void *arg)
         coio__list_unlink(&j.link);
         j.state = JOB_DROPPED;
         L->ext_pending--;
+        L->pool_jobs--;
         dropped = true;
     }
     pthread_mutex_unlock(&pool.mu);

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <grp.h>
+#include <poll.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -260,6 +261,58 @@ static void to_thread_timeout_waits_for_running_job_then_etimedout(void **state)
         print_message("job had not started at the deadline\n");
         assert_int_equal(d.started_later, 0);
     }
+}
+
+/* A worker stuck in a long job must not hold up the jobs queued behind it: the pool
+ * wakes only the workers a turn's jobs need, and adds one when a job has waited for the
+ * busy ones (half a millisecond). */
+struct stuck_pool {
+    int pipe[2];
+    atomic_int blocked;
+    int stuck_rc, quick_rc;
+    double quick_s;
+};
+
+static int stuck_job(void *arg)
+{
+    struct stuck_pool *s = arg;
+    atomic_store(&s->blocked, 1);
+    struct pollfd p = {.fd = s->pipe[0], .events = POLLIN};
+    return poll(&p, 1, 5000) == 1 ? 0 : -ETIMEDOUT; /* until the test writes */
+}
+
+static int stuck_task(void *arg)
+{
+    struct stuck_pool *s = arg;
+    s->stuck_rc = coio_to_thread(stuck_job, s);
+    return 0;
+}
+
+static int stuck_main(void *arg)
+{
+    struct stuck_pool *s = arg;
+    coio_task *t = coio_spawn(stuck_task, s);
+    while (!atomic_load(&s->blocked))
+        coio_sleep(0.001);
+    double t0 = mono_now();
+    s->quick_rc = coio_to_thread(return_arg_job, (void *)(intptr_t)7);
+    s->quick_s = mono_now() - t0;
+    if (write(s->pipe[1], "x", 1) != 1)
+        return -EIO;
+    return coio_await(t);
+}
+
+static void job_behind_a_stuck_worker_runs_within_milliseconds(void **state)
+{
+    (void)state;
+    static struct stuck_pool s;
+    assert_int_equal(pipe(s.pipe), 0);
+    coio_assert_rc(coio_run(stuck_main, &s), 0);
+    coio_assert_rc(s.stuck_rc, 0);
+    coio_assert_rc(s.quick_rc, 7);
+    assert_elapsed(s.quick_s, 0.0, 0.5); /* not the stuck job's 5 s */
+    close(s.pipe[0]);
+    close(s.pipe[1]);
 }
 
 /* ---- signals ------------------------------------------------------------------------ */
@@ -676,6 +729,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(twenty_concurrent_to_thread_calls_complete),
     cmocka_unit_test(loop_keeps_running_while_to_thread_job_blocks),
     cmocka_unit_test(to_thread_timeout_waits_for_running_job_then_etimedout),
+    cmocka_unit_test(job_behind_a_stuck_worker_runs_within_milliseconds),
     cmocka_unit_test(coio_threads_block_every_asynchronous_signal),
     cmocka_unit_test(sigterm_storm_reaches_the_signalfd_not_coio_threads),
     cmocka_unit_test(to_thread_without_any_thread_returns_eagain),
