@@ -1217,9 +1217,12 @@ struct statx; /* <sys/stat.h>, _GNU_SOURCE */
  * thread too (docs/files.md). */
 COIO_API int coio_file_open(const char *path, int flags, mode_t mode);
 COIO_API int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode);
-/* close(2), off the loop thread (a close may write back data, e.g. on NFS). The fd is released in
- * every case, even when the caller is cancelled meanwhile; an error (-EIO) means data
- * written earlier may be lost. Outside a task it is close(2). */
+/* close(2), off the loop thread (a close may write back data, e.g. on NFS), except for an
+ * fd that coio_file_open opened read-only on a local file system (a regular file
+ * or directory of at most 64 MiB on ext4, XFS, Btrfs, tmpfs, F2FS), whose close only
+ * touches memory and runs inline (docs/files.md). The fd is released in every case, even
+ * when the caller is cancelled meanwhile; an error (-EIO) means data written earlier may
+ * be lost. Outside a task it is close(2). */
 COIO_API int coio_file_close(int fd);
 
 /* read(2)/write(2) at the file position and pread(2)/pwrite(2) at offset. A read returns
@@ -1243,7 +1246,8 @@ COIO_API int coio_file_fallocate(int fd, int mode, int64_t offset, int64_t len);
 COIO_API int coio_file_ftruncate(int fd, int64_t len);
 
 /* stat(2), lstat(2), fstat(2), and statx(2) (dirfd AT_FDCWD or a directory, flags
- * AT_*, mask STATX_*). */
+ * AT_*, mask STATX_*). fstat, and statx of (fd, "", AT_EMPTY_PATH), run inline on the
+ * read-only local fds that coio_file_close closes inline. */
 COIO_API int coio_file_stat(const char *path, struct stat *st);
 COIO_API int coio_file_lstat(const char *path, struct stat *st);
 COIO_API int coio_file_fstat(int fd, struct stat *st);

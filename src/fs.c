@@ -6,6 +6,8 @@
  * thread. The calling task alone waits. Two exceptions run on the loop thread because
  * the page cache holds their data, so nothing can wait for the disk: a small read that
  * preadv2(RWF_NOWAIT) serves (read_nowait), and sendfile of a range the cache holds whole.
+ * A third because it only touches memory: close and fstat of a read-only fd on a local
+ * file system (quick_fds).
  *
  * Each call fills a request (fs_req), and fs_run hands it to coio_to_thread, which drops
  * a request no worker has taken when the task is interrupted and otherwise waits until
@@ -20,6 +22,7 @@
 #include "internal.h"
 
 #include <dirent.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +78,7 @@ enum fs_code {
 typedef struct fs_req {
     uint8_t code;
     bool ran; /* the worker performed it: res is its result */
+    bool quick; /* FS_OPEN: the new fd may be closed and fstat'ed inline (fd_is_quick) */
     int fd, fd2, dirfd;
     int flags;
     unsigned mask;
@@ -96,14 +101,19 @@ static ssize_t copy_chunk(fs_req *q);
 static ssize_t read_small(fs_req *q);
 static ssize_t read_rest(fs_req *q);
 static ssize_t commit(fs_req *q);
+static bool fd_is_quick(int fd);
 
 /* Runs on a worker thread. */
 static ssize_t fs_syscall(fs_req *q)
 {
     off_t off;
     switch (q->code) {
-    case FS_OPEN:
-        return ret(openat(q->dirfd, q->path, q->flags | O_CLOEXEC, q->mode));
+    case FS_OPEN: {
+        int fd = openat(q->dirfd, q->path, q->flags | O_CLOEXEC, q->mode);
+        if (fd >= 0 && (q->flags & (O_ACCMODE | O_PATH)) == O_RDONLY)
+            q->quick = fd_is_quick(fd);
+        return ret(fd);
+    }
     case FS_CLOSE:
         return ret(close(q->fd));
     case FS_READ:
@@ -255,21 +265,77 @@ static _Atomic bool nowait_ok = true;
 #define FS_PLAIN_FDS 65536
 static _Atomic uint64_t plain_fds[FS_PLAIN_FDS / 64];
 
-static void plain_fd_set(int fd, bool plain)
+/* "Quick" fds: read-only regular files and directories of at most FS_QUICK_MAX bytes
+ * on a local file system whose release and getattr only touch memory (no ->flush
+ * method: not FUSE, NFS, SMB, Ceph, 9p, overlayfs). Closing one, or fstat on it, can't
+ * wait for a device or a server, so coio_file_close and coio_file_fstat do it on the
+ * loop thread, as io_uring's own close does for a file without ->flush: a pool trip
+ * costs more than the call. The size bound covers the one slow close left, the last
+ * close of a file deleted while open, which frees its blocks: a small file has few.
+ * Found out on the worker that opened the fd, right after the open. */
+#define FS_QUICK_MAX (64u << 20)
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8: a mount id that is never reused */
+#endif
+static _Atomic uint64_t quick_fds[FS_PLAIN_FDS / 64];
+
+/* Each mount's verdict, by its unique id (never reused, so never stale): one fstatfs
+ * per mount instead of one per open. Entries are id << 1 | verdict, 0 when empty. */
+#define FS_MOUNTS 16
+static _Atomic uint64_t mount_verdicts[FS_MOUNTS];
+
+static bool fs_type_is_quick(long type)
+{
+    switch ((unsigned long)type) {
+    case EXT4_SUPER_MAGIC: /* ext2 and ext3 have the same magic */
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case F2FS_SUPER_MAGIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* On a worker: whether fd, just opened read-only, is quick. */
+static bool fd_is_quick(int fd)
+{
+    struct statx x;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
+              STATX_TYPE | STATX_SIZE | STATX_MNT_ID_UNIQUE, &x) < 0 ||
+        !(S_ISREG(x.stx_mode) || S_ISDIR(x.stx_mode)) || x.stx_size > FS_QUICK_MAX)
+        return false;
+    uint64_t id = x.stx_mnt_id;
+    _Atomic uint64_t *slot =
+        x.stx_mask & STATX_MNT_ID_UNIQUE ? &mount_verdicts[id % FS_MOUNTS] : NULL;
+    if (slot) {
+        uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+        if (e && e >> 1 == id)
+            return e & 1;
+    }
+    struct statfs sf;
+    bool quick = fstatfs(fd, &sf) == 0 && fs_type_is_quick((long)sf.f_type);
+    if (slot)
+        atomic_store_explicit(slot, id << 1 | quick, memory_order_relaxed);
+    return quick;
+}
+
+static void fd_bit_set(_Atomic uint64_t *map, int fd, bool on)
 {
     if (fd < 0 || fd >= FS_PLAIN_FDS)
         return;
     uint64_t bit = (uint64_t)1 << (fd % 64);
-    if (plain)
-        atomic_fetch_or_explicit(&plain_fds[fd / 64], bit, memory_order_relaxed);
+    if (on)
+        atomic_fetch_or_explicit(&map[fd / 64], bit, memory_order_relaxed);
     else
-        atomic_fetch_and_explicit(&plain_fds[fd / 64], ~bit, memory_order_relaxed);
+        atomic_fetch_and_explicit(&map[fd / 64], ~bit, memory_order_relaxed);
 }
 
-static bool plain_fd_known(int fd)
+static bool fd_bit(_Atomic uint64_t *map, int fd)
 {
     return fd >= 0 && fd < FS_PLAIN_FDS &&
-           (atomic_load_explicit(&plain_fds[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
+           (atomic_load_explicit(&map[fd / 64], memory_order_relaxed) >> (fd % 64)) & 1;
 }
 
 /* FS_READ_REST, on a worker: the part of a read that RWF_NOWAIT left (pages not in the
@@ -308,7 +374,7 @@ static ssize_t read_nowait(coio__loop *L, fs_req *q)
     /* O_DIRECT bypasses the cache: RWF_NOWAIT then only spares the submission a wait,
      * and the read itself waits for the device. An fd coio_file_open opened without it
      * is known; any other is asked (a system call, a fifth of a cached 4 KiB read). */
-    if (!plain_fd_known(q->fd)) {
+    if (!fd_bit(plain_fds, q->fd)) {
         int fl = fcntl(q->fd, F_GETFL);
         if (fl < 0 || (fl & O_DIRECT))
             return -EAGAIN;
@@ -393,10 +459,45 @@ static void fs_run_shielded(fs_req *q)
         coio_scope_end(&s);
 }
 
+/* A call done on the loop thread spends the task's budget like any call that did not
+ * suspend (fairness). Shielded: the call has had its effect, so an interruption is left
+ * for the next call to report. */
+static void spend_shielded(coio__loop *L)
+{
+    coio_task *t = L ? L->current : NULL;
+    if (!t || ++t->io_streak <= COIO__IO_BUDGET)
+        return;
+    coio_scope s;
+    int sr = coio_shield_begin(&s, -1);
+    coio__budget_yield(L);
+    if (sr == 0)
+        coio_scope_end(&s);
+}
+
+/* fstat on a quick fd (see quick_fds) is a copy of the inode's fields: done on the loop
+ * thread. Returns -EAGAIN when fd is not quick. */
+static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x,
+                       unsigned mask)
+{
+    if (!fd_bit(quick_fds, fd))
+        return -EAGAIN;
+    coio__loop *L = coio__loop_get();
+    coio_task *t = L ? L->current : NULL;
+    int r = coio__check(L, t);
+    if (r < 0)
+        return r;
+    r = coio__budget_spend(L, t);
+    if (r < 0)
+        return r;
+    r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);
+    return r < 0 ? -errno : 0;
+}
+
 static void close_quietly(int fd)
 {
     if (fd >= 0) {
-        plain_fd_set(fd, false);
+        fd_bit_set(plain_fds, fd, false);
+        fd_bit_set(quick_fds, fd, false);
         fs_req q = {.code = FS_CLOSE, .fd = fd};
         fs_run_shielded(&q);
     }
@@ -411,7 +512,8 @@ int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
     fs_req q = {.code = FS_OPEN, .dirfd = dirfd, .path = path, .flags = flags,
                   .mode = mode};
     int fd = (int)fs_run(&q);
-    plain_fd_set(fd, !(flags & O_DIRECT));
+    fd_bit_set(plain_fds, fd, !(flags & O_DIRECT));
+    fd_bit_set(quick_fds, fd, q.quick);
     return fd;
 }
 
@@ -430,7 +532,13 @@ int coio_file_close(int fd)
     /* close(2) releases the file even when it reports an error (EIO from a delayed
      * write-back, EINTR): the fd is gone either way, so an interruption must not leave
      * it open. */
-    plain_fd_set(fd, false);
+    fd_bit_set(plain_fds, fd, false);
+    if (fd_bit(quick_fds, fd)) {
+        fd_bit_set(quick_fds, fd, false);
+        int r = close(fd) == 0 ? 0 : -errno;
+        spend_shielded(L);
+        return r;
+    }
     fs_req q = {.code = FS_CLOSE, .fd = fd};
     coio_scope s;
     int sr = coio_shield_begin(&s, -1);
@@ -566,7 +674,8 @@ int coio_file_fstat(int fd, struct stat *st)
 {
     if (!st)
         return -EINVAL;
-    return on_fd(FS_FSTAT, fd, 0, 0, 0, st);
+    int r = fstat_quick(fd, st, 0, NULL, 0);
+    return r != -EAGAIN ? r : on_fd(FS_FSTAT, fd, 0, 0, 0, st);
 }
 
 static int on_path(int code, const char *path, int flags, mode_t mode, void *out)
@@ -596,6 +705,11 @@ int coio_file_statx(int dirfd, const char *path, int flags, unsigned mask, struc
 {
     if (!path || !out)
         return -EINVAL;
+    if (!*path && (flags & AT_EMPTY_PATH)) {
+        int r = fstat_quick(dirfd, NULL, flags, out, mask);
+        if (r != -EAGAIN)
+            return r;
+    }
     fs_req q = {.code = FS_STATX, .dirfd = dirfd, .path = path, .flags = flags,
                 .mask = mask, .out = out};
     return (int)fs_run(&q);

@@ -5,6 +5,7 @@
 #include "coio_test.h"
 
 #include <dirent.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1268,6 +1270,125 @@ static void sendfile_of_a_cached_file_skips_the_pool(void **state)
     assert_int_equal(coio_threadpool_set_size(size), 0);
 }
 
+/* ---- close and fstat on the loop thread ---------------------------------------------- */
+
+/* A file call in its own task, so that the main task can look at whether it finished
+ * while the pool's one worker is held. */
+struct fs_call {
+    int fd;
+    bool fstat; /* coio_file_fstat, else coio_file_close */
+    int rc;
+    off_t size;
+    bool done;
+};
+
+static int fs_call_task(void *arg)
+{
+    struct fs_call *c = arg;
+    struct stat st;
+    c->rc = c->fstat ? coio_file_fstat(c->fd, &st) : coio_file_close(c->fd);
+    if (c->fstat && c->rc == 0)
+        c->size = st.st_size;
+    c->done = true;
+    return 0;
+}
+
+static int quick_close_main(void *arg)
+{
+    (void)arg;
+    struct statfs sf;
+    CHECK_RC(statfs(g_dir, &sf), 0);
+    switch ((unsigned long)sf.f_type) {
+    case EXT4_SUPER_MAGIC: case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC: case F2FS_SUPER_MAGIC:
+        break;
+    default: /* overlayfs, NFS, FUSE...: every close and fstat goes to the pool */
+        coio_test_skip("%s is on file system 0x%lx, not a local one whose close only "
+                       "touches memory", g_dir, (unsigned long)sf.f_type);
+    }
+    char small[128], big[128];
+    path_of(small, sizeof small, "small");
+    path_of(big, sizeof big, "big");
+    CHECK_RC(coio_file_write_all(small, "0123456789", 10, 0), 0);
+    int bfd = coio_file_open(big, O_WRONLY | O_CREAT, 0600);
+    CHECK(bfd >= 0);
+    CHECK_RC(coio_file_ftruncate(bfd, (64 << 20) + 1), 0); /* sparse, over the bound */
+    CHECK_RC(coio_file_close(bfd), 0);
+
+    /* Quick: read-only regular files and directories of a local file system. */
+    struct fs_call quick[] = {
+        {.fd = coio_file_open(small, O_RDONLY, 0), .fstat = true},
+        {.fd = coio_file_open(small, O_RDONLY, 0)},
+        {.fd = coio_file_open(g_dir, O_RDONLY | O_DIRECTORY, 0)},
+    };
+    /* Not quick: written files (their close may flush), devices (a tty's close waits
+     * for its output), and files over the size bound (the last close of a deleted one
+     * frees its blocks). */
+    struct fs_call slow[] = {
+        {.fd = coio_file_open(small, O_RDWR, 0), .fstat = true},
+        {.fd = coio_file_open(small, O_RDWR, 0)},
+        {.fd = coio_file_open("/dev/null", O_RDONLY, 0)},
+        {.fd = coio_file_open(big, O_RDONLY, 0)},
+    };
+    enum { NQ = sizeof quick / sizeof quick[0], NS = sizeof slow / sizeof slow[0] };
+    for (int i = 0; i < NQ; i++)
+        CHECK(quick[i].fd >= 0);
+    for (int i = 0; i < NS; i++)
+        CHECK(slow[i].fd >= 0);
+
+    struct sf_block b = {.started = false};
+    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
+    coio_task *blk = coio_spawn(sf_blocker, &b);
+    while (!b.started) /* the pool's one worker now waits in read(2) */
+        coio_sleep(0.001);
+    coio_task *tq[NQ], *ts[NS];
+    for (int i = 0; i < NQ; i++)
+        tq[i] = coio_spawn(fs_call_task, &quick[i]);
+    for (int i = 0; i < NS; i++)
+        ts[i] = coio_spawn(fs_call_task, &slow[i]);
+    coio_sleep(0.05);
+    bool quick_done[NQ], slow_done[NS];
+    for (int i = 0; i < NQ; i++)
+        quick_done[i] = quick[i].done;
+    for (int i = 0; i < NS; i++)
+        slow_done[i] = slow[i].done;
+    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
+    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(coio_gather_n(tq, NQ, NULL), 0);
+    CHECK_RC(coio_gather_n(ts, NS, NULL), 0);
+    close(b.pipe[0]);
+    close(b.pipe[1]);
+
+    for (int i = 0; i < NQ; i++) {
+        CHECK(quick_done[i]); /* done while the pool could run nothing */
+        CHECK_RC(quick[i].rc, 0);
+    }
+    for (int i = 0; i < NS; i++) {
+        CHECK(!slow_done[i]); /* waited for the pool */
+        CHECK_RC(slow[i].rc, 0);
+    }
+    CHECK(quick[0].size == 10 && slow[0].size == 10);
+    /* Every close closed, quick or not; the fds of the two fstat calls are still open. */
+    CHECK(fcntl(quick[1].fd, F_GETFD) < 0 && errno == EBADF);
+    CHECK(fcntl(quick[2].fd, F_GETFD) < 0 && errno == EBADF);
+    for (int i = 1; i < NS; i++)
+        CHECK(fcntl(slow[i].fd, F_GETFD) < 0 && errno == EBADF);
+    CHECK_RC(coio_file_close(quick[0].fd), 0);
+    CHECK_RC(coio_file_close(slow[0].fd), 0);
+    return 0;
+}
+
+static void close_and_fstat_of_local_read_only_files_skip_the_pool(void **state)
+{
+    (void)state;
+    /* io_uring closes and stats in the kernel; this is the pool path's shortcut. */
+    setenv("COIO_URING_FILES", "0", 1);
+    int size = coio_threadpool_size();
+    assert_int_equal(coio_threadpool_set_size(1), 0);
+    run_in_tmpdir(quick_close_main, NULL);
+    assert_int_equal(coio_threadpool_set_size(size), 0);
+}
+
 /* ---- streams over files ------------------------------------------------------------ */
 
 static int stream_main(void *arg)
@@ -1464,6 +1585,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(cancelled_read_all_leaks_no_fd),
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
     cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
+    cmocka_unit_test(close_and_fstat_of_local_read_only_files_skip_the_pool),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
