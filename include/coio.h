@@ -1179,9 +1179,10 @@ COIO_API size_t coio_stream_write_buffered(const coio_stream *s);
 /* --- closing: each releases s in every case; s must not be used afterwards -------- */
 
 /* asyncio's `writer.close(); await writer.wait_closed()` in one call: flushes what is
- * queued, closes the fd if owned and frees the stream. Calls blocked on s in other tasks
- * return -EBADF. Returns 0, or why queued data was discarded: the sticky write error,
- * -ECANCELED, -ETIMEDOUT, or -EPERM (outside a task with data queued). */
+ * queued, closes the fd if owned (a regular file's on the worker pool, as its close may
+ * wait for write-back) and frees the stream. Calls blocked on s in other tasks return
+ * -EBADF. Returns 0, or why queued data was discarded: the sticky write error,
+ * -ECANCELED, -ETIMEDOUT, -EPERM (outside a task with data queued), or close's -EIO. */
 COIO_API int coio_stream_close(coio_stream *s);
 /* Closes at once, discarding queued data (asyncio transport.abort()). Never suspends;
  * works outside a task. Returns 0, or -EINVAL for NULL. */

@@ -379,6 +379,28 @@ static ssize_t plain_writev(void *ctx, const struct iovec *iov, int n)
     return coio__op_run_spent(&op);
 }
 
+/* close(2) on a worker, for a file's fd (fd_close_on_pool). */
+static int close_job(void *arg)
+{
+    return close(*(int *)arg) == 0 ? 0 : -errno;
+}
+
+/* Closes a file's fd on the worker pool: close(2) of a file written over NFS, SMB or
+ * FUSE sends its data and waits for the server, which must not stop the loop. Shielded:
+ * the fd is released whatever happens to the caller meanwhile. */
+static int fd_close_on_pool(coio__loop *L, int fd)
+{
+    L->backend->forget_fd(L, fd); /* what waits on fd ends with -EBADF, as coio_close */
+    coio_scope sc;
+    int sr = coio_shield_begin(&sc, -1);
+    int r = coio_to_thread(close_job, &fd);
+    if (sr == 0)
+        coio_scope_end(&sc);
+    if (r == -EAGAIN) /* no worker could start: the fd must still go */
+        r = close(fd) == 0 ? 0 : -errno;
+    return r;
+}
+
 /* Sockets are shut down for writing; a pipe or file the stream owns is closed (its
  * reader then sees EOF). */
 static int plain_shutdown_write(void *ctx)
@@ -388,7 +410,8 @@ static int plain_shutdown_write(void *ctx)
         return shutdown(s->fd, SHUT_WR) < 0 ? -errno : 0;
     if (!s->own_fd)
         return -ENOTSOCK;
-    int r = coio_close(s->fd);
+    coio__loop *L = coio__loop_get();
+    int r = s->is_file && L && L->current ? fd_close_on_pool(L, s->fd) : coio_close(s->fd);
     s->fd = -1;
     s->own_fd = false;
     return r;
@@ -1104,8 +1127,19 @@ int coio_stream_close(coio_stream *s)
             if (r == 0)
                 r = wait_written(s, 0);
         }
+        /* A file's fd is closed on the pool, after the stream has let go of it. */
+        int file_fd = -1;
+        if (s->tp == &plain_transport && s->is_file && s->own_fd && s->fd >= 0) {
+            file_fd = s->fd;
+            s->own_fd = false;
+        }
         stream_abort(s, true); /* s->users still counts us: not freed yet */
         leave(s, false, 0);
+        if (file_fd >= 0) {
+            int cr = fd_close_on_pool(L, file_fd);
+            if (r == 0)
+                r = cr; /* a write-back error (EIO) that close(2) reports */
+        }
     } else {
         if (s->wlen && !r)
             r = -EPERM;

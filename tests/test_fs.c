@@ -1500,6 +1500,78 @@ static void fsync_storm_stays_within_the_thread_bounds(void **state)
     }
 }
 
+/* ---- closing a stream over a file --------------------------------------------------- */
+
+struct stream_closer {
+    coio_stream *s;
+    bool eof; /* coio_stream_write_eof, else coio_stream_close */
+    int rc;
+    bool done;
+};
+
+static int stream_closer_task(void *arg)
+{
+    struct stream_closer *c = arg;
+    c->rc = c->eof ? coio_stream_write_eof(c->s) : coio_stream_close(c->s);
+    c->done = true;
+    return 0;
+}
+
+/* close(2) of a written file may send its data to a server (NFS, SMB, FUSE) and wait:
+ * a stream over a file closes its fd on the pool, as coio_file_close does. */
+static int stream_close_main(void *arg)
+{
+    (void)arg;
+    char path[2][128];
+    struct stream_closer c[2];
+    int fd[2];
+    for (int i = 0; i < 2; i++) {
+        path_of(path[i], sizeof path[i], i ? "eof" : "closed");
+        fd[i] = coio_file_open(path[i], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        CHECK(fd[i] >= 0);
+        c[i] = (struct stream_closer){.s = coio_stream_open(fd[i], COIO_STREAM_OWN_FD),
+                                      .eof = i == 1};
+        CHECK(c[i].s != NULL);
+        CHECK_RC(coio_stream_write(c[i].s, "hello", 5), 5);
+        CHECK_RC(coio_stream_flush(c[i].s), 0); /* the write is done before the pool is held */
+    }
+    struct sf_block b = {.started = false};
+    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
+    coio_task *blk = coio_spawn(sf_blocker, &b);
+    while (!b.started) /* the pool's one worker now waits in read(2) */
+        coio_sleep(0.001);
+    coio_task *t[2];
+    for (int i = 0; i < 2; i++)
+        t[i] = coio_spawn(stream_closer_task, &c[i]);
+    coio_sleep(0.05);
+    bool early[2] = {c[0].done, c[1].done};
+    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
+    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(coio_gather_n(t, 2, NULL), 0);
+    close(b.pipe[0]);
+    close(b.pipe[1]);
+    for (int i = 0; i < 2; i++) {
+        CHECK(!early[i]); /* the close waited for the pool's worker */
+        CHECK_RC(c[i].rc, 0);
+        CHECK(fcntl(fd[i], F_GETFD) < 0 && errno == EBADF);
+        void *got;
+        CHECK_RC(coio_file_read_all(path[i], 64, &got), 5);
+        CHECK(memcmp(got, "hello", 5) == 0);
+        free(got);
+    }
+    CHECK_RC(coio_stream_close(c[1].s), 0); /* after write_eof the stream is still open */
+    return 0;
+}
+
+static void stream_over_a_file_closes_its_fd_on_the_pool(void **state)
+{
+    (void)state;
+    int size = coio_threadpool_size();
+    assert_int_equal(coio_threadpool_set_size(1), 0);
+    run_in_tmpdir(stream_close_main, NULL);
+    assert_int_equal(coio_threadpool_set_size(size), 0);
+}
+
 /* ---- the pool's bound -------------------------------------------------------------- */
 
 static atomic_int g_running, g_max_running;
@@ -1587,6 +1659,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
     cmocka_unit_test(close_and_fstat_of_local_read_only_files_skip_the_pool),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
+    cmocka_unit_test(stream_over_a_file_closes_its_fd_on_the_pool),
     cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
     cmocka_unit_test(threadpool_size_bounds_concurrent_jobs),
 };
