@@ -30,10 +30,10 @@ import sys
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W8e", "W9", "W10"]
 SERVER_WORKLOADS = ("W4", "W5", "W8e", "W10")  # a server under a load client, measured per load point
 IMPL_ORDER = ["coio", "coio_uring", "coio_uring_pool", "floor", "fio-psync", "fio-io_uring",
-              "dd", "libuv", "nginx", "go", "tokio", "node", "uvloop", "asyncio", "xargs"]
+              "dd", "libuv", "nginx", "nginx_aio", "go", "tokio", "node", "uvloop", "asyncio", "xargs"]
 # One colour per implementation in every chart, so a reader can compare charts at a glance.
 COLORS = {"coio": "#7b2cbf", "coio_uring": "#c77dff", "floor": "#8d99ae", "libuv": "#f4a261",
-          "nginx": "#2a9d8f", "go": "#219ebc", "tokio": "#ffb703", "node": "#8ab17d", "uvloop": "#e63946",
+          "nginx": "#2a9d8f", "nginx_aio": "#76c893", "go": "#219ebc", "tokio": "#ffb703", "node": "#8ab17d", "uvloop": "#e63946",
           "asyncio": "#264653", "xargs": "#6c584c", "coio_uring_pool": "#e0aaff",
           "fio-psync": "#6c757d", "fio-io_uring": "#adb5bd", "dd": "#495057"}
 TITLES = {
@@ -419,6 +419,16 @@ def server_targets(rows, check):
             else:
                 measured = "not measured"
             check("W10", f"{text}, {p}", measured, "report" if r else None, "tokio", f"{name} {p}")
+    # W8e beside nginx with `aio threads`, which like coio never lets a disk read stop its
+    # event loop: reported, the target is plain nginx
+    for p in points(rows, "W8e"):
+        r = ratio("W8e", "coio", "cpu_us_per_req", p, "nginx_aio", False)
+        u = ratio("W8e", "coio_uring", "cpu_us_per_req", p, "nginx_aio", False)
+        if r:
+            check("W8e", "1 MiB static file: coio CPU/request ÷ nginx's with `aio threads` "
+                  f"(sends off its worker, like coio; no target), {p}",
+                  f"{r:.3f}×" + (f" (coio_uring {u:.3f}×)" if u else ""), "report",
+                  "nginx_aio", f"cpu_us_per_req {p}")
 
 
 def targets(rows, sysrows):
@@ -1070,13 +1080,19 @@ def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
              "and worker). coio is `bench/w8e_server.c` (headers with `coio_stream_write`, "
              "the body with `coio_stream_sendfile`) on epoll, coio_uring the same on "
              "io_uring; nginx has one worker, `sendfile on`, access_log off and its other "
-             "defaults (tcp_nopush off: neither server corks the headers onto the file). "
-             "`open=request`: both open the file, stat it and close it per request, nginx's "
-             "default (coio: `coio_file_open`, `coio_file_statx` on the fd, "
-             "`coio_file_close`: three pool hops a request on epoll, native requests on "
-             "io_uring); `open=cached`: the file stays open (`w8e_server --open-once`; "
-             "nginx `open_file_cache`), so the send alone is measured. A range wholly in "
-             "the page cache is sent from coio's loop thread (docs/files.md).")
+             "defaults (tcp_nopush off: neither server corks the headers onto the file); "
+             "its worker opens, stats and sends in place, so a disk read blocks every "
+             "connection. nginx_aio is the same nginx with `aio threads` (reported, no "
+             "target): it sends the file from its thread pool, so that a disk read does not "
+             "stop its worker, as none stops coio's loop (its open and stat stay in the "
+             "worker). "
+             "`open=request`: all open the file, stat it and close it per request, nginx's "
+             "default (coio: `coio_file_open` on the worker pool on epoll, native on "
+             "io_uring, then `coio_file_statx` on the fd and `coio_file_close`, which run "
+             "inline for a read-only file on a local file system); `open=cached`: the file "
+             "stays open (`w8e_server --open-once`; nginx `open_file_cache`), so the send "
+             "alone is measured. A range wholly in the page cache (checked with "
+             "`cachestat`) is sent from coio's loop thread (docs/files.md).")
     L.append("- W10: `bench/w10_https.sh`: wrk -t1 -c100 over TLS 1.3 (to "
              "`https://localhost:PORT/`, as rustls 0.20 refuses an IP address as SNI) with one "
              "self-signed "

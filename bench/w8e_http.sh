@@ -17,7 +17,10 @@
 # IMPL: coio (bench/w8e_server.c, COIO_BACKEND=epoll), coio_uring (the same on
 # io_uring), nginx (Debian's: one worker, master_process on as deployed, the idle master
 # counted too, `sendfile on`, access_log off, its defaults otherwise, tcp_nopush off
-# among them, as w8e_server writes the headers and then sends the file without corking).
+# among them, as w8e_server writes the headers and then sends the file without corking),
+# nginx_aio (the same with `aio threads`: the file is sent from its thread pool, so a
+# disk read does not stop its worker, as it never stops coio's loop; its open and stat
+# stay in the worker; needs an nginx built --with-threads).
 # The file is $BUILD/bench-out/w8e/file.bin (BUILD: COIO_BENCH_BUILD, COIO_BUILD_DIR or
 # build/release), made once and read before every point so the cache is warm.
 # Environment: W8E_WARMUP (1), W8E_SECONDS (5), W8E_SERVER_CPU (0), W8E_CLIENT_CPU (1),
@@ -46,7 +49,11 @@ have() {
     coio | coio_uring)
         [ -x "$SERVER" ] || { say "w8e: no $SERVER (cmake --build $BUILD --target bench_w8e_server)"; return 1; } ;;
     nginx) [ -x "$NGINX" ] || { say "w8e: skip nginx: not installed (apt-get install nginx)"; return 1; } ;;
-    *) say "w8e: unknown impl $1 (coio coio_uring nginx)"; return 2 ;;
+    nginx_aio)
+        [ -x "$NGINX" ] || { say "w8e: skip nginx_aio: no nginx (apt-get install nginx)"; return 1; }
+        "$NGINX" -V 2>&1 | grep -q -- --with-threads ||
+            { say "w8e: skip nginx_aio: this nginx has no thread pools (--with-threads)"; return 1; } ;;
+    *) say "w8e: unknown impl $1 (coio coio_uring nginx nginx_aio)"; return 2 ;;
     esac
 }
 
@@ -71,6 +78,7 @@ nginx_conf() { # tmp: the http block of the config
 http {
     access_log off;
     sendfile on;
+    $([ "$impl" = nginx_aio ] && echo "aio threads;")
     keepalive_requests 1000000;
     default_type application/octet-stream;
     $([ "$OPEN" = cached ] && echo "open_file_cache max=16 inactive=60s; open_file_cache_valid 60s;")
@@ -99,7 +107,7 @@ point() { # impl
     case $impl in
     coio) start_server "$tmp" env COIO_BACKEND=epoll "$SERVER" "${once[@]}" "$FILE" 0 ;;
     coio_uring) start_server "$tmp" env COIO_BACKEND=io_uring "$SERVER" "${once[@]}" "$FILE" 0 ;;
-    nginx) start_nginx "$tmp" nginx_conf ;;
+    nginx | nginx_aio) start_nginx "$tmp" nginx_conf ;;
     esac || { rm -rf "$tmp"; return 1; }
     # the bytes: one GET with curl, compared with the file
     if ! curl -sf -o "$tmp/got" "http://127.0.0.1:$port/file.bin" || ! cmp -s "$tmp/got" "$FILE"; then
@@ -128,7 +136,7 @@ fi
 [ $# = 0 ] || { say "usage: bench/w8e_http.sh [IMPL request|cached]"; exit 2; }
 failed=0
 for OPEN in request cached; do
-    for impl in coio coio_uring nginx; do
+    for impl in coio coio_uring nginx nginx_aio; do
         point "$impl"
         rc=$?
         [ $rc = 0 ] || [ $rc = 77 ] || { say "w8e: $impl $OPEN failed"; failed=1; }
