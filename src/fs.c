@@ -78,7 +78,8 @@ enum fs_code {
 typedef struct fs_req {
     uint8_t code;
     bool ran; /* the worker performed it: res is its result */
-    bool quick; /* FS_OPEN: the new fd may be closed and fstat'ed inline (fd_is_quick) */
+    bool classify; /* FS_OPEN on the pool: find out whether the new fd is quick... */
+    bool quick;    /* ...: it may be closed and fstat'ed inline (fd_is_quick) */
     int fd, fd2, dirfd;
     int flags;
     unsigned mask;
@@ -110,7 +111,7 @@ static ssize_t fs_syscall(fs_req *q)
     switch (q->code) {
     case FS_OPEN: {
         int fd = openat(q->dirfd, q->path, q->flags | O_CLOEXEC, q->mode);
-        if (fd >= 0 && (q->flags & (O_ACCMODE | O_PATH)) == O_RDONLY)
+        if (q->classify && fd >= 0 && (q->flags & (O_ACCMODE | O_PATH)) == O_RDONLY)
             q->quick = fd_is_quick(fd);
         return ret(fd);
     }
@@ -510,7 +511,7 @@ int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
     if (!path)
         return -EINVAL;
     fs_req q = {.code = FS_OPEN, .dirfd = dirfd, .path = path, .flags = flags,
-                  .mode = mode};
+                  .mode = mode, .classify = true};
     int fd = (int)fs_run(&q);
     fd_bit_set(plain_fds, fd, !(flags & O_DIRECT));
     fd_bit_set(quick_fds, fd, q.quick);
