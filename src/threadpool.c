@@ -5,8 +5,10 @@
  *
  * coio_to_thread's pool, which the file calls use too: one per process, bounded by
  * default to min(32, CPUs + 4) threads like asyncio's default executor
- * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). Workers hand finished jobs back to the job's loop as a
- * message on that loop's ext_done list, with a backend wake-up.
+ * (COIO_THREADPOOL_SIZE or coio_threadpool_set_size change the bound). A job wakes a
+ * worker only when none is awake; the loops watch the queue and wake more when jobs
+ * back up (job_enqueue, pool_backlog). Workers hand finished jobs back to the job's loop
+ * as a message on that loop's ext_done list, with a backend wake-up.
  */
 #include "internal.h"
 
