@@ -847,7 +847,7 @@ def run_duration(out):
     return f"{real // 60} min {real % 60} s (estimated {est // 60} min {est % 60} s)"
 
 
-def write_doc(root, out, reps, ran, all_rows, sysrows, fails, charts):
+def write_doc(root, out, ran, all_rows, sysrows, fails, charts):
     sysv = {r["metric"]: r for r in sysrows}
     L = []
     L.append("# Benchmarks\n")
@@ -1119,7 +1119,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--root", required=True)
-    ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--doc-only", action="store_true",
                     help="measure nothing: regenerate docs/benchmarks.md from bench/results "
                     "(after an edit of bench/analysis.md, say)")
@@ -1213,7 +1212,7 @@ def main():
         elif os.path.exists(p) and f"img/{w.lower()}.png" in shown_charts:
             charts[w] = f"img/{w.lower()}.png"
     last = (sysrows[0].get("run", "").split()[1:] if sysrows else []) if a.doc_only else ran
-    write_doc(a.root, a.out, a.reps, last, all_rows, sysrows, fails, charts)
+    write_doc(a.root, a.out, last, all_rows, sysrows, fails, charts)
     print("\nwrote bench/results/*.json and docs/benchmarks.md")
     return 0
 

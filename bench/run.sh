@@ -568,4 +568,4 @@ say "== report"
 export COIO_BENCH_GNUPLOT=$HAVE_GNUPLOT
 PY=$SYSPY
 [ -x "$PY" ] || PY=python3
-exec "$PY" "$ROOT/bench/report.py" --out "$OUT" --root "$ROOT" --reps "$REPS" "${WORKLOADS[@]}"
+exec "$PY" "$ROOT/bench/report.py" --out "$OUT" --root "$ROOT" "${WORKLOADS[@]}"

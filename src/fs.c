@@ -366,10 +366,7 @@ static ssize_t read_nowait(coio__loop *L, fs_req *q)
     if (!t || q->len == 0 || q->len > FS_NOWAIT_MAX ||
         !atomic_load_explicit(&nowait_ok, memory_order_relaxed))
         return -EAGAIN;
-    int c = coio__check(L, t);
-    if (c < 0)
-        return c;
-    c = coio__budget_spend(L, t);
+    int c = coio__check_spend(L, t);
     if (c < 0)
         return c;
     /* O_DIRECT bypasses the cache: RWF_NOWAIT then only spares the submission a wait,
@@ -484,10 +481,7 @@ static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x
         return -EAGAIN;
     coio__loop *L = coio__loop_get();
     coio_task *t = L ? L->current : NULL;
-    int r = coio__check(L, t);
-    if (r < 0)
-        return r;
-    r = coio__budget_spend(L, t);
+    int r = coio__check_spend(L, t);
     if (r < 0)
         return r;
     r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);

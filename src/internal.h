@@ -755,6 +755,13 @@ void coio__schedule(coio__loop *L, coio_task *self);
 _Noreturn void coio__schedule_exit(coio__loop *L, coio_task *self);
 /* -EPERM outside a task, -ECANCELED / -ETIMEDOUT if those hold for t now, else 0. */
 int coio__check(coio__loop *L, coio_task *t);
+/* The start of a call that may complete without suspending: coio__check, then the
+ * task's budget (coio__budget_spend). */
+static inline int coio__check_spend(coio__loop *L, coio_task *t)
+{
+    int r = coio__check(L, t);
+    return r < 0 ? r : coio__budget_spend(L, t);
+}
 /* Effective deadline of t's scope chain, honouring shields. */
 int64_t coio__scope_deadline(coio_task *t);
 /* True if t's cancellation is visible now (cancelled and not shielded). */

@@ -204,11 +204,8 @@ ssize_t coio__op_run(coio__op *op)
 {
     coio__loop *L = coio__loop_get();
     coio_task *t = L ? L->current : NULL;
-    int r = coio__check(L, t);
-    if (r < 0)
-        return r;
     /* epoll completes an op on a ready fd at once, without suspending: that counts. */
-    r = coio__budget_spend(L, t);
+    int r = coio__check_spend(L, t);
     if (r < 0)
         return r;
     ssize_t res = op_submit_wait(L, t, op);

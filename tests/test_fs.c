@@ -1171,6 +1171,7 @@ TMPDIR_CASE(sendfile_sends_a_range_and_follows_a_stream_s_buffer, sendfile_main)
 struct sf_block {
     int pipe[2];
     atomic_bool started;
+    coio_task *task;
 };
 
 static int sf_blocked_job(void *arg)
@@ -1184,6 +1185,38 @@ static int sf_blocked_job(void *arg)
 static int sf_blocker(void *arg)
 {
     return coio_to_thread(sf_blocked_job, arg);
+}
+
+/* Holds the pool's (one) worker in read(2) until pool_release: a call that still
+ * finishes runs on the loop thread, one that goes to the pool waits. */
+static int pool_hold(struct sf_block *b)
+{
+    *b = (struct sf_block){.started = false};
+    CHECK_RC(pipe2(b->pipe, O_CLOEXEC), 0);
+    b->task = coio_spawn(sf_blocker, b);
+    while (!b->started) /* the pool's one worker now waits in read(2) */
+        coio_sleep(0.001);
+    return 0;
+}
+
+static int pool_release(struct sf_block *b)
+{
+    int w = (int)write(b->pipe[1], "x", 1);
+    int r = coio_await(b->task);
+    close(b->pipe[0]);
+    close(b->pipe[1]);
+    CHECK_RC(w, 1);
+    CHECK_RC(r, 0);
+    return 0;
+}
+
+/* Runs main_fn in a fresh directory with a pool of one thread, for pool_hold. */
+static void run_with_one_worker(int (*main_fn)(void *))
+{
+    int size = coio_threadpool_size();
+    assert_int_equal(coio_threadpool_set_size(1), 0);
+    run_in_tmpdir(main_fn, NULL);
+    assert_int_equal(coio_threadpool_set_size(size), 0);
 }
 
 static long cached_pages(int fd, size_t len)
@@ -1214,11 +1247,8 @@ static int sendfile_cache_main(void *arg)
     int sv[2];
     CHECK_RC(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
 
-    struct sf_block b = {.started = false};
-    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
-    coio_task *blk = coio_spawn(sf_blocker, &b);
-    while (!b.started) /* the pool's one worker now waits in read(2) */
-        coio_sleep(0.001);
+    struct sf_block b;
+    CHECK_RC(pool_hold(&b), 0);
 
     /* Cached: sent while the pool cannot run anything. */
     struct sf_peer p = {.fd = sv[1], .want = n, .got = malloc(n)};
@@ -1238,8 +1268,7 @@ static int sendfile_cache_main(void *arg)
             uncached = coio_sendfile(sv[0], fd, 0, n);
         }
     }
-    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
-    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(pool_release(&b), 0); /* frees the worker before any check fails */
     CHECK_RC(cached, (long)n);
     CHECK_RC(rr, 0);
     CHECK(memcmp(p.got, data, n) == 0);
@@ -1251,8 +1280,6 @@ static int sendfile_cache_main(void *arg)
     CHECK_RC(coio_await(rd), 0);
     CHECK(memcmp(p.got, data, n) == 0);
 
-    close(b.pipe[0]);
-    close(b.pipe[1]);
     CHECK_RC(coio_close(sv[0]), 0);
     CHECK_RC(coio_close(sv[1]), 0);
     CHECK_RC(coio_file_close(fd), 0);
@@ -1264,10 +1291,7 @@ static int sendfile_cache_main(void *arg)
 static void sendfile_of_a_cached_file_skips_the_pool(void **state)
 {
     (void)state;
-    int size = coio_threadpool_size();
-    assert_int_equal(coio_threadpool_set_size(1), 0);
-    run_in_tmpdir(sendfile_cache_main, NULL);
-    assert_int_equal(coio_threadpool_set_size(size), 0);
+    run_with_one_worker(sendfile_cache_main);
 }
 
 /* ---- close and fstat on the loop thread ---------------------------------------------- */
@@ -1336,11 +1360,8 @@ static int quick_close_main(void *arg)
     for (int i = 0; i < NS; i++)
         CHECK(slow[i].fd >= 0);
 
-    struct sf_block b = {.started = false};
-    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
-    coio_task *blk = coio_spawn(sf_blocker, &b);
-    while (!b.started) /* the pool's one worker now waits in read(2) */
-        coio_sleep(0.001);
+    struct sf_block b;
+    CHECK_RC(pool_hold(&b), 0);
     coio_task *tq[NQ], *ts[NS];
     for (int i = 0; i < NQ; i++)
         tq[i] = coio_spawn(fs_call_task, &quick[i]);
@@ -1352,12 +1373,9 @@ static int quick_close_main(void *arg)
         quick_done[i] = quick[i].done;
     for (int i = 0; i < NS; i++)
         slow_done[i] = slow[i].done;
-    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
-    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(pool_release(&b), 0); /* frees the worker before any check fails */
     CHECK_RC(coio_gather_n(tq, NQ, NULL), 0);
     CHECK_RC(coio_gather_n(ts, NS, NULL), 0);
-    close(b.pipe[0]);
-    close(b.pipe[1]);
 
     for (int i = 0; i < NQ; i++) {
         CHECK(quick_done[i]); /* done while the pool could run nothing */
@@ -1383,10 +1401,7 @@ static void close_and_fstat_of_local_read_only_files_skip_the_pool(void **state)
     (void)state;
     /* io_uring closes and stats in the kernel; this is the pool path's shortcut. */
     setenv("COIO_URING_FILES", "0", 1);
-    int size = coio_threadpool_size();
-    assert_int_equal(coio_threadpool_set_size(1), 0);
-    run_in_tmpdir(quick_close_main, NULL);
-    assert_int_equal(coio_threadpool_set_size(size), 0);
+    run_with_one_worker(quick_close_main);
 }
 
 /* ---- streams over files ------------------------------------------------------------ */
@@ -1535,21 +1550,15 @@ static int stream_close_main(void *arg)
         CHECK_RC(coio_stream_write(c[i].s, "hello", 5), 5);
         CHECK_RC(coio_stream_flush(c[i].s), 0); /* the write is done before the pool is held */
     }
-    struct sf_block b = {.started = false};
-    CHECK_RC(pipe2(b.pipe, O_CLOEXEC), 0);
-    coio_task *blk = coio_spawn(sf_blocker, &b);
-    while (!b.started) /* the pool's one worker now waits in read(2) */
-        coio_sleep(0.001);
+    struct sf_block b;
+    CHECK_RC(pool_hold(&b), 0);
     coio_task *t[2];
     for (int i = 0; i < 2; i++)
         t[i] = coio_spawn(stream_closer_task, &c[i]);
     coio_sleep(0.05);
     bool early[2] = {c[0].done, c[1].done};
-    CHECK_RC(write(b.pipe[1], "x", 1), 1); /* frees the worker before any check fails */
-    CHECK_RC(coio_await(blk), 0);
+    CHECK_RC(pool_release(&b), 0); /* frees the worker before any check fails */
     CHECK_RC(coio_gather_n(t, 2, NULL), 0);
-    close(b.pipe[0]);
-    close(b.pipe[1]);
     for (int i = 0; i < 2; i++) {
         CHECK(!early[i]); /* the close waited for the pool's worker */
         CHECK_RC(c[i].rc, 0);
@@ -1566,10 +1575,7 @@ static int stream_close_main(void *arg)
 static void stream_over_a_file_closes_its_fd_on_the_pool(void **state)
 {
     (void)state;
-    int size = coio_threadpool_size();
-    assert_int_equal(coio_threadpool_set_size(1), 0);
-    run_in_tmpdir(stream_close_main, NULL);
-    assert_int_equal(coio_threadpool_set_size(size), 0);
+    run_with_one_worker(stream_close_main);
 }
 
 /* ---- the pool's bound -------------------------------------------------------------- */
