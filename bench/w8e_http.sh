@@ -57,13 +57,17 @@ have() {
     esac
 }
 
-# The 1 MiB file, made once; read here so that every point finds it in the page cache.
+# The 1 MiB file, made once. Before every point its pages are dropped from the cache and
+# read back (readahead, as when a server first reads a file from the disk), so that
+# every point finds the same warm cache: how the file entered the cache sets how many
+# folios hold it (a file written 4 KiB at a time stays in 256 pages), and the cost of
+# the kernel's per-folio work (cachestat, splice) with it.
 make_file() {
     mkdir -p "$DATA" || return 1
     if [ "$(stat -c %s "$FILE" 2>/dev/null)" != $SIZE ]; then
         head -c $SIZE /dev/urandom >"$FILE.tmp" && mv "$FILE.tmp" "$FILE" || return 1
     fi
-    cat "$FILE" >/dev/null
+    sync "$FILE" && dd if="$FILE" iflag=nocache count=0 status=none && cat "$FILE" >/dev/null
 }
 
 emit() { # impl metric value unit n
