@@ -488,11 +488,21 @@ static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x
     return r < 0 ? -errno : 0;
 }
 
+/* The fd_closing hook: whoever closes fd, coio_close or a stream, the next fd with its
+ * number must not inherit what was known of this one. */
+static void fs_fd_closing(coio__loop *L, int fd)
+{
+    (void)L;
+    fd_bit_set(plain_fds, fd, false);
+    fd_bit_set(quick_fds, fd, false);
+}
+
+const coio__subsystem coio__subsystem_files = {.name = "files", .fd_closing = fs_fd_closing};
+
 static void close_quietly(int fd)
 {
     if (fd >= 0) {
-        fd_bit_set(plain_fds, fd, false);
-        fd_bit_set(quick_fds, fd, false);
+        fs_fd_closing(NULL, fd);
         fs_req q = {.code = FS_CLOSE, .fd = fd};
         fs_run_shielded(&q);
     }
@@ -522,14 +532,12 @@ int coio_file_close(int fd)
     if (fd < 0)
         return -EBADF;
     coio__loop *L = coio__loop_get();
-    if (L)
-        L->backend->forget_fd(L, fd);
+    bool quick = fd_bit(quick_fds, fd);
+    coio__fd_closing(L, fd);
     /* close(2) releases the file even when it reports an error (EIO from a delayed
      * write-back, EINTR): the fd is gone either way, so an interruption must not leave
      * it open. */
-    fd_bit_set(plain_fds, fd, false);
-    if (fd_bit(quick_fds, fd)) {
-        fd_bit_set(quick_fds, fd, false);
+    if (quick) {
         int r = close(fd) == 0 ? 0 : -errno;
         spend_shielded(L);
         return r;

@@ -61,6 +61,10 @@ typedef struct coio__subsystem {
     void (*deadlock)(coio__loop *L);
     /* Loop end, after every task struct is freed. Frees the state. */
     void (*teardown)(coio__loop *L);
+    /* coio is about to close fd (coio_close, a stream's close): forget what is known of
+     * it before the number can be reused. Called through coio__fd_closing, outside a
+     * loop too (L NULL). */
+    void (*fd_closing)(coio__loop *L, int fd);
 } coio__subsystem;
 
 /* The ids of the subsystems, in init order (registry.c lists them in the same order). */
@@ -70,11 +74,16 @@ enum coio__subsystem_id {
     COIO__SUB_STREAM,    /* stream.c: recycled buffers */
     COIO__SUB_DEBUG,     /* debug.c: no state; the deadlock report */
     COIO__SUB_SIGNALS,   /* signal.c: receivers, Ctrl-C, the dump signal */
+    COIO__SUB_FILES,     /* fs.c: no state; what it knows of the fds it opened */
     COIO__SUB_COUNT
 };
 extern const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT];
 extern const coio__subsystem coio__subsystem_callbacks, coio__subsystem_stream,
-    coio__subsystem_debug, coio__subsystem_trace;
+    coio__subsystem_debug, coio__subsystem_trace, coio__subsystem_files;
+
+/* Before coio closes fd: the backend drops what waits on it (those calls end with
+ * -EBADF) and every subsystem's fd_closing hook runs. L may be NULL (outside a loop). */
+void coio__fd_closing(coio__loop *L, int fd);
 
 /* ---------------------------------------------------------------------------- timers */
 

@@ -282,12 +282,19 @@ int coio_wait_fd(int fd, int events)
     return (int)r;
 }
 
+void coio__fd_closing(coio__loop *L, int fd)
+{
+    if (L)
+        L->backend->forget_fd(L, fd);
+    for (size_t i = 0; i < COIO__SUB_COUNT; i++)
+        if (coio__subsystems[i]->fd_closing)
+            coio__subsystems[i]->fd_closing(L, fd);
+}
+
 int coio_close(int fd)
 {
     if (fd < 0)
         return -EBADF;
-    coio__loop *L = coio__loop_get();
-    if (L)
-        L->backend->forget_fd(L, fd);
+    coio__fd_closing(coio__loop_get(), fd);
     return close(fd) == 0 ? 0 : -errno;
 }

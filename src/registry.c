@@ -22,6 +22,7 @@ const coio__subsystem *const coio__subsystems[COIO__SUB_COUNT] = {
     [COIO__SUB_STREAM] = &coio__subsystem_stream,
     [COIO__SUB_DEBUG] = &coio__subsystem_debug,
     [COIO__SUB_SIGNALS] = &coio__subsystem_signals,
+    [COIO__SUB_FILES] = &coio__subsystem_files,
 };
 
 /* How the scheduler frees a task's local values: local.c sits above it. */

@@ -390,7 +390,7 @@ static int close_job(void *arg)
  * the fd is released whatever happens to the caller meanwhile. */
 static int fd_close_on_pool(coio__loop *L, int fd)
 {
-    L->backend->forget_fd(L, fd); /* what waits on fd ends with -EBADF, as coio_close */
+    coio__fd_closing(L, fd); /* what waits on fd ends with -EBADF, as in coio_close */
     coio_scope sc;
     int sr = coio_shield_begin(&sc, -1);
     int r = coio_to_thread(close_job, &fd);

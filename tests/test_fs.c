@@ -1317,11 +1317,13 @@ static int fs_call_task(void *arg)
     return 0;
 }
 
-static int quick_close_main(void *arg)
+/* Skips (77) unless the test directory is on a file system whose read-only fds close
+ * and fstat inline. */
+static void skip_unless_quick_fs(void)
 {
-    (void)arg;
     struct statfs sf;
-    CHECK_RC(statfs(g_dir, &sf), 0);
+    if (statfs(g_dir, &sf) != 0)
+        coio_test_skip("statfs %s: %s", g_dir, strerror(errno));
     switch ((unsigned long)sf.f_type) {
     case EXT4_SUPER_MAGIC: case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC:
     case TMPFS_MAGIC: case F2FS_SUPER_MAGIC:
@@ -1330,6 +1332,12 @@ static int quick_close_main(void *arg)
         coio_test_skip("%s is on file system 0x%lx, not a local one whose close only "
                        "touches memory", g_dir, (unsigned long)sf.f_type);
     }
+}
+
+static int quick_close_main(void *arg)
+{
+    (void)arg;
+    skip_unless_quick_fs();
     char small[128], big[128];
     path_of(small, sizeof small, "small");
     path_of(big, sizeof big, "big");
@@ -1402,6 +1410,50 @@ static void close_and_fstat_of_local_read_only_files_skip_the_pool(void **state)
     /* io_uring closes and stats in the kernel; this is the pool path's shortcut. */
     setenv("COIO_URING_FILES", "0", 1);
     run_with_one_worker(quick_close_main);
+}
+
+/* A quick fd closed by a stream that owns it, or by coio_close, leaves nothing behind:
+ * the next fd given its number (here one coio did not open, so never quick) must not
+ * be closed or stat'ed on the loop thread. */
+static int reused_number_main(void *arg)
+{
+    (void)arg;
+    skip_unless_quick_fs();
+    char small[128];
+    path_of(small, sizeof small, "small");
+    CHECK_RC(coio_file_write_all(small, "0123456789", 10, 0), 0);
+    for (int by_stream = 0; by_stream < 2; by_stream++) {
+        int fd = coio_file_open(small, O_RDONLY, 0);
+        CHECK(fd >= 0);
+        if (by_stream) {
+            coio_stream *s = coio_stream_open(fd, COIO_STREAM_OWN_FD);
+            CHECK(s != NULL);
+            CHECK_RC(coio_stream_close(s), 0);
+        } else {
+            CHECK_RC(coio_close(fd), 0);
+        }
+        int nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        CHECK_RC(nfd, fd); /* the lowest free number: the one just closed */
+        struct sf_block b;
+        CHECK_RC(pool_hold(&b), 0);
+        struct fs_call c = {.fd = nfd, .fstat = true};
+        coio_task *t = coio_spawn(fs_call_task, &c);
+        coio_sleep(0.05);
+        bool done = c.done;
+        CHECK_RC(pool_release(&b), 0);
+        CHECK_RC(coio_await(t), 0);
+        CHECK(!done); /* waited for the pool, as any fd coio_file_open did not open */
+        CHECK_RC(c.rc, 0);
+        close(nfd);
+    }
+    return 0;
+}
+
+static void fd_number_reused_after_a_stream_or_coio_close_is_not_quick(void **state)
+{
+    (void)state;
+    setenv("COIO_URING_FILES", "0", 1); /* the pool path classifies at open */
+    run_with_one_worker(reused_number_main);
 }
 
 /* ---- streams over files ------------------------------------------------------------ */
@@ -1664,6 +1716,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sendfile_sends_a_range_and_follows_a_stream_s_buffer),
     cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
     cmocka_unit_test(close_and_fstat_of_local_read_only_files_skip_the_pool),
+    cmocka_unit_test(fd_number_reused_after_a_stream_or_coio_close_is_not_quick),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(stream_over_a_file_closes_its_fd_on_the_pool),
     cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
