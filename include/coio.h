@@ -1248,7 +1248,8 @@ COIO_API int coio_file_ftruncate(int fd, int64_t len);
 
 /* stat(2), lstat(2), fstat(2), and statx(2) (dirfd AT_FDCWD or a directory, flags
  * AT_*, mask STATX_*). fstat, and statx of (fd, "", AT_EMPTY_PATH), run inline on the
- * read-only local fds that coio_file_close closes inline. */
+ * read-only local fds that coio_file_close closes inline (on io_uring, from Linux 6.10,
+ * the first such call on an fd finds out whether it is one; not on tmpfs there). */
 COIO_API int coio_file_stat(const char *path, struct stat *st);
 COIO_API int coio_file_lstat(const char *path, struct stat *st);
 COIO_API int coio_file_fstat(int fd, struct stat *st);

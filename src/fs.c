@@ -30,7 +30,9 @@
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -80,6 +82,7 @@ typedef struct fs_req {
     bool ran; /* the worker performed it: res is its result */
     bool classify; /* FS_OPEN on the pool: find out whether the new fd is quick... */
     bool quick;    /* ...: it may be closed and fstat'ed inline (fd_is_quick) */
+    bool native;   /* the backend performed it (io_uring), not the pool */
     int fd, fd2, dirfd;
     int flags;
     unsigned mask;
@@ -322,6 +325,51 @@ static bool fd_is_quick(int fd)
     return quick;
 }
 
+/* Read-only fds that coio_file_open opened in io_uring: the kernel opened them, so no
+ * worker classified them. The first fstat (or statx of "" with AT_EMPTY_PATH) on one
+ * does, on the loop thread (fs_quick_by_vfs), and then runs inline itself. */
+static _Atomic uint64_t native_ro_fds[FS_PLAIN_FDS / 64];
+
+#ifndef FS_IOC_GETFSSYSFSPATH
+struct fs_sysfs_path {
+    uint8_t len;
+    uint8_t name[128];
+};
+#define FS_IOC_GETFSSYSFSPATH _IOR(0x15, 1, struct fs_sysfs_path) /* Linux 6.8 */
+#endif
+
+/* Whether fd lives on one of the quick file systems, asked without calling into the file
+ * system (statx and fstatfs would: NFS asks its server, 9p ignores AT_STATX_DONT_SYNC).
+ * FS_IOC_GETFSSYSFSPATH ("ext4/vda") is answered by the VFS alone from Linux 6.10 on;
+ * 6.8 and 6.9 hand it to the file system's own ioctl when it has no sysfs name (FUSE
+ * asks its daemon), older kernels always do, so there the answer is no. tmpfs has no
+ * sysfs name: its fds stay with the kernel's statx. */
+static bool fs_quick_by_vfs(int fd)
+{
+    static _Atomic int vfs_answers; /* 0: not asked yet, 1: Linux >= 6.10, -1: older */
+    int k = atomic_load_explicit(&vfs_answers, memory_order_relaxed);
+    if (k == 0) {
+        struct utsname u;
+        int major = 0, minor = 0;
+        k = uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+                    (major > 6 || (major == 6 && minor >= 10))
+                ? 1
+                : -1;
+        atomic_store_explicit(&vfs_answers, k, memory_order_relaxed);
+    }
+    struct fs_sysfs_path p;
+    if (k < 0 || ioctl(fd, FS_IOC_GETFSSYSFSPATH, &p) != 0)
+        return false;
+    static const char *const quick[] = {"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs"};
+    size_t n = 0;
+    while (n < p.len && n < sizeof p.name && p.name[n] != '/')
+        n++;
+    for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++)
+        if (strlen(quick[i]) == n && memcmp(quick[i], p.name, n) == 0)
+            return true;
+    return false;
+}
+
 static void fd_bit_set(_Atomic uint64_t *map, int fd, bool on)
 {
     if (fd < 0 || fd >= FS_PLAIN_FDS)
@@ -427,6 +475,7 @@ static ssize_t fs_run(fs_req *q)
         int marker = core ? COIO__OP_PREAD : code;
         if (backend_has(L, marker)) {
             op.code = (uint8_t)code;
+            q->native = true;
             ssize_t r = coio__op_run(&op);
             if (op.done) {
                 q->ran = true;
@@ -473,19 +522,36 @@ static void spend_shielded(coio__loop *L)
 }
 
 /* fstat on a quick fd (see quick_fds) is a copy of the inode's fields: done on the loop
- * thread. Returns -EAGAIN when fd is not quick. */
+ * thread. Returns -EAGAIN when fd is not quick. The first call on a read-only fd opened
+ * in io_uring classifies it (native_ro_fds). */
 static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x,
                        unsigned mask)
 {
-    if (!fd_bit(quick_fds, fd))
-        return -EAGAIN;
+    bool classify = false;
+    if (!fd_bit(quick_fds, fd)) {
+        if (!fd_bit(native_ro_fds, fd))
+            return -EAGAIN;
+        fd_bit_set(native_ro_fds, fd, false); /* one try per fd */
+        if (!fs_quick_by_vfs(fd))
+            return -EAGAIN;
+        classify = true; /* a local file system: its getattr only touches memory */
+    }
     coio__loop *L = coio__loop_get();
     coio_task *t = L ? L->current : NULL;
     int r = coio__check_spend(L, t);
     if (r < 0)
         return r;
+    if (classify && !st)
+        mask |= STATX_TYPE | STATX_SIZE;
     r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);
-    return r < 0 ? -errno : 0;
+    if (r < 0)
+        return -errno;
+    if (classify) { /* the rule of fd_is_quick, for the inline close too */
+        mode_t m = st ? st->st_mode : x->stx_mode;
+        uint64_t size = st ? (uint64_t)st->st_size : x->stx_size;
+        fd_bit_set(quick_fds, fd, (S_ISREG(m) || S_ISDIR(m)) && size <= FS_QUICK_MAX);
+    }
+    return 0;
 }
 
 /* The fd_closing hook: whoever closes fd, coio_close or a stream, the next fd with its
@@ -495,6 +561,7 @@ static void fs_fd_closing(coio__loop *L, int fd)
     (void)L;
     fd_bit_set(plain_fds, fd, false);
     fd_bit_set(quick_fds, fd, false);
+    fd_bit_set(native_ro_fds, fd, false);
 }
 
 const coio__subsystem coio__subsystem_files = {.name = "files", .fd_closing = fs_fd_closing};
@@ -519,6 +586,7 @@ int coio_file_openat(int dirfd, const char *path, int flags, mode_t mode)
     int fd = (int)fs_run(&q);
     fd_bit_set(plain_fds, fd, !(flags & O_DIRECT));
     fd_bit_set(quick_fds, fd, q.quick);
+    fd_bit_set(native_ro_fds, fd, q.native && (flags & (O_ACCMODE | O_PATH)) == O_RDONLY);
     return fd;
 }
 

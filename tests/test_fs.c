@@ -15,7 +15,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
@@ -1456,6 +1458,87 @@ static void fd_number_reused_after_a_stream_or_coio_close_is_not_quick(void **st
     run_with_one_worker(reused_number_main);
 }
 
+static int set_flag(void *arg)
+{
+    *(bool *)arg = true;
+    return 0;
+}
+
+/* Whether fn(fd) returned without suspending: a task spawned just before it, queued to
+ * run, has not run yet. */
+static bool ran_inline(int (*fn)(int fd), int fd)
+{
+    bool other_ran = false;
+    coio_task *t = coio_spawn(set_flag, &other_ran);
+    CHECK_RC(fn(fd), 0);
+    bool inline_ = !other_ran;
+    CHECK_RC(coio_await(t), 0);
+    return inline_;
+}
+
+static int do_fstat(int fd)
+{
+    struct stat st;
+    int r = coio_file_fstat(fd, &st);
+    return r < 0 ? r : st.st_size == 10 || S_ISCHR(st.st_mode) ? 0 : -EIO;
+}
+
+static int do_statx(int fd)
+{
+    struct statx x;
+    int r = coio_file_statx(fd, "", AT_EMPTY_PATH, STATX_SIZE, &x);
+    return r < 0 ? r : x.stx_size == 10 || S_ISCHR(x.stx_mode) ? 0 : -EIO;
+}
+
+/* On io_uring the kernel opens the file and nothing classifies it at open; its first
+ * fstat does, on the loop thread, from the file system's type as the VFS reports it
+ * (FS_IOC_GETFSSYSFSPATH, answered by the VFS alone since Linux 6.10). On epoll the
+ * worker that opens it classifies it. Either way fstat and statx of a read-only local
+ * file return without suspending; /dev/null's go to the kernel or the pool. */
+static int inline_fstat_main(void *arg)
+{
+    (void)arg;
+    skip_unless_quick_fs();
+    if (strcmp(coio_backend_name(), "io_uring") == 0) {
+        struct utsname u;
+        int major = 0, minor = 0;
+        CHECK_RC(uname(&u), 0);
+        sscanf(u.release, "%d.%d", &major, &minor);
+        if (major < 6 || (major == 6 && minor < 10))
+            coio_test_skip("Linux %s: before 6.10 the VFS does not answer "
+                           "FS_IOC_GETFSSYSFSPATH alone", u.release);
+        struct {
+            uint8_t len;
+            char name[128];
+        } p = {0};
+        int dfd = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r = ioctl(dfd, _IOR(0x15, 1, p), &p);
+        close(dfd);
+        if (r != 0 || !(strncmp(p.name, "ext", 3) == 0 || strncmp(p.name, "xfs/", 4) == 0 ||
+                        strncmp(p.name, "btrfs/", 6) == 0 || strncmp(p.name, "f2fs/", 5) == 0))
+            coio_test_skip("%s: the VFS names no ext2/3/4, XFS, Btrfs or F2FS "
+                           "file system (tmpfs has no sysfs name)", g_dir);
+    }
+    char small[128];
+    path_of(small, sizeof small, "small");
+    CHECK_RC(coio_file_write_all(small, "0123456789", 10, 0), 0);
+    int fd = coio_file_open(small, O_RDONLY, 0), fd2 = coio_file_open(small, O_RDONLY, 0);
+    int dev = coio_file_open("/dev/null", O_RDONLY, 0);
+    CHECK(fd >= 0 && fd2 >= 0 && dev >= 0);
+    CHECK(ran_inline(do_fstat, fd));  /* the first call classifies... */
+    CHECK(ran_inline(do_fstat, fd));  /* ...and the fd stays quick */
+    CHECK(ran_inline(do_statx, fd2)); /* statx of "" classifies too */
+    CHECK(ran_inline(do_statx, fd2));
+    CHECK(!ran_inline(do_fstat, dev)); /* a device: the kernel or the pool */
+    CHECK(!ran_inline(do_statx, dev));
+    CHECK_RC(coio_file_close(fd), 0);
+    CHECK_RC(coio_file_close(fd2), 0);
+    CHECK_RC(coio_file_close(dev), 0);
+    return 0;
+}
+
+TMPDIR_CASE(fstat_of_a_read_only_local_file_runs_inline, inline_fstat_main)
+
 /* ---- streams over files ------------------------------------------------------------ */
 
 static int stream_main(void *arg)
@@ -1717,6 +1800,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sendfile_of_a_cached_file_skips_the_pool),
     cmocka_unit_test(close_and_fstat_of_local_read_only_files_skip_the_pool),
     cmocka_unit_test(fd_number_reused_after_a_stream_or_coio_close_is_not_quick),
+    cmocka_unit_test(fstat_of_a_read_only_local_file_runs_inline),
     cmocka_unit_test(stream_readline_and_write_over_a_regular_file),
     cmocka_unit_test(stream_over_a_file_closes_its_fd_on_the_pool),
     cmocka_unit_test(fsync_storm_stays_within_the_thread_bounds),
