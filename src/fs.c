@@ -527,20 +527,19 @@ static void spend_shielded(coio__loop *L)
 static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x,
                        unsigned mask)
 {
-    bool classify = false;
-    if (!fd_bit(quick_fds, fd)) {
-        if (!fd_bit(native_ro_fds, fd))
-            return -EAGAIN;
-        fd_bit_set(native_ro_fds, fd, false); /* one try per fd */
-        if (!fs_quick_by_vfs(fd))
-            return -EAGAIN;
-        classify = true; /* a local file system: its getattr only touches memory */
-    }
+    bool classify = !fd_bit(quick_fds, fd);
+    if (classify && !fd_bit(native_ro_fds, fd))
+        return -EAGAIN;
     coio__loop *L = coio__loop_get();
     coio_task *t = L ? L->current : NULL;
     int r = coio__check_spend(L, t);
     if (r < 0)
-        return r;
+        return r; /* an interrupted call leaves the one try to the next */
+    if (classify) {
+        fd_bit_set(native_ro_fds, fd, false); /* one try per fd */
+        if (!fs_quick_by_vfs(fd))
+            return -EAGAIN; /* not a local file system: the kernel's statx */
+    }
     if (classify && !st)
         mask |= STATX_TYPE | STATX_SIZE;
     r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);
