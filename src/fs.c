@@ -302,13 +302,19 @@ static bool fs_type_is_quick(long type)
     }
 }
 
+/* The kinds of file whose read-only fd may be quick on a quick file system. */
+static bool quick_kind(mode_t mode, uint64_t size)
+{
+    return (S_ISREG(mode) || S_ISDIR(mode)) && size <= FS_QUICK_MAX;
+}
+
 /* On a worker: whether fd, just opened read-only, is quick. */
 static bool fd_is_quick(int fd)
 {
     struct statx x;
     if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC,
               STATX_TYPE | STATX_SIZE | STATX_MNT_ID_UNIQUE, &x) < 0 ||
-        !(S_ISREG(x.stx_mode) || S_ISDIR(x.stx_mode)) || x.stx_size > FS_QUICK_MAX)
+        !quick_kind(x.stx_mode, x.stx_size))
         return false;
     uint64_t id = x.stx_mnt_id;
     _Atomic uint64_t *slot =
@@ -539,17 +545,15 @@ static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x
         fd_bit_set(native_ro_fds, fd, false); /* one try per fd */
         if (!fs_quick_by_vfs(fd))
             return -EAGAIN; /* not a local file system: the kernel's statx */
+        mask |= STATX_TYPE | STATX_SIZE; /* for quick_kind */
     }
-    if (classify && !st)
-        mask |= STATX_TYPE | STATX_SIZE;
     r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);
     if (r < 0)
         return -errno;
-    if (classify) { /* the rule of fd_is_quick, for the inline close too */
-        mode_t m = st ? st->st_mode : x->stx_mode;
-        uint64_t size = st ? (uint64_t)st->st_size : x->stx_size;
-        fd_bit_set(quick_fds, fd, (S_ISREG(m) || S_ISDIR(m)) && size <= FS_QUICK_MAX);
-    }
+    if (classify) /* quick for the inline close too */
+        fd_bit_set(quick_fds, fd,
+                   st ? quick_kind(st->st_mode, (uint64_t)st->st_size)
+                      : quick_kind(x->stx_mode, x->stx_size));
     return 0;
 }
 

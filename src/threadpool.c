@@ -249,13 +249,6 @@ static void job_unwait(coio_task *t)
     pthread_mutex_unlock(&pool.mu);
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Call with pool.mu. Queues j. A worker that is awake (running a job, or signalled and
  * not yet up) takes it when it is free: waking another at once, per job, as libuv does,
  * makes each woken worker find the queue already emptied by the first (on one CPU, two
@@ -264,7 +257,7 @@ static int64_t mono_ns(void)
  * signalled before the loop polls, 0, or -EAGAIN (no worker runs or can start). */
 static int job_enqueue(coio__job *j)
 {
-    j->queued_ns = mono_ns();
+    j->queued_ns = coio__real_ns();
     if (pool.ready && pool.nthreads - pool.nidle + pool.nsignalled > 0) {
         coio__list_push_back(&pool.queue, &j->link);
         return 0;
@@ -281,7 +274,7 @@ static unsigned pool_backlog(int64_t *timeout)
     if (coio__list_is_empty(&pool.queue))
         return 0;
     coio__job *head = coio__container_of(pool.queue.next, coio__job, link);
-    int64_t age = mono_ns() - head->queued_ns;
+    int64_t age = coio__real_ns() - head->queued_ns;
     if (age < POOL_BACKLOG_NS) {
         if (*timeout == COIO__NEVER || *timeout > POOL_BACKLOG_NS - age)
             *timeout = POOL_BACKLOG_NS - age;
@@ -301,7 +294,7 @@ static unsigned pool_backlog(int64_t *timeout)
         added = true;
     }
     if (added) { /* look again a backlog later: the new workers may be stuck too */
-        head->queued_ns = mono_ns();
+        head->queued_ns = coio__real_ns();
         if (*timeout == COIO__NEVER || *timeout > POOL_BACKLOG_NS)
             *timeout = POOL_BACKLOG_NS;
     }
