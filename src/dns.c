@@ -223,7 +223,7 @@ int coio_getaddrinfo(const char *host, const char *service, const struct addrinf
     r = coio__pool_enqueue(&pool, &j->link);
     pthread_mutex_unlock(&pool.mu);
     if (r > 0)
-        pthread_cond_signal(&pool.cv);
+        coio__pool_wake(&pool, 1);
     if (r < 0) {
         coio_close(j->efd);
         free(j);

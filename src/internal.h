@@ -867,10 +867,10 @@ typedef struct coio__pool {
     void (*take)(coio__list *item);
     void (*run)(coio__list *item);
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* set up on first use (CLOCK_MONOTONIC) */
     coio__list queue;
+    coio__list idle; /* idle workers' waits, the most recently idle first */
     int nthreads, nidle;
-    int nsignalled; /* idle workers signalled that have not woken yet */
+    int nsignalled; /* idle workers chosen to be woken and not woken yet */
     bool ready;
 } coio__pool;
 #define COIO__POOL_INIT(name_, max_, idle_ns_, take_, run_)                            \
@@ -879,10 +879,13 @@ typedef struct coio__pool {
         .run = (run_), .mu = PTHREAD_MUTEX_INITIALIZER                                 \
     }
 /* Queues item (call with P->mu held) and starts a worker if none is idle and the bound
- * allows. 1: an idle worker was chosen, signal P->cv once P->mu is released (a worker
- * woken while the lock is held would run, find it taken and sleep again at once); 0;
- * or -EAGAIN when no worker runs and none could be started (item unqueued). */
+ * allows. 1: an idle worker was chosen, wake it with coio__pool_wake once P->mu is
+ * released (a worker woken while the lock is held would run, find it taken and sleep
+ * again at once); 0; or -EAGAIN when no worker runs and none could be started (item
+ * unqueued). */
 int coio__pool_enqueue(coio__pool *P, coio__list *item);
+/* Wakes n of P's idle workers (all of them when n < 0). Call without P->mu. */
+void coio__pool_wake(coio__pool *P, int n);
 /* Drops every pending call_soon/call_later/call_at callback (asyncio's loop.close()),
  * when the loop ends. Returns how many were dropped. */
 size_t coio__callbacks_stop(coio__loop *L);

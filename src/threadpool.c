@@ -12,8 +12,10 @@
  */
 #include "internal.h"
 
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define POOL_SIZE_MAX 1024 /* libuv's bound for UV_THREADPOOL_SIZE */
@@ -45,6 +47,29 @@ static coio__pool pool = COIO__POOL_INIT("coio-worker", 0, 0, job_take, job_run)
 
 /* ------------------------------------------------------------------ the pool */
 
+/* An idle worker's wait. It waits on a futex word of its own, not on a condition
+ * variable: a condition variable's waiter takes the mutex back as it wakes, marked
+ * contended, so every hand-off cost a futex call more to release it, and on one CPU the
+ * waker often ran into the lock the woken thread held. The waker takes the wait off
+ * P->idle under P->mu and wakes it after releasing the lock. */
+typedef struct pool_wait {
+    coio__list link; /* in P->idle while the worker is idle and not chosen */
+    _Atomic uint32_t chosen;
+} pool_wait;
+
+/* Sleeps until w is chosen or ns pass (0: no limit). A futex word may be woken by a
+ * waker that chose an earlier wait at the same address: the caller looks at `chosen`. */
+static void pool_sleep(pool_wait *w, int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (!atomic_load_explicit(&w->chosen, memory_order_acquire)) {
+        long r = syscall(SYS_futex, &w->chosen, FUTEX_WAIT_PRIVATE, 0, ns ? &ts : NULL,
+                         NULL, 0);
+        if (r < 0 && errno == ETIMEDOUT)
+            return;
+    }
+}
+
 /* A worker: takes queued items until an idle period of P->idle_ns passes (if set). */
 static void *pool_worker(void *arg)
 {
@@ -58,23 +83,20 @@ static void *pool_worker(void *arg)
                 pthread_mutex_unlock(&P->mu);
                 return NULL;
             }
-            int e = 0;
+            pool_wait w = {.chosen = 0};
+            coio__list_push_back(&P->idle, &w.link); /* taken from the back: warmest first */
             P->nidle++;
-            if (P->idle_ns) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += (time_t)(P->idle_ns / 1000000000);
-                e = pthread_cond_timedwait(&P->cv, &P->mu, &ts);
-            } else {
-                pthread_cond_wait(&P->cv, &P->mu);
-            }
-            P->nidle--;
-            if (P->nsignalled > 0)
-                P->nsignalled--;
-            if (e == ETIMEDOUT && coio__list_is_empty(&P->queue)) {
-                P->nthreads--;
-                pthread_mutex_unlock(&P->mu);
-                return NULL;
+            pthread_mutex_unlock(&P->mu);
+            pool_sleep(&w, P->idle_ns);
+            pthread_mutex_lock(&P->mu);
+            if (!atomic_load_explicit(&w.chosen, memory_order_relaxed)) { /* timed out */
+                coio__list_unlink(&w.link);
+                P->nidle--;
+                if (coio__list_is_empty(&P->queue)) {
+                    P->nthreads--;
+                    pthread_mutex_unlock(&P->mu);
+                    return NULL;
+                }
             }
         }
         coio__list *item = coio__list_pop_front(&P->queue);
@@ -85,14 +107,43 @@ static void *pool_worker(void *arg)
     }
 }
 
+void coio__pool_wake(coio__pool *P, int n)
+{
+    enum { BATCH = 16 };
+    bool first = true;
+    while (n != 0) {
+        pool_wait *w[BATCH];
+        int k = 0;
+        pthread_mutex_lock(&P->mu);
+        if (first && n > 0) /* the choices coio__pool_enqueue counted are kept now */
+            P->nsignalled = P->nsignalled > n ? P->nsignalled - n : 0;
+        first = false;
+        while (k < BATCH && n != 0 && !coio__list_is_empty(&P->idle)) {
+            coio__list *last = P->idle.prev;
+            coio__list_unlink(last);
+            w[k] = coio__container_of(last, pool_wait, link);
+            atomic_store_explicit(&w[k]->chosen, 1, memory_order_release);
+            P->nidle--;
+            k++;
+            if (n > 0)
+                n--;
+        }
+        bool more = k == BATCH && n != 0 && !coio__list_is_empty(&P->idle);
+        pthread_mutex_unlock(&P->mu);
+        /* After the unlock: the woken worker takes P->mu first thing. It may have woken
+         * already (a timeout racing the choice) and left the wait: the word then belongs
+         * to no one, and a wake there is harmless. */
+        for (int i = 0; i < k; i++)
+            syscall(SYS_futex, &w[i]->chosen, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        if (!more)
+            break;
+    }
+}
+
 static void pool_setup(coio__pool *P)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* idle timeouts ignore clock jumps */
-    pthread_cond_init(&P->cv, &ca);
-    pthread_condattr_destroy(&ca);
     coio__list_init(&P->queue);
+    coio__list_init(&P->idle);
     if (!P->max) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         P->max = (int)(n > 0 ? n : 1) + 4;
@@ -155,9 +206,10 @@ int coio_threadpool_set_size(int n)
         return -EINVAL;
     pthread_mutex_lock(&pool.mu);
     pool.max = n;
-    if (pool.ready)
-        pthread_cond_broadcast(&pool.cv); /* idle workers above the bound leave */
+    bool wake = pool.ready && pool.nthreads > n;
     pthread_mutex_unlock(&pool.mu);
+    if (wake)
+        coio__pool_wake(&pool, -1); /* idle workers above the bound leave */
     return 0;
 }
 
@@ -252,7 +304,7 @@ static void job_unwait(coio_task *t)
 /* Call with pool.mu. Queues j. A worker that is awake (running a job, or signalled and
  * not yet up) takes it when it is free: waking another at once, per job, as libuv does,
  * makes each woken worker find the queue already emptied by the first (on one CPU, two
- * context switches and three futex calls each for nothing), so more are woken only when
+ * context switches and two futex calls each for nothing), so more are woken only when
  * the queue backs up (pool_kick). Returns 1 when an idle worker was chosen to be
  * signalled before the loop polls, 0, or -EAGAIN (no worker runs or can start). */
 static int job_enqueue(coio__job *j)
@@ -317,8 +369,8 @@ static void pool_kick(coio__loop *L, int64_t *timeout)
     } else {
         L->before_poll = NULL;
     }
-    for (; kicks; kicks--)
-        pthread_cond_signal(&pool.cv);
+    if (kicks)
+        coio__pool_wake(&pool, (int)kicks);
 }
 
 int coio_to_thread(int (*fn)(void *), void *arg)
