@@ -527,9 +527,11 @@ static int handle_op(coio__loop *L, uring_backend *b, uint64_t ud, int res)
 
 static void handle_wake(coio__loop *L, uring_backend *b, int res, unsigned flags)
 {
+    /* One read takes the whole count (not EFD_SEMAPHORE); a write after it is a new
+     * wake-up, with a completion of its own. */
     uint64_t v;
-    while (read(b->evfd, &v, sizeof v) > 0) {
-    }
+    ssize_t rr = read(b->evfd, &v, sizeof v);
+    (void)rr;
     coio__loop_drain_ext(L);
     if (flags & IORING_CQE_F_MORE)
         return;

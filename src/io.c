@@ -231,7 +231,7 @@ void coio__eventfd_signal(int fd)
 {
     uint64_t one = 1;
     ssize_t r = write(fd, &one, sizeof one);
-    (void)r; /* EAGAIN: the counter is saturated, a wake-up is pending anyway */
+    (void)r; /* EAGAIN: the counter is saturated (2^64 - 2 wake-ups never read back) */
 }
 
 /* ------------------------------------------------------------------ public fd calls */
