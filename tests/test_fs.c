@@ -512,6 +512,70 @@ static int dirs_main(void *arg)
 
 TMPDIR_CASE(dirs_copy_rename_and_read_all, dirs_main)
 
+/* read_all of a file another thread appends to: every call returns a prefix of the
+ * pattern, NUL-terminated, at least as long as the file was when the call began. The
+ * first 4 KiB are there from the start, so a small file's quick read (sized at open)
+ * and the pool's both meet a file that grew after its size was taken. */
+struct grower {
+    char path[128];
+    atomic_int stop;
+    atomic_long size;
+};
+
+static void *grow_thread(void *arg)
+{
+    struct grower *g = arg;
+    int fd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    long n = atomic_load(&g->size);
+    unsigned char chunk[97];
+    for (int k = 1; !atomic_load(&g->stop) && n < (200 << 10); k = k % 97 + 1) {
+        for (int i = 0; i < k; i++)
+            chunk[i] = pat((uint64_t)(n + i));
+        if (write(fd, chunk, (size_t)k) != k)
+            break;
+        n += k;
+        atomic_store(&g->size, n);
+        if (k % 8 == 0)
+            usleep(10);
+    }
+    close(fd);
+    return NULL;
+}
+
+static int growing_main(void *arg)
+{
+    (void)arg;
+    struct grower g = {.size = 4096};
+    path_of(g.path, sizeof g.path, "growing");
+    char *p = pattern(4096);
+    CHECK_RC(coio_file_write_all(g.path, p, 4096, 0), 0);
+    free(p);
+    pthread_t th;
+    CHECK_RC(pthread_create(&th, NULL, grow_thread, &g), 0);
+    int bad = 0;
+    for (int i = 0; i < 400 && !bad; i++) {
+        long before = atomic_load(&g.size);
+        void *d;
+        ssize_t n = coio_file_read_all(g.path, 1 << 20, &d);
+        if (n < before) {
+            bad = 1;
+            break;
+        }
+        const unsigned char *b = d;
+        for (ssize_t j = 0; j < n && !bad; j++)
+            bad = b[j] != pat((uint64_t)j);
+        bad |= b[n] != 0;
+        free(d);
+    }
+    atomic_store(&g.stop, 1);
+    pthread_join(th, NULL);
+    CHECK_RC(bad, 0);
+    return 0;
+}
+TMPDIR_CASE(read_all_of_a_growing_file_returns_a_whole_prefix, growing_main)
+
 /* ---- cancellation ------------------------------------------------------------------ */
 
 #define BIG (96u << 20)
@@ -1785,6 +1849,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(calls_outside_a_task_return_eperm),
     cmocka_unit_test(ten_thousand_files_under_a_limit_leak_no_fd),
     cmocka_unit_test(dirs_copy_rename_and_read_all),
+    cmocka_unit_test(read_all_of_a_growing_file_returns_a_whole_prefix),
     cmocka_unit_test(cancel_mid_large_read_leaves_rest_of_buffer_untouched),
     cmocka_unit_test(cancel_mid_large_write_writes_only_the_reported_prefix),
     cmocka_unit_test(cancelled_atomic_write_leaves_old_or_new_never_a_mix),
