@@ -995,8 +995,10 @@ static ssize_t read_small(fs_req *q)
 }
 
 /* read_all's first step where the backend opens and stats natively: opens path and
- * sizes a buffer for it (*room bytes, + 1 for the NUL). */
-static int read_all_open(const char *path, size_t cap, char **b, size_t *room, int *fd)
+ * sizes a buffer for it (*room bytes, + 1 for the NUL). *local: a regular file on a
+ * quick file system, whose short read is its end (a read returns fewer bytes only there). */
+static int read_all_open(const char *path, size_t cap, char **b, size_t *room, int *fd,
+                         bool *local)
 {
     *fd = coio_file_open(path, O_RDONLY, 0);
     if (*fd < 0)
@@ -1011,7 +1013,10 @@ static int read_all_open(const char *path, size_t cap, char **b, size_t *room, i
     if (r == 0) {
         /* st_size is 0 for /proc files and pipes: read those until EOF in steps. */
         size_t want = reg && sx.stx_size > 0 ? (size_t)sx.stx_size : 4096;
+        *local = reg && sx.stx_size > 0 && fd_bit(quick_fds, *fd);
         *room = want < FS_CHUNK ? want : FS_CHUNK;
+        if (*local && *room == want && want < cap)
+            *room = want + 1; /* one byte more than the size finds the end at once */
         if (*room > cap)
             *room = cap;
         *b = malloc(*room + 1);
@@ -1033,11 +1038,12 @@ ssize_t coio_file_read_all(const char *path, size_t cap, void **data)
     char *b = NULL;
     size_t got = 0, room = 0;
     int fd = -1;
+    bool local = false; /* a short read is the end of the file (read_all_open) */
     ssize_t r;
     if (backend_has(coio__loop_get(), COIO__OP_OPENAT) &&
         backend_has(coio__loop_get(), COIO__OP_STATX)) {
         /* io_uring: open, statx and reads in the kernel, no pool trip. */
-        r = read_all_open(path, cap, &b, &room, &fd);
+        r = read_all_open(path, cap, &b, &room, &fd, &local);
         if (r < 0)
             return r;
         got = 0;
@@ -1059,29 +1065,14 @@ ssize_t coio_file_read_all(const char *path, size_t cap, void **data)
             fd_bit_set(plain_fds, fd, true);
             fd_bit_set(quick_fds, fd, true);
             size_t size = (size_t)q.off2;
-            b = malloc(size + 2); /* + 1 byte that tells the end, + the NUL */
+            local = true;
+            room = size < cap ? size + 1 : size; /* + 1: see read_all_open */
+            b = malloc(room + 1);
             if (!b) {
                 close_quietly(fd);
                 return -ENOMEM;
             }
-            /* A read of a regular file comes back short only at its end (read_nowait),
-             * so one byte more than the size finds the end in the same call. */
-            fs_req c = {.code = FS_READ, .fd = fd, .buf = b, .len = size + 1};
-            r = fs_run(&c);
-            if (r >= 0 && (size_t)r <= size) {
-                got = (size_t)r;
-                close_quietly(fd);
-                fd = -1;
-            } else if (r > 0 && size == cap) {
-                r = -EFBIG;
-            } else if (r > 0) { /* it grew past the size it had: read on */
-                got = room = size + 1;
-            }
-            if (r < 0) {
-                free(b);
-                close_quietly(fd);
-                return r;
-            }
+            got = 0;
         }
     }
     while (fd >= 0) { /* the rest of a file, in requests of at most FS_CHUNK */
@@ -1113,6 +1104,10 @@ ssize_t coio_file_read_all(const char *path, size_t cap, void **data)
         if (r <= 0)
             break;
         got += (size_t)r;
+        if (local && (size_t)r < c.len) { /* the end of the file */
+            r = 0;
+            break;
+        }
     }
     if (fd >= 0)
         close_quietly(fd);
