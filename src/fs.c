@@ -551,7 +551,12 @@ static int fstat_quick(int fd, struct stat *st, int dirfd_flags, struct statx *x
             return -EAGAIN; /* not a local file system: the kernel's statx */
         mask |= STATX_TYPE | STATX_SIZE; /* for quick_kind */
     }
-    r = st ? fstat(fd, st) : statx(fd, "", dirfd_flags, mask, x);
+    if (st)
+        r = fstat(fd, st);
+    else if (x) /* always, but gcc -O3 clones this function with x NULL (-Wnonnull) */
+        r = statx(fd, "", dirfd_flags, mask, x);
+    else
+        return -EINVAL;
     if (r < 0)
         return -errno;
     if (classify) /* quick for the inline close too */

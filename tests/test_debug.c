@@ -237,6 +237,7 @@ static __attribute__((noinline)) void forget_scope_deep(void)
 {
     volatile char pad[8192];
     pad[0] = 0;
+    __asm__ volatile("" : : "r"(pad) : "memory"); /* clang -O3 would keep one byte */
     forget_scope();
     (void)pad[0];
 }

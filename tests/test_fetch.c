@@ -51,7 +51,8 @@ static uint64_t fnv(const char *p, size_t n)
 static void write_file(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int k = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(k > 0 && (size_t)k < sizeof path);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(data, 1, n, f), n);

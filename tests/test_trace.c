@@ -711,8 +711,8 @@ static int named_main(void *arg)
     const char *names[] = {
         "h\xc3\xa9llo \"quoted\" back\\slash",
         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", /* 29 + 2 bytes */
-        "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
-        "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"}; /* 11 x 3 bytes */
+        ("\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac"
+         "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac")}; /* 11 x 3 bytes */
     for (int i = 0; i < 3; i++) {
         coio_task *t = coio_spawn_ex(last_one, NULL, &(coio_spawn_opts){.name = names[i]});
         coio_await(t);
