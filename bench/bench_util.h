@@ -33,6 +33,15 @@ static inline void bench_rusage(long *maxrss_kib, long *minflt)
         *minflt = ru.ru_minflt;
 }
 
+/* CPU time of the whole process so far (every thread, user + system), in seconds. */
+static inline double bench_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 #define BENCH_SEED UINT64_C(0x9E3779B97F4A7C15)
 
 /* xorshift64 (Marsaglia 13/7/17); the state must not be 0. */

@@ -33,19 +33,11 @@ static int tripper(void *arg)
     return 0;
 }
 
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
-
 static int point(long trips, int tasks)
 {
     coio_task *t[64];
     g_left = trips;
-    double c0 = cpu_s();
+    double c0 = bench_cpu_s();
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < tasks; i++)
         t[i] = coio_spawn(tripper, NULL);
@@ -57,7 +49,7 @@ static int point(long trips, int tasks)
             return 1;
     printf("{\"workload\":\"POOL\",\"impl\":\"coio-%s\",\"metric\":\"trip_tasks=%d\","
            "\"value\":%.3f,\"unit\":\"us_cpu\",\"n\":%ld,\"trips_per_s\":%.0f}\n",
-           coio_backend_name(), tasks, (cpu_s() - c0) / (double)trips * 1e6, trips,
+           coio_backend_name(), tasks, (bench_cpu_s() - c0) / (double)trips * 1e6, trips,
            (double)trips / s);
     return 0;
 }

@@ -72,14 +72,6 @@ static int sampler(void *arg)
     return 0;
 }
 
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
-
 static void emit(const char *workload, const char *metric, double value, const char *unit,
                  long n, double cpu)
 {
@@ -111,7 +103,7 @@ static int seq_read(void)
         fail(fd, g.path);
         return fd;
     }
-    double c0 = cpu_s();
+    double c0 = bench_cpu_s();
     uint64_t t0 = bench_now_ns();
     long ops = 0;
     int64_t total = 0;
@@ -126,7 +118,7 @@ static int seq_read(void)
         ops++;
     }
     double s = (double)(bench_now_ns() - t0) * 1e-9;
-    emit("W8a", "GB_per_s", (double)total / s / 1e9, "GB/s", ops, cpu_s() - c0);
+    emit("W8a", "GB_per_s", (double)total / s / 1e9, "GB/s", ops, bench_cpu_s() - c0);
     coio_file_close(fd);
     free(buf);
     return 0;
@@ -205,14 +197,14 @@ static int run_many(int (*fn)(void *), const char *workload, const char *metric,
 {
     coio_task *t[INFLIGHT];
     g.next = g.done = 0;
-    double c0 = cpu_s();
+    double c0 = bench_cpu_s();
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < INFLIGHT; i++)
         t[i] = coio_spawn(fn, (void *)(uintptr_t)i);
     coio_gather_n(t, INFLIGHT, NULL);
     double s = (double)(bench_now_ns() - t0) * 1e-9;
     if (!g.err)
-        emit(workload, metric, (double)g.done / s, unit, g.done, cpu_s() - c0);
+        emit(workload, metric, (double)g.done / s, unit, g.done, bench_cpu_s() - c0);
     return g.err;
 }
 

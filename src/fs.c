@@ -578,18 +578,12 @@ static void fs_fd_closing(coio__loop *L, int fd)
 
 const coio__subsystem coio__subsystem_files = {.name = "files", .fd_closing = fs_fd_closing};
 
+/* Closes an fd this file opened for a call that failed or ended: coio_file_close, which
+ * finishes even when the caller is interrupted meanwhile. */
 static void close_quietly(int fd)
 {
-    if (fd < 0)
-        return;
-    bool quick = fd_bit(quick_fds, fd);
-    fs_fd_closing(NULL, fd);
-    if (quick) { /* as in coio_file_close */
-        close(fd);
-        return;
-    }
-    fs_req q = {.code = FS_CLOSE, .fd = fd};
-    fs_run_shielded(&q);
+    if (fd >= 0)
+        (void)coio_file_close(fd);
 }
 
 /* --------------------------------------------------------------- single operations */

@@ -110,16 +110,14 @@ static void *pool_worker(void *arg)
 void coio__pool_wake(coio__pool *P, int n)
 {
     enum { BATCH = 16 };
-    bool first = true;
-    while (n != 0) {
+    pthread_mutex_lock(&P->mu);
+    if (n > 0) /* the choices coio__pool_enqueue counted are kept now */
+        P->nsignalled = P->nsignalled > n ? P->nsignalled - n : 0;
+    for (;;) {
         pool_wait *w[BATCH];
         int k = 0;
-        pthread_mutex_lock(&P->mu);
-        if (first && n > 0) /* the choices coio__pool_enqueue counted are kept now */
-            P->nsignalled = P->nsignalled > n ? P->nsignalled - n : 0;
-        first = false;
         while (k < BATCH && n != 0 && !coio__list_is_empty(&P->idle)) {
-            coio__list *last = P->idle.prev;
+            coio__list *last = P->idle.prev; /* the most recently idle */
             coio__list_unlink(last);
             w[k] = coio__container_of(last, pool_wait, link);
             atomic_store_explicit(&w[k]->chosen, 1, memory_order_release);
@@ -128,7 +126,7 @@ void coio__pool_wake(coio__pool *P, int n)
             if (n > 0)
                 n--;
         }
-        bool more = k == BATCH && n != 0 && !coio__list_is_empty(&P->idle);
+        bool more = n != 0 && !coio__list_is_empty(&P->idle);
         pthread_mutex_unlock(&P->mu);
         /* After the unlock: the woken worker takes P->mu first thing. It may have woken
          * already (a timeout racing the choice) and left the wait: the word then belongs
@@ -136,7 +134,8 @@ void coio__pool_wake(coio__pool *P, int n)
         for (int i = 0; i < k; i++)
             syscall(SYS_futex, &w[i]->chosen, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
         if (!more)
-            break;
+            return;
+        pthread_mutex_lock(&P->mu);
     }
 }
 

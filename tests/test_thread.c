@@ -724,44 +724,16 @@ static void loop_on_other_thread_is_not_ebusy(void **state)
 }
 
 /* Lowering the bound ends the idle workers above it at once, not when they next wake. */
-static atomic_int g_running;
-
-static int wait_for_four_job(void *arg)
-{
-    (void)arg;
-    atomic_fetch_add(&g_running, 1);
-    double give_up = mono_now() + 5.0;
-    while (atomic_load(&g_running) < 4 && mono_now() < give_up)
-        usleep(1000);
-    return atomic_load(&g_running) >= 4 ? 0 : -ETIMEDOUT;
-}
-
-static int four_jobs_task(void *arg)
-{
-    (void)arg;
-    return coio_to_thread(wait_for_four_job, NULL);
-}
-
-static int four_jobs_main(void *arg)
-{
-    (void)arg;
-    coio_task *t[4];
-    for (int i = 0; i < 4; i++)
-        t[i] = coio_spawn(four_jobs_task, NULL);
-    int rc[4];
-    coio_gather_n(t, 4, rc);
-    for (int i = 0; i < 4; i++)
-        if (rc[i] != 0)
-            return rc[i];
-    return 0;
-}
-
 static void lowering_the_bound_ends_the_idle_workers_above_it(void **state)
 {
     (void)state;
     int before = coio_threadpool_size();
     coio_assert_rc(coio_threadpool_set_size(4), 0);
-    coio_assert_rc(coio_run(four_jobs_main, NULL), 0);
+    static struct many_callers s = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                                    .cv = PTHREAD_COND_INITIALIZER, .need = 4};
+    coio_assert_rc(coio_run(many_callers_main, &s), 0); /* four jobs at once: 4 workers */
+    coio_assert_rc(s.gather_rc, 0);
+    assert_int_equal(s.max_in_flight, 4);
     struct thread_masks m;
     read_thread_masks(&m);
     assert_int_equal(m.workers, 4); /* all four idle, waiting for work */
